@@ -1,0 +1,84 @@
+/**
+ * Learns how long each node takes and ranks dispatch units by the work left below them, so the
+ * pool starts the ready unit with the longest remaining path first (critical-path scheduling).
+ *
+ * Before a node has been measured its cost counts as one "node of work" in the units of the
+ * measured nodes (their mean), so a first run already prefers long chains by node count; after
+ * that the exponential moving average of the measured durations takes over. Ranks are
+ * recomputed lazily, only when an estimate moved by more than a tenth and only for graphs where
+ * two units can ever be ready at once.
+ */
+import type { GraphPlan } from '../graph/plan.js';
+
+/** Smoothing of the moving average: the newest sample weighs this much. */
+const kAlpha = 0.2;
+/** A unit estimated below this many milliseconds may be pipelined behind other light units. */
+export const kLightUnitMs = 1;
+
+export class CostModel {
+  readonly #plan: GraphPlan;
+  /** Moving average per node in ms; NaN until measured. */
+  readonly #cost: Float64Array;
+  /** Longest remaining path per unit, in ms, the unit included. */
+  readonly #rank: Float64Array;
+  /** Estimated cost per unit in ms; NaN while any of its nodes is unmeasured. */
+  readonly #unitCost: Float64Array;
+  #dirty = true;
+
+  constructor(plan: GraphPlan) {
+    this.#plan = plan;
+    this.#cost = new Float64Array(plan.nodes.length).fill(Number.NaN);
+    this.#rank = new Float64Array(plan.units.length);
+    this.#unitCost = new Float64Array(plan.units.length).fill(Number.NaN);
+  }
+
+  /** Records one measured run of a node. */
+  observe(node: number, ms: number): void {
+    const old = this.#cost[node]!;
+    const next = Number.isNaN(old) ? ms : old + kAlpha * (ms - old);
+    this.#cost[node] = next;
+    // Sub-50 µs jitter never reorders anything worth reordering.
+    if (Number.isNaN(old) || Math.abs(next - old) > Math.max(0.1 * old, 0.05)) this.#dirty = true;
+  }
+
+  /** The unit's rank: estimated work on the longest path from it to a terminal. */
+  rank(unit: number): number {
+    if (this.#dirty) this.#recompute();
+    return this.#rank[unit]!;
+  }
+
+  /** True when the unit was measured and is cheap enough to queue behind another. */
+  isLight(unit: number): boolean {
+    if (this.#dirty) this.#recompute();
+    const cost = this.#unitCost[unit]!;
+    return cost < kLightUnitMs; // false for NaN: unmeasured units count as heavy
+  }
+
+  #recompute(): void {
+    this.#dirty = false;
+    const { nodes, units, topologicalOrder } = this.#plan;
+    let sum = 0;
+    let measured = 0;
+    for (const c of this.#cost) {
+      if (!Number.isNaN(c)) {
+        sum += c;
+        measured++;
+      }
+    }
+    const unmeasured = measured === 0 ? 1 : sum / measured;
+    const nodeRank = new Float64Array(nodes.length);
+    for (let k = topologicalOrder.length - 1; k >= 0; k--) {
+      const i = topologicalOrder[k]!;
+      let below = 0;
+      for (const e of nodes[i]!.outEdges) below = Math.max(below, nodeRank[e.to]!);
+      const c = this.#cost[i]!;
+      nodeRank[i] = (Number.isNaN(c) ? unmeasured : c) + below;
+    }
+    for (const unit of units) {
+      this.#rank[unit.index] = nodeRank[unit.head]!;
+      let cost = 0;
+      for (const i of unit.nodes) cost += this.#cost[i]!;
+      this.#unitCost[unit.index] = cost;
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * One traversal of a graph: Kahn's algorithm run live over the plan. A unit is handed to the
+ * executor as soon as every in-edge of its head has resolved, so a slow node holds back only its
+ * own descendants.
+ *
+ * Edge rules (contract 3): an in-edge is live when its upstream ran and, for a routing edge,
+ * chose that edge's variant. A node whose in-edges have all resolved runs if at least one is
+ * live and is skipped otherwise; a skipped node resolves its own out-edges as dead. Dead edges
+ * pass `undefined` in their argument position. The first failure rejects the run at once; units
+ * not yet started are never started.
+ */
+import { performance } from 'node:perf_hooks';
+import { GraphExecutionError, RoutingError } from '../errors.js';
+import type { GraphPlan } from '../graph/plan.js';
+import type { CostModel } from './cost-model.js';
+import type { Executor, UnitJob, UnitSink } from './executor.js';
+
+/** What one node did in a traced run. */
+export interface NodeTrace {
+  readonly node: string;
+  readonly status: 'ran' | 'skipped';
+  /** How long the node's function took, in ms (absent when skipped). */
+  readonly durationMs?: number;
+  /** The thread that ran it (the main thread's id on the inline executor). */
+  readonly threadId?: number;
+}
+
+/** The result of one graph traversal. */
+export interface GraphResult {
+  /** Each terminal that ran, by name, with its return value. */
+  readonly outputs: Record<string, unknown>;
+  /** Wall time of the traversal in ms. */
+  readonly durationMs: number;
+  /** Per-node record in completion order, when `execute(..., { trace: true })` asked for it. */
+  readonly trace?: readonly NodeTrace[];
+}
+
+/** Options of one execution. */
+export interface ExecuteOptions {
+  /** Record what each node did (status, duration, thread) in `result.trace`. */
+  readonly trace?: boolean;
+}
+
+/** What a run needs from its graph. */
+export interface RunContext {
+  readonly plan: GraphPlan;
+  readonly costs: CostModel;
+  readonly executor: Executor;
+  /** True for a graph without a reactor: roots then receive the `execute()` argument. */
+  readonly triggerless: boolean;
+}
+
+let sequence = 0;
+
+export class GraphRun implements UnitSink {
+  readonly seq = sequence++;
+  done = false;
+  readonly promise: Promise<GraphResult>;
+  readonly #ctx: RunContext;
+  readonly #input: unknown;
+  readonly #pending: Int32Array;
+  readonly #live: Uint8Array;
+  readonly #args: Array<unknown[] | undefined>;
+  readonly #outputs: Record<string, unknown> = {};
+  readonly #trace: NodeTrace[] | null;
+  readonly #started = performance.now();
+  #settled = 0;
+  #resolve!: (result: GraphResult) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(ctx: RunContext, input: unknown, options: ExecuteOptions | undefined) {
+    this.#ctx = ctx;
+    this.#input = input;
+    const n = ctx.plan.nodes.length;
+    this.#pending = ctx.plan.inDegree.slice();
+    this.#live = new Uint8Array(n);
+    this.#args = new Array(n);
+    this.#trace = options?.trace ? [] : null;
+    this.promise = new Promise<GraphResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** Dispatches the roots. */
+  start(): Promise<GraphResult> {
+    for (const root of this.#ctx.plan.roots) {
+      if (this.done) break;
+      this.#ready(root);
+    }
+    return this.promise;
+  }
+
+  unitDone(job: UnitJob, value: unknown, durations: readonly number[], threadId: number): void {
+    if (this.done) return;
+    const { plan, costs } = this.#ctx;
+    const members = job.unit.nodes;
+    for (let k = 0; k < members.length; k++) {
+      costs.observe(members[k]!, durations[k]!);
+      this.#trace?.push({ node: plan.nodes[members[k]!]!.name, status: 'ran', durationMs: durations[k]!, threadId });
+    }
+    const tail = plan.nodes[job.unit.tail]!;
+    let variant: string | null = null;
+    if (tail.variants !== null) {
+      const routed = routeOf(tail.name, tail.variants, value);
+      if (routed instanceof RoutingError) return this.unitFailed(job, members.length - 1, routed);
+      variant = routed;
+      value = (value as [string, unknown])[1];
+    }
+    this.#settled += members.length;
+    if (tail.terminal) this.#outputs[tail.name] = value;
+    this.#resolveOutEdges(tail.index, value, variant, true);
+    if (this.#settled === plan.nodes.length) this.#finish();
+  }
+
+  unitFailed(job: UnitJob, offset: number, cause: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    const graph = this.#ctx.plan.graph;
+    const node = this.#ctx.plan.nodes[job.unit.nodes[offset]!]!.name;
+    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
+    this.#reject(new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }));
+  }
+
+  #ready(index: number): void {
+    const { plan, executor, triggerless } = this.#ctx;
+    const node = plan.nodes[index]!;
+    let args: unknown[];
+    if (node.inEdges.length === 0 && triggerless) {
+      args = [this.#input];
+    } else {
+      args = this.#args[index] ?? new Array(node.inputs.length + node.inEdges.length);
+      const cache = this.#input as Record<string, unknown> | null | undefined;
+      for (let k = 0; k < node.inputs.length; k++) args[k] = cache?.[node.inputs[k]!];
+    }
+    executor.dispatch({ run: this, unit: plan.units[node.unit]!, args });
+  }
+
+  #skip(index: number): void {
+    this.#settled++;
+    this.#trace?.push({ node: this.#ctx.plan.nodes[index]!.name, status: 'skipped' });
+    this.#resolveOutEdges(index, undefined, null, false);
+  }
+
+  #resolveOutEdges(from: number, value: unknown, variant: string | null, ran: boolean): void {
+    const nodes = this.#ctx.plan.nodes;
+    for (const edge of nodes[from]!.outEdges) {
+      const target = nodes[edge.to]!;
+      if (ran && (edge.variant === null || edge.variant === variant)) {
+        const args = (this.#args[edge.to] ??= new Array(target.inputs.length + target.inEdges.length));
+        args[target.inputs.length + edge.slot] = value;
+        this.#live[edge.to] = 1;
+      }
+      if (--this.#pending[edge.to]! === 0) {
+        if (this.#live[edge.to] === 1) this.#ready(edge.to);
+        else this.#skip(edge.to);
+        if (this.done) return;
+      }
+    }
+  }
+
+  #finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.#resolve(
+      this.#trace === null
+        ? { outputs: this.#outputs, durationMs: performance.now() - this.#started }
+        : { outputs: this.#outputs, durationMs: performance.now() - this.#started, trace: this.#trace },
+    );
+  }
+}
+
+/** The variant a routing node chose, or the RoutingError describing what it returned instead. */
+function routeOf(node: string, variants: readonly string[], value: unknown): string | RoutingError {
+  if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string') {
+    const shape = Array.isArray(value) ? `an array of length ${value.length}` : value === null ? 'null' : typeof value;
+    return new RoutingError(node, variants, shape, `must return [variant, value], got ${shape}`);
+  }
+  if (!variants.includes(value[0])) {
+    return new RoutingError(node, variants, value[0], `returned unknown variant '${value[0]}'`);
+  }
+  return value[0];
+}

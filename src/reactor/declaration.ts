@@ -1,0 +1,154 @@
+/**
+ * Reactor declarations: which accumulators feed a reactor and when it fires.
+ *
+ * `reactor({...})` validates its options eagerly and returns a declaration that is also a class
+ * decorator, so both forms of the Python API work:
+ *
+ *     export const R = reactor({ name: 'r', accumulators: ['a'] });
+ *     @reactor({ name: 'r', accumulators: ['a'] }) class R {}
+ *
+ * Anything that accepts a reactor (`ComputationGraphBuilder`, `Runtime.register`) resolves it with
+ * {@link toReactorDeclaration}: a declaration, a decorated class, or a plain object of the same
+ * shape (validated then, with the same errors).
+ */
+import { describe } from '../describe.js';
+import { TopologyError } from '../errors.js';
+
+/** When a reactor fires: on any new source value, or once every source has delivered. */
+export const ReactionMode = { WhenAny: 'when_any', WhenAll: 'when_all' } as const;
+export type ReactionMode = (typeof ReactionMode)[keyof typeof ReactionMode];
+
+/** What a firing sees: the newest value of each source, or every boundary in order. */
+export const InputStrategy = { Latest: 'latest', Sequential: 'sequential' } as const;
+export type InputStrategy = (typeof InputStrategy)[keyof typeof InputStrategy];
+
+/** The options of {@link reactor}. */
+export interface ReactorOptions {
+  /** Unique reactor name. */
+  name: string;
+  /** The accumulators (sources) that feed it, at least one, no duplicates. */
+  accumulators: readonly string[];
+  /** Reaction criterion; default `'when_any'`. */
+  mode?: ReactionMode;
+  /** Input strategy; default `'latest'`. */
+  strategy?: InputStrategy;
+}
+
+/** A validated, frozen reactor declaration. */
+export interface ReactorDeclaration {
+  readonly name: string;
+  readonly accumulators: readonly string[];
+  readonly mode: ReactionMode;
+  readonly strategy: InputStrategy;
+}
+
+/**
+ * What {@link reactor} returns: the declaration's fields, callable as a class decorator
+ * (TypeScript 5 standard decorators or legacy `experimentalDecorators`).
+ */
+export interface ReactorDefinition extends ReactorDeclaration {
+  <C extends abstract new (...args: never[]) => unknown>(target: C, context?: ClassDecoratorContext<C>): C;
+}
+
+/** Anything accepted where a reactor is expected. */
+export type ReactorLike = ReactorDeclaration | ReactorDefinition | (abstract new (...args: never[]) => unknown);
+
+const kReactor = Symbol.for('cloaca.reactor');
+const kModes: readonly string[] = Object.values(ReactionMode);
+const kStrategies: readonly string[] = Object.values(InputStrategy);
+const kOptionKeys = new Set(['name', 'accumulators', 'mode', 'strategy']);
+
+/**
+ * Declares a reactor. Throws {@link TopologyError} for an empty name, an empty or duplicated
+ * accumulator list, or an unknown mode or strategy.
+ *
+ * @example
+ * export const Prices = reactor({ name: 'prices', accumulators: ['bid', 'ask'], mode: 'when_all' });
+ */
+export function reactor(options: ReactorOptions): ReactorDefinition {
+  const declaration = validateReactorOptions(options);
+  const decorate = function <C extends abstract new (...args: never[]) => unknown>(target: C): C {
+    if (typeof target !== 'function') {
+      throw new TypeError(`@reactor must decorate a class, got ${describe(target)}`);
+    }
+    // Mirror the Python API's class attributes, and brand the class so it resolves back.
+    for (const [key, value] of [
+      ['NAME', declaration.name],
+      ['ACCUMULATORS', declaration.accumulators],
+      ['REACTION_MODE', declaration.mode],
+      ['INPUT_STRATEGY', declaration.strategy],
+      [kReactor, declaration],
+    ] as const) {
+      Object.defineProperty(target, key, { value, enumerable: false });
+    }
+    return target;
+  };
+  Object.defineProperty(decorate, 'name', { value: declaration.name, enumerable: true });
+  Object.defineProperty(decorate, 'accumulators', { value: declaration.accumulators, enumerable: true });
+  Object.defineProperty(decorate, 'mode', { value: declaration.mode, enumerable: true });
+  Object.defineProperty(decorate, 'strategy', { value: declaration.strategy, enumerable: true });
+  Object.defineProperty(decorate, kReactor, { value: declaration });
+  return Object.freeze(decorate) as unknown as ReactorDefinition;
+}
+
+/** True for a declaration, a decorated class or a definition returned by {@link reactor}. */
+export function isReactorLike(value: unknown): value is ReactorLike {
+  return (
+    (typeof value === 'function' || (typeof value === 'object' && value !== null)) &&
+    (kReactor in (value as object) || ('accumulators' in (value as object) && 'name' in (value as object)))
+  );
+}
+
+/**
+ * Resolves anything reactor-like to its validated declaration; throws {@link TopologyError} when
+ * it is not one.
+ */
+export function toReactorDeclaration(value: unknown): ReactorDeclaration {
+  if ((typeof value === 'function' || (typeof value === 'object' && value !== null)) && kReactor in (value as object)) {
+    return (value as Record<symbol, ReactorDeclaration>)[kReactor]!;
+  }
+  if (typeof value === 'object' && value !== null) {
+    return validateReactorOptions(value as ReactorOptions);
+  }
+  throw new TopologyError(
+    '',
+    [],
+    `expected a reactor declared with reactor({...}) or a class decorated with @reactor, got ${describe(value)}`,
+  );
+}
+
+function validateReactorOptions(options: ReactorOptions): ReactorDeclaration {
+  if (typeof options !== 'object' || options === null) {
+    throw new TopologyError('', [], `reactor: expected an options object, got ${describe(options)}`);
+  }
+  const { name, accumulators, mode = 'when_any', strategy = 'latest' } = options;
+  const label = typeof name === 'string' ? name : '';
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new TopologyError(label, [], `reactor: 'name' must be a non-empty string, got ${describe(name)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!kOptionKeys.has(key)) {
+      throw new TopologyError(name, [], `reactor '${name}': unknown option '${key}' (expected name, accumulators, mode, strategy)`);
+    }
+  }
+  if (!Array.isArray(accumulators) || accumulators.length === 0) {
+    throw new TopologyError(name, [], `reactor '${name}': 'accumulators' must be a non-empty array of names, got ${describe(accumulators)}`);
+  }
+  const seen = new Set<string>();
+  for (const accumulator of accumulators) {
+    if (typeof accumulator !== 'string' || accumulator === '') {
+      throw new TopologyError(name, [], `reactor '${name}': accumulator names must be non-empty strings, got ${describe(accumulator)}`);
+    }
+    if (seen.has(accumulator)) {
+      throw new TopologyError(name, [], `reactor '${name}': accumulator '${accumulator}' is listed more than once`);
+    }
+    seen.add(accumulator);
+  }
+  if (!kModes.includes(mode)) {
+    throw new TopologyError(name, [], `reactor '${name}': unknown mode ${describe(mode)}, expected 'when_any' or 'when_all'`);
+  }
+  if (!kStrategies.includes(strategy)) {
+    throw new TopologyError(name, [], `reactor '${name}': unknown strategy ${describe(strategy)}, expected 'latest' or 'sequential'`);
+  }
+  return Object.freeze({ name, accumulators: Object.freeze([...accumulators]), mode, strategy });
+}
