@@ -1,0 +1,100 @@
+/**
+ * Shared pieces of the benchmarks: the machine description every result carries, timing loops,
+ * a table printer and the JSON writer.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem, platform, release } from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+/** Where results go: `bench/results/` of the repository (the compiled bench runs from dist/bench). */
+export const resultsDir = new URL('../../bench/results/', import.meta.url);
+
+/** The machine a result came from. */
+export function machine(): Record<string, unknown> {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${platform()} ${release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+/** Runs `fn` back to back for `ms` milliseconds (after `warmupMs`) and returns calls per second. */
+export async function rate(fn: () => Promise<unknown>, ms: number, warmupMs = Math.min(500, ms / 4)): Promise<number> {
+  const warmEnd = performance.now() + warmupMs;
+  while (performance.now() < warmEnd) await fn();
+  let calls = 0;
+  const start = performance.now();
+  const end = start + ms;
+  while (performance.now() < end) {
+    await fn();
+    calls++;
+  }
+  return calls / ((performance.now() - start) / 1000);
+}
+
+/** Like {@link rate}, with `lanes` loops in flight at once. */
+export async function concurrentRate(fn: () => Promise<unknown>, lanes: number, ms: number): Promise<number> {
+  await rate(fn, Math.min(300, ms / 4), 0);
+  let calls = 0;
+  const start = performance.now();
+  const end = start + ms;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (performance.now() < end) {
+        await fn();
+        calls++;
+      }
+    }),
+  );
+  return calls / ((performance.now() - start) / 1000);
+}
+
+/** Median wall time in ms of `runs` calls of `fn`, after one warm-up call. */
+export async function medianMs(fn: () => Promise<unknown>, runs: number): Promise<number> {
+  await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+/** One printed row: a measurement, its value and unit, and how it compares. */
+export interface Row {
+  readonly suite: string;
+  readonly metric: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly note?: string;
+}
+
+/** Prints rows as an aligned table. */
+export function printTable(rows: readonly Row[]): void {
+  const cells = rows.map((r) => [r.suite, r.metric, format(r.value), r.unit, r.note ?? '']);
+  const header = ['suite', 'metric', 'value', 'unit', 'note'];
+  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
+  const line = (row: readonly string[]) => row.map((cell, c) => (c === 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of cells) console.log(line(row));
+}
+
+function format(value: number): string {
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(3);
+}
+
+/** Writes `bench/results/<name>.json` with the machine and the given data. */
+export function writeResult(name: string, data: Record<string, unknown>): string {
+  mkdirSync(resultsDir, { recursive: true });
+  const file = new URL(`${name}.json`, resultsDir);
+  writeFileSync(file, `${JSON.stringify({ name, machine: machine(), ...data }, null, 2)}\n`);
+  return file.pathname;
+}
