@@ -125,3 +125,45 @@ export class ExecutorClosedError extends CloacaError {
     this.graph = graph;
   }
 }
+
+/** A runtime component was declared with a bad option (a malformed duration, a bad capacity...). */
+export class ConfigurationError extends CloacaError {
+  /** The component (accumulator, reactor, runtime option) at fault. */
+  readonly component: string;
+  /** The received value, as it was given. */
+  readonly value: unknown;
+
+  constructor(component: string, value: unknown, message: string) {
+    super(message);
+    this.component = component;
+    this.value = value;
+  }
+}
+
+/**
+ * The runtime's registry refused something: an unknown accumulator or reactor name, two
+ * components under one name, a graph whose reactor is not registered, a reactor whose
+ * accumulators are not registered.
+ */
+export class RegistrationError extends CloacaError {
+  /** The name at fault. */
+  readonly component: string;
+
+  constructor(component: string, message: string) {
+    super(message);
+    this.component = component;
+  }
+}
+
+/** An accumulator's `process`/`poll` threw, or its stream backend failed; the event was dropped. */
+export class AccumulatorError extends CloacaError {
+  readonly accumulator: string;
+  /** The event being processed when it failed, if any. */
+  readonly event: unknown;
+
+  constructor(accumulator: string, message: string, event: unknown, options?: { cause?: unknown }) {
+    super(message, options);
+    this.accumulator = accumulator;
+    this.event = event;
+  }
+}

@@ -2,13 +2,15 @@
  * cloaca: event-driven computation graphs on Node.js worker threads.
  *
  * Declare a reactor and a graph, build it, execute it on the main thread (`inline`) or on a
- * Piscina pool of worker threads (`pool`) that runs independent nodes in parallel.
+ * Piscina pool of worker threads (`pool`) that runs independent nodes in parallel; or register
+ * accumulators, reactors and graphs with a `Runtime` that fires the graphs as events arrive.
  */
 export { reactor, toReactorDeclaration, ReactionMode, InputStrategy } from './reactor/declaration.js';
 export type { ReactorOptions, ReactorDeclaration, ReactorDefinition, ReactorLike } from './reactor/declaration.js';
 export { ComputationGraphBuilder } from './graph/builder.js';
 export type { ComputationGraphOptions } from './graph/builder.js';
 export { ComputationGraph } from './graph/computation-graph.js';
+export type { GraphFeedback } from './graph/computation-graph.js';
 export type { NodeSpec, Topology, NodeFunction } from './graph/topology.js';
 export type { GraphPlan, PlanNode, PlanEdge, PlanUnit } from './graph/plan.js';
 export type { GraphResult, ExecuteOptions, NodeTrace } from './exec/graph-run.js';
@@ -16,6 +18,29 @@ export { ExecutorKind } from './exec/executor.js';
 export { NodePool } from './exec/node-pool.js';
 export type { NodePoolOptions, NodePoolStats } from './exec/node-pool.js';
 export { move } from './move.js';
+export { Runtime, RuntimeState } from './runtime/runtime.js';
+export type { RuntimeOptions, RuntimeEvents, RuntimeStats } from './runtime/runtime.js';
+export type { Durability } from './runtime/checkpoint.js';
+export { AccumulatorHealth, ReactorHealth } from './runtime/health.js';
+export type { HealthEvent } from './runtime/health.js';
+export { parseDuration } from './runtime/duration.js';
+export { ReactorHandle } from './reactor/handle.js';
+export type { FireRecord, ReactorState } from './reactor/reactor.js';
+export { AccumulatorKind } from './accumulators/accumulator.js';
+export type { AccumulatorDeclaration } from './accumulators/accumulator.js';
+export { passthroughAccumulator } from './accumulators/passthrough.js';
+export type { PassthroughAccumulatorOptions } from './accumulators/passthrough.js';
+export { streamAccumulator } from './accumulators/stream.js';
+export type { StreamAccumulatorOptions, StreamRetryOptions } from './accumulators/stream.js';
+export { pollingAccumulator } from './accumulators/polling.js';
+export type { PollingAccumulatorOptions } from './accumulators/polling.js';
+export { batchAccumulator } from './accumulators/batch.js';
+export type { BatchAccumulatorOptions } from './accumulators/batch.js';
+export { stateAccumulator } from './accumulators/state.js';
+export type { StateAccumulatorOptions } from './accumulators/state.js';
+export type { StreamBackend, StreamBackendConfig, StreamBackendFactory, StreamMessage } from './accumulators/stream-backend.js';
+export { MemoryBroker, MemoryTopic, memoryBroker } from './accumulators/memory-broker.js';
+export type { MemoryTopicOptions } from './accumulators/memory-broker.js';
 export {
   CloacaError,
   TopologyError,
@@ -25,4 +50,7 @@ export {
   UncloneableValueError,
   RoutingError,
   ExecutorClosedError,
+  ConfigurationError,
+  RegistrationError,
+  AccumulatorError,
 } from './errors.js';

@@ -67,6 +67,7 @@ function runUnit(task: UnitTask, table: Map<string, NodeFunction>): UnitReply | 
   const durations: number[] = [];
   let value: unknown;
   for (let i = 0; i < f.length; i++) {
+    if (i > 0 && cancelled(task)) return { ok: false, i, d: durations, w: threadId, x: true };
     const start = performance.now();
     try {
       // Names were validated at build time against this module's exports.
@@ -96,6 +97,7 @@ async function finishAsync(
   const { f } = task;
   let value: unknown;
   for (let i = from; i < f.length; i++) {
+    if (i > from && cancelled(task)) return { ok: false, i, d: durations, w: threadId, x: true };
     const begin = i === from ? start : performance.now();
     try {
       value = i === from ? await pending : await table.get(f[i]!)!(value);
@@ -109,6 +111,11 @@ async function finishAsync(
     if (refused !== null) return { ok: false, i, d: durations, w: threadId, c: refused };
   }
   return reply(value, f.length - 1, durations);
+}
+
+/** True once the run of a fused chain has failed elsewhere: its next node must not start. */
+function cancelled(task: UnitTask): boolean {
+  return task.c !== undefined && Atomics.load(task.c, 0) !== 0;
 }
 
 /**

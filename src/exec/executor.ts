@@ -16,6 +16,11 @@ export interface UnitSink {
   readonly seq: number;
   /** True once the run has failed; its remaining units are not started. */
   readonly done: boolean;
+  /**
+   * A cell shared with the workers, set to 1 when the run fails, so a worker in the middle of a
+   * fused chain of this run starts none of the chain's remaining nodes. Created on first use.
+   */
+  cancelCell(): Int32Array;
   /** The unit's nodes all ran; `value` is the tail's result, `durations` one per node in ms. */
   unitDone(job: UnitJob, value: unknown, durations: readonly number[], threadId: number): void;
   /** Node `offset` of the unit failed with `cause`. */

@@ -50,12 +50,19 @@ export interface RunContext {
   readonly triggerless: boolean;
 }
 
+/** Called once when a run ends: with the error that failed it, or with its result. */
+export type RunCallback = (error: unknown, result: GraphResult | undefined) => void;
+
 let sequence = 0;
 
+/**
+ * A run reports its end through a callback rather than a promise of its own, so a caller that
+ * can continue synchronously (the reactor, for inline graphs of synchronous nodes) does not pay
+ * a microtask per firing; `ComputationGraph.execute` wraps it in a promise.
+ */
 export class GraphRun implements UnitSink {
   readonly seq = sequence++;
   done = false;
-  readonly promise: Promise<GraphResult>;
   readonly #ctx: RunContext;
   readonly #input: unknown;
   readonly #pending: Int32Array;
@@ -65,10 +72,10 @@ export class GraphRun implements UnitSink {
   readonly #trace: NodeTrace[] | null;
   readonly #started = performance.now();
   #settled = 0;
-  #resolve!: (result: GraphResult) => void;
-  #reject!: (error: unknown) => void;
+  #cancelCell: Int32Array | null = null;
+  readonly #complete: RunCallback;
 
-  constructor(ctx: RunContext, input: unknown, options: ExecuteOptions | undefined) {
+  constructor(ctx: RunContext, input: unknown, options: ExecuteOptions | undefined, complete: RunCallback) {
     this.#ctx = ctx;
     this.#input = input;
     const n = ctx.plan.nodes.length;
@@ -76,19 +83,15 @@ export class GraphRun implements UnitSink {
     this.#live = new Uint8Array(n);
     this.#args = new Array(n);
     this.#trace = options?.trace ? [] : null;
-    this.promise = new Promise<GraphResult>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    this.#complete = complete;
   }
 
   /** Dispatches the roots. */
-  start(): Promise<GraphResult> {
+  start(): void {
     for (const root of this.#ctx.plan.roots) {
       if (this.done) break;
       this.#ready(root);
     }
-    return this.promise;
   }
 
   unitDone(job: UnitJob, value: unknown, durations: readonly number[], threadId: number): void {
@@ -113,13 +116,18 @@ export class GraphRun implements UnitSink {
     if (this.#settled === plan.nodes.length) this.#finish();
   }
 
+  cancelCell(): Int32Array {
+    return (this.#cancelCell ??= new Int32Array(new SharedArrayBuffer(4)));
+  }
+
   unitFailed(job: UnitJob, offset: number, cause: unknown): void {
     if (this.done) return;
     this.done = true;
+    if (this.#cancelCell !== null) Atomics.store(this.#cancelCell, 0, 1);
     const graph = this.#ctx.plan.graph;
     const node = this.#ctx.plan.nodes[job.unit.nodes[offset]!]!.name;
     const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
-    this.#reject(new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }));
+    this.#complete(new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }), undefined);
   }
 
   #ready(index: number): void {
@@ -162,7 +170,8 @@ export class GraphRun implements UnitSink {
   #finish(): void {
     if (this.done) return;
     this.done = true;
-    this.#resolve(
+    this.#complete(
+      undefined,
       this.#trace === null
         ? { outputs: this.#outputs, durationMs: performance.now() - this.#started }
         : { outputs: this.#outputs, durationMs: performance.now() - this.#started, trace: this.#trace },

@@ -29,6 +29,7 @@ import { describe } from '../describe.js';
 import { ExecutorClosedError } from '../errors.js';
 import type { DescribeReply, UnitReply, UnitTask } from './protocol.js';
 import { ReadyQueue } from './ready-queue.js';
+import { kHostChannelKey } from '../runtime/host-channel.js';
 
 /** Options of a {@link NodePool}. */
 export interface NodePoolOptions {
@@ -44,6 +45,8 @@ export interface NodePoolOptions {
     readonly maxYoungGenerationSizeMb?: number;
     readonly stackSizeMb?: number;
   };
+  /** @internal Set by a Runtime: the channel its workers reach it on (`host` of `cloaca/worker`). */
+  readonly hostChannel?: string;
 }
 
 /** Work the pool runs: one dispatch unit of one graph run. */
@@ -109,6 +112,7 @@ export class NodePool {
       atomics,
       recordTiming: false,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      ...(options.hostChannel ? { workerData: { [kHostChannelKey]: options.hostChannel } } : {}),
     });
     // Without a listener, a worker error outside any task (a failed bootstrap, a crash while
     // idle) would be re-thrown by the EventEmitter and take the main process down.

@@ -14,20 +14,24 @@ import type { UnitReply, UnitTask } from './protocol.js';
 export class PoolExecutor implements Executor {
   readonly kind = 'pool' as const;
   readonly pool: NodePool;
+  /** The node module's URL. */
+  readonly href: string;
+  /** True when the pool is the process-wide default one, which a Runtime may swap for its own. */
+  readonly shared: boolean;
   readonly #plan: GraphPlan;
   readonly #costs: CostModel;
-  readonly #href: string;
   /** Export names per unit, head first; shared by every task of that unit. */
   readonly #names: ReadonlyArray<readonly string[]>;
   readonly #release: () => Promise<void>;
   #closed = false;
 
   /** `release` is called once by `close()`: it gives the pool back to whoever owns it. */
-  constructor(plan: GraphPlan, costs: CostModel, pool: NodePool, href: string, release: () => Promise<void>) {
+  constructor(plan: GraphPlan, costs: CostModel, pool: NodePool, href: string, shared: boolean, release: () => Promise<void>) {
     this.#plan = plan;
     this.#costs = costs;
     this.pool = pool;
-    this.#href = href;
+    this.href = href;
+    this.shared = shared;
     this.#names = plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name));
     this.#release = release;
   }
@@ -38,11 +42,12 @@ export class PoolExecutor implements Executor {
       return;
     }
     const unit = job.unit.index;
+    const f = this.#names[unit]!;
     this.pool.enqueue(
       new UnitWork(
         job,
         this.#plan,
-        { m: this.#href, f: this.#names[unit]!, a: job.args },
+        f.length > 1 ? { m: this.href, f, a: job.args, c: job.run.cancelCell() } : { m: this.href, f, a: job.args },
         this.#plan.maxWidth > 1 ? this.#costs.rank(unit) : 0,
         this.#costs.isLight(unit),
       ),
@@ -90,10 +95,11 @@ class UnitWork implements PoolWork {
       job.run.unitDone(job, reply.v, reply.d, reply.w);
     } else if ('e' in reply) {
       job.run.unitFailed(job, reply.i, fromErrorEnvelope(reply.e));
-    } else {
+    } else if ('c' in reply) {
       const node = this.#plan.nodes[job.unit.nodes[reply.i]!]!.name;
       job.run.unitFailed(job, reply.i, new UncloneableValueError(node, reply.c.path, reply.c.type));
     }
+    // Otherwise the run had already failed and the worker stopped the chain: nothing to report.
   }
 
   fail(error: unknown): void {

@@ -13,6 +13,8 @@ export interface UnitTask {
   readonly f: readonly string[];
   /** Arguments of the head. */
   readonly a: readonly unknown[];
+  /** Fused chains only: the run's cancel cell; once it is non-zero, start no further node. */
+  readonly c?: Int32Array;
 }
 
 /** Load a module and list its function exports (build-time validation and warm-up). */
@@ -28,7 +30,9 @@ export type UnitReply =
   /** Node `i` of the chain threw. */
   | { readonly ok: false; readonly i: number; readonly d: readonly number[]; readonly w: number; readonly e: ErrorEnvelope }
   /** Node `i` of the chain returned something that cannot be cloned. */
-  | { readonly ok: false; readonly i: number; readonly d: readonly number[]; readonly w: number; readonly c: Uncloneable };
+  | { readonly ok: false; readonly i: number; readonly d: readonly number[]; readonly w: number; readonly c: Uncloneable }
+  /** The run failed elsewhere; node `i` of the chain and those after it were not started. */
+  | { readonly ok: false; readonly i: number; readonly d: readonly number[]; readonly w: number; readonly x: true };
 
 /** The outcome of a {@link DescribeTask}. */
 export type DescribeReply =

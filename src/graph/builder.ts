@@ -15,9 +15,9 @@ import { importNodeModule, nodeFunctions } from '../exec/module-loader.js';
 import { acquireSharedPool, NodePool, releaseSharedPool, type NodePoolOptions } from '../exec/node-pool.js';
 import { PoolExecutor } from '../exec/pool-executor.js';
 import { toReactorDeclaration, type ReactorDeclaration, type ReactorLike } from '../reactor/declaration.js';
-import { ComputationGraph } from './computation-graph.js';
+import { ComputationGraph, type GraphFeedback } from './computation-graph.js';
 import { compilePlan } from './plan.js';
-import type { NodeFunction, Topology } from './topology.js';
+import type { NodeFunction, NormalizedNode, Topology } from './topology.js';
 import { validateTopology } from './validate.js';
 
 /** The options of a {@link ComputationGraphBuilder}. */
@@ -42,9 +42,14 @@ export interface ComputationGraphOptions {
   readonly pool?: NodePool | NodePoolOptions;
   /** Run linear chains as one worker task (pool executor); default true. */
   readonly fuse?: boolean;
+  /**
+   * After each successful firing in a Runtime, write this terminal's output (when it ran) into
+   * this state accumulator.
+   */
+  readonly feedback?: GraphFeedback;
 }
 
-const kOptionKeys = new Set(['reactor', 'nodes', 'graph', 'executor', 'pool', 'fuse']);
+const kOptionKeys = new Set(['reactor', 'nodes', 'graph', 'executor', 'pool', 'fuse', 'feedback']);
 
 /**
  * Declares a computation graph.
@@ -108,7 +113,13 @@ export class ComputationGraphBuilder {
     }
     if (options.fuse !== undefined && typeof options.fuse !== 'boolean') fail(`'fuse' must be a boolean, got ${describe(options.fuse)}`);
 
+    const feedback = validateFeedback(options.feedback, normalized, fail);
     const wanted = normalized.map((n) => n.name);
+    const inline = (table: ReadonlyMap<string, NodeFunction>): ComputationGraph => {
+      // Fusing saves a thread hop; inline there is none to save.
+      const plan = compilePlan(name, normalized, false);
+      return new ComputationGraph(name, reactor, plan, new CostModel(plan), new InlineExecutor(plan, table), feedback);
+    };
     if (!fromModule) {
       const table = new Map<string, NodeFunction>();
       for (const [key, value] of Object.entries(nodes as Record<string, unknown>)) {
@@ -121,8 +132,7 @@ export class ComputationGraphBuilder {
         table.set(key, value as NodeFunction);
       }
       requireFunctions(name, wanted, [...table.keys()], 'the nodes object');
-      const plan = compilePlan(name, normalized, false);
-      return new ComputationGraph(name, reactor, plan, new CostModel(plan), new InlineExecutor(plan, table));
+      return inline(table);
     }
 
     const href = moduleHref(nodes as string | URL, fail);
@@ -134,11 +144,10 @@ export class ComputationGraphBuilder {
         return fail(`node module ${href} failed to import: ${(error as Error)?.message ?? String(error)}`, error);
       }
       requireFunctions(name, wanted, [...table.keys()], `module ${href}`);
-      const plan = compilePlan(name, normalized, false);
-      return new ComputationGraph(name, reactor, plan, new CostModel(plan), new InlineExecutor(plan, table));
+      return inline(table);
     }
 
-    const { pool, release } = takePool(options.pool, fail);
+    const { pool, shared, release } = takePool(options.pool, fail);
     let executor: Executor | undefined;
     try {
       // Every worker imports the module now, so the first run pays no import.
@@ -151,12 +160,29 @@ export class ComputationGraphBuilder {
       }
       const plan = compilePlan(name, normalized, options.fuse ?? true);
       const costs = new CostModel(plan);
-      executor = new PoolExecutor(plan, costs, pool, href, release);
-      return new ComputationGraph(name, reactor, plan, costs, executor);
+      executor = new PoolExecutor(plan, costs, pool, href, shared, release);
+      return new ComputationGraph(name, reactor, plan, costs, executor, feedback);
     } finally {
       if (executor === undefined) await release();
     }
   }
+}
+
+function validateFeedback(
+  feedback: unknown,
+  nodes: readonly NormalizedNode[],
+  fail: (detail: string) => never,
+): GraphFeedback | null {
+  if (feedback === undefined) return null;
+  const { terminal, accumulator } = (feedback ?? {}) as Partial<GraphFeedback>;
+  if (typeof terminal !== 'string' || typeof accumulator !== 'string' || accumulator === '') {
+    fail(`'feedback' must be { terminal: <node name>, accumulator: <state accumulator name> }, got ${describe(feedback)}`);
+  }
+  const node = nodes.find((n) => n.name === terminal);
+  if (node === undefined || node.next.length > 0 || node.routes !== null) {
+    fail(`feedback terminal '${terminal as string}' is not a terminal node of the topology`);
+  }
+  return Object.freeze({ terminal: terminal as string, accumulator: accumulator as string });
 }
 
 /** Throws when a topology node has no function; the message lists what there is. */
@@ -184,15 +210,15 @@ function moduleHref(nodes: string | URL, fail: (detail: string) => never): strin
 function takePool(
   option: NodePool | NodePoolOptions | undefined,
   fail: (detail: string, cause?: unknown) => never,
-): { pool: NodePool; release: () => Promise<void> } {
-  if (option instanceof NodePool) return { pool: option, release: async () => {} };
+): { pool: NodePool; shared: boolean; release: () => Promise<void> } {
+  if (option instanceof NodePool) return { pool: option, shared: false, release: async () => {} };
   if (option === undefined) {
     const pool = acquireSharedPool();
-    return { pool, release: () => releaseSharedPool(pool) };
+    return { pool, shared: true, release: () => releaseSharedPool(pool) };
   }
   try {
     const pool = new NodePool(option);
-    return { pool, release: () => pool.close() };
+    return { pool, shared: false, release: () => pool.close() };
   } catch (error) {
     return fail((error as Error).message, error);
   }

@@ -4,10 +4,20 @@
 import { describe } from '../describe.js';
 import { ExecutorClosedError } from '../errors.js';
 import type { CostModel } from '../exec/cost-model.js';
+import { fromErrorEnvelope } from '../exec/error-envelope.js';
+import type { NodePool } from '../exec/node-pool.js';
+import { PoolExecutor } from '../exec/pool-executor.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
-import { GraphRun, type ExecuteOptions, type GraphResult, type RunContext } from '../exec/graph-run.js';
+import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
 import type { ReactorDeclaration } from '../reactor/declaration.js';
 import type { GraphPlan } from './plan.js';
+
+/** Where a graph writes back: after each successful firing, `terminal`'s output goes to `accumulator`. */
+export interface GraphFeedback {
+  readonly terminal: string;
+  /** A state accumulator of the same runtime. */
+  readonly accumulator: string;
+}
 
 export class ComputationGraph {
   /** The graph's name. */
@@ -18,16 +28,40 @@ export class ComputationGraph {
   readonly plan: GraphPlan;
   /** Where its nodes run. */
   readonly executor: ExecutorKind;
-  readonly #ctx: RunContext;
+  /** Where it writes back in a Runtime, or null. */
+  readonly feedback: GraphFeedback | null;
+  readonly #ctx: { plan: GraphPlan; costs: CostModel; executor: Executor; triggerless: boolean };
   #closed = false;
 
   /** @internal Built by `ComputationGraphBuilder.build()`. */
-  constructor(name: string, reactor: ReactorDeclaration | null, plan: GraphPlan, costs: CostModel, executor: Executor) {
+  constructor(
+    name: string,
+    reactor: ReactorDeclaration | null,
+    plan: GraphPlan,
+    costs: CostModel,
+    executor: Executor,
+    feedback: GraphFeedback | null,
+  ) {
     this.name = name;
     this.reactor = reactor;
     this.plan = plan;
     this.executor = executor.kind;
+    this.feedback = feedback;
     this.#ctx = { plan, costs, executor, triggerless: reactor === null };
+  }
+
+  /**
+   * @internal A Runtime moves graphs that run on the process-wide default pool onto its own
+   * pool (sized by its `threads`, and wired for `host`). Returns false for any other graph.
+   */
+  async adoptPool(pool: NodePool): Promise<boolean> {
+    const current = this.#ctx.executor;
+    if (!(current instanceof PoolExecutor) || !current.shared || this.#closed) return false;
+    const reply = await pool.describe(current.href, pool.threads);
+    if (!reply.ok) throw fromErrorEnvelope(reply.e);
+    this.#ctx.executor = new PoolExecutor(this.plan, this.#ctx.costs, pool, current.href, false, async () => {});
+    await current.close();
+    return true;
   }
 
   /**
@@ -47,7 +81,21 @@ export class ComputationGraph {
         new TypeError(`graph '${this.name}': execute() takes the input cache as an object of source -> value, got ${describe(input)}`),
       );
     }
-    return new GraphRun(this.#ctx, input, options).start();
+    return new Promise((resolve, reject) => {
+      new GraphRun(this.#ctx, input, options, (error, result) => (result === undefined ? reject(error) : resolve(result))).start();
+    });
+  }
+
+  /**
+   * @internal The runtime's entry: runs one traversal and reports to `complete`, synchronously
+   * when every node was synchronous and inline.
+   */
+  run(input: unknown, complete: RunCallback): void {
+    if (this.#closed) {
+      complete(new ExecutorClosedError(this.name), undefined);
+      return;
+    }
+    new GraphRun(this.#ctx, input, undefined, complete).start();
   }
 
   /** Releases the executor (the graph's reference to its pool). Later executions reject. */

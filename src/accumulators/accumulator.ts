@@ -1,0 +1,157 @@
+/**
+ * What every accumulator kind shares: a declaration (what `passthroughAccumulator({...})` and
+ * friends return, validated eagerly and reusable across runtimes) and the live instance a
+ * runtime makes of it, which talks to the runtime only through an {@link AccumulatorHost}.
+ */
+import { describe } from '../describe.js';
+import { AccumulatorError, ConfigurationError } from '../errors.js';
+import { AccumulatorHealth } from '../runtime/health.js';
+import { isThenable } from '../exec/value-check.js';
+
+/** The accumulator kinds. */
+export const AccumulatorKind = {
+  Passthrough: 'passthrough',
+  Stream: 'stream',
+  Polling: 'polling',
+  Batch: 'batch',
+  State: 'state',
+} as const;
+export type AccumulatorKind = (typeof AccumulatorKind)[keyof typeof AccumulatorKind];
+
+const kDeclaration = Symbol.for('cloaca.accumulator');
+
+/** A validated accumulator declaration; `Runtime.register` makes a live instance of it. */
+export interface AccumulatorDeclaration {
+  readonly kind: AccumulatorKind;
+  readonly name: string;
+  /** @internal Makes the live instance. */
+  readonly [kDeclaration]: () => Accumulator;
+}
+
+/** True for what the accumulator factories return. */
+export function isAccumulatorDeclaration(value: unknown): value is AccumulatorDeclaration {
+  return typeof value === 'object' && value !== null && kDeclaration in value;
+}
+
+/** Makes a declaration whose instances come from `create`. */
+export function declareAccumulator(kind: AccumulatorKind, name: string, create: () => Accumulator): AccumulatorDeclaration {
+  return Object.freeze({ kind, name, [kDeclaration]: create });
+}
+
+/** Makes the live instance of a declaration. */
+export function instantiate(declaration: AccumulatorDeclaration): Accumulator {
+  return declaration[kDeclaration]();
+}
+
+/** What the runtime gives a live accumulator. */
+export interface AccumulatorHost {
+  /** Delivers a boundary to every reactor this accumulator feeds. */
+  emit(value: unknown): void;
+  /** Reports a dropped event (counted, emitted as an `error` event); the accumulator keeps running. */
+  fail(error: AccumulatorError): void;
+  /** Moves the accumulator's health. */
+  setHealth(health: AccumulatorHealth): void;
+  /** Marks the checkpoint data stale; the runtime reads `checkpointData()` at its next commit. */
+  save(): void;
+  /** True while every reactor this accumulator feeds has room for another boundary. */
+  canEmit(): boolean;
+  /** Resolves when {@link canEmit} next holds (at once if it holds now). */
+  whenCanEmit(): Promise<void>;
+  /** Something finished (a message, a poll, a flush): lets the runtime re-check `idle()` and writers. */
+  progressed(): void;
+}
+
+/** A live accumulator owned by one runtime. */
+export abstract class Accumulator {
+  abstract readonly kind: AccumulatorKind;
+  readonly name: string;
+  health: AccumulatorHealth = AccumulatorHealth.Starting;
+  /** Events offered (pushed, received, polled). */
+  events = 0;
+  /** Events dropped because processing threw. */
+  failures = 0;
+  #host: AccumulatorHost | null = null;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  protected get host(): AccumulatorHost {
+    if (this.#host === null) throw new Error(`accumulator '${this.name}' is not attached to a runtime`);
+    return this.#host;
+  }
+
+  /** Connects the instance to its runtime. */
+  attach(host: AccumulatorHost): void {
+    this.#host = host;
+  }
+
+  /**
+   * Starts the accumulator; `restored` is what `checkpointData()` returned in an earlier run on
+   * the same checkpoint file, if anything.
+   */
+  abstract start(restored: unknown): void | Promise<void>;
+
+  /** The push path (`runtime.push`, `host.push`): false when the event was not accepted (backpressure). */
+  abstract offer(event: unknown): boolean;
+
+  /** True when {@link offer} would accept an event now. */
+  writable(): boolean {
+    return this.host.canEmit();
+  }
+
+  /** Stops timers and consumers; a batch accumulator delivers its last batch here. */
+  async stop(): Promise<void> {}
+
+  /** What to persist, or undefined for nothing. */
+  checkpointData(): unknown {
+    return undefined;
+  }
+
+  /** Called after each successful firing of a reactor this accumulator feeds. */
+  afterFire(): void {}
+
+  /** True when the accumulator has nothing in progress that would deliver a boundary by itself now. */
+  quiescent(): boolean {
+    return true;
+  }
+
+  /** Runs a user function on an event; a throw (or a promise) is reported and yields undefined. */
+  protected guard<T>(what: string, event: unknown, fn: () => T): T | undefined {
+    let value: T;
+    try {
+      value = fn();
+    } catch (error) {
+      this.reportFailure(`${what} threw: ${error instanceof Error ? error.message : String(error)}`, event, error);
+      return undefined;
+    }
+    if (isThenable(value)) {
+      this.reportFailure(`${what} returned a promise; it must be synchronous (do async work in a poll or in graph nodes)`, event);
+      return undefined;
+    }
+    return value;
+  }
+
+  protected reportFailure(detail: string, event: unknown, cause?: unknown): void {
+    this.failures++;
+    this.host.fail(
+      new AccumulatorError(this.name, `accumulator '${this.name}': ${detail}`, event, cause === undefined ? undefined : { cause }),
+    );
+  }
+}
+
+/** Validates an accumulator name. */
+export function requireName(kind: AccumulatorKind, name: unknown): string {
+  if (typeof name !== 'string' || name === '') {
+    throw new ConfigurationError(`${kind}Accumulator`, name, `${kind}Accumulator: 'name' must be a non-empty string, got ${describe(name)}`);
+  }
+  return name;
+}
+
+/** Validates an optional function option. */
+export function optionalFunction<F>(owner: string, option: string, value: unknown): F | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new ConfigurationError(owner, value, `${owner}: '${option}' must be a function, got ${describe(value)}`);
+  }
+  return value as F | undefined;
+}

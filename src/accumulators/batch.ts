@@ -1,0 +1,107 @@
+/**
+ * Batch accumulator: buffers events and delivers `process(events)` (the array itself by default)
+ * as one boundary. It flushes when the buffer reaches `maxBufferSize`, every `flushInterval`,
+ * after each successful firing of a reactor it feeds, and at shutdown; never with an empty
+ * buffer. The buffer is checkpointed, and a restored buffer waits for the next flush.
+ *
+ * The buffer is bounded: without `maxBufferSize`, a push is refused (returns false) once the
+ * buffer holds the runtime's `queueCapacity` events.
+ */
+import { ConfigurationError } from '../errors.js';
+import { parseDuration } from '../runtime/duration.js';
+import { AccumulatorHealth } from '../runtime/health.js';
+import { Accumulator, AccumulatorKind, declareAccumulator, optionalFunction, requireName, type AccumulatorDeclaration } from './accumulator.js';
+
+export interface BatchAccumulatorOptions<E = unknown, O = unknown> {
+  readonly name: string;
+  /** Flush at this cadence, such as `'1s'`. */
+  readonly flushInterval?: string;
+  /** Flush when this many events are buffered. */
+  readonly maxBufferSize?: number;
+  /** Turns a batch into a boundary value; `undefined` delivers nothing. Synchronous. Default: the array. */
+  readonly process?: (events: E[]) => O | undefined;
+}
+
+/**
+ * Declares a batch accumulator.
+ *
+ * @example
+ * batchAccumulator({ name: 'fills', flushInterval: '1s', maxBufferSize: 100, process: (fills) => summarize(fills) })
+ */
+export function batchAccumulator<E, O>(options: BatchAccumulatorOptions<E, O>): AccumulatorDeclaration {
+  const name = requireName(AccumulatorKind.Batch, options?.name);
+  const owner = `batch accumulator '${name}'`;
+  let intervalMs: number | undefined;
+  if (options.flushInterval !== undefined) {
+    intervalMs = parseDuration(options.flushInterval, `${owner} flushInterval`);
+    if (intervalMs === 0) throw new ConfigurationError(owner, options.flushInterval, `${owner}: flushInterval '${options.flushInterval}' must be more than zero`);
+  }
+  const { maxBufferSize } = options;
+  if (maxBufferSize !== undefined && !(Number.isInteger(maxBufferSize) && maxBufferSize > 0)) {
+    throw new ConfigurationError(owner, maxBufferSize, `${owner}: 'maxBufferSize' must be a positive integer, got ${String(maxBufferSize)}`);
+  }
+  const process = optionalFunction<(events: unknown[]) => unknown>(owner, 'process', options.process);
+  return declareAccumulator(AccumulatorKind.Batch, name, () => new BatchAccumulator(name, intervalMs, maxBufferSize, process));
+}
+
+export class BatchAccumulator extends Accumulator {
+  readonly kind = AccumulatorKind.Batch;
+  readonly #intervalMs: number | undefined;
+  readonly #maxBufferSize: number | undefined;
+  readonly #process: ((events: unknown[]) => unknown) | undefined;
+  #buffer: unknown[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  /** The bound when no maxBufferSize is set; the runtime sets it to its queue capacity. */
+  capacity = Number.POSITIVE_INFINITY;
+
+  constructor(name: string, intervalMs: number | undefined, maxBufferSize: number | undefined, process: ((events: unknown[]) => unknown) | undefined) {
+    super(name);
+    this.#intervalMs = intervalMs;
+    this.#maxBufferSize = maxBufferSize;
+    this.#process = process;
+  }
+
+  start(restored: unknown): void {
+    if (Array.isArray(restored)) this.#buffer = restored;
+    if (this.#intervalMs !== undefined) this.#timer = setInterval(() => this.flush(), this.#intervalMs);
+    this.host.setHealth(AccumulatorHealth.Live);
+  }
+
+  override writable(): boolean {
+    return this.#buffer.length < (this.#maxBufferSize ?? this.capacity) && this.host.canEmit();
+  }
+
+  offer(event: unknown): boolean {
+    if (!this.writable()) return false;
+    this.events++;
+    this.#buffer.push(event);
+    this.host.save();
+    if (this.#maxBufferSize !== undefined && this.#buffer.length >= this.#maxBufferSize) this.flush();
+    return true;
+  }
+
+  override afterFire(): void {
+    this.flush();
+  }
+
+  override async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.flush();
+  }
+
+  override checkpointData(): unknown {
+    return this.#buffer;
+  }
+
+  /** Delivers the buffered events as one boundary; does nothing when the buffer is empty. */
+  flush(): void {
+    if (this.#buffer.length === 0) return;
+    const events = this.#buffer;
+    this.#buffer = [];
+    this.host.save();
+    const process = this.#process;
+    const value = process === undefined ? events : this.guard('process', events, () => process(events));
+    if (value !== undefined) this.host.emit(value);
+    this.host.progressed();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Passthrough accumulator: each pushed event goes through `process` (identity by default) and
+ * becomes a boundary at once; `process` returning `undefined` drops the event.
+ */
+import { Accumulator, AccumulatorKind, declareAccumulator, optionalFunction, requireName, type AccumulatorDeclaration } from './accumulator.js';
+import { AccumulatorHealth } from '../runtime/health.js';
+
+export interface PassthroughAccumulatorOptions<E = unknown, O = unknown> {
+  readonly name: string;
+  /** Turns an event into a boundary value; `undefined` drops it. Synchronous. Default: identity. */
+  readonly process?: (event: E) => O | undefined;
+}
+
+/**
+ * Declares a passthrough accumulator.
+ *
+ * @example
+ * passthroughAccumulator({ name: 'alpha', process: (e) => (e.value > 0 ? e : undefined) })
+ */
+export function passthroughAccumulator<E, O>(options: PassthroughAccumulatorOptions<E, O>): AccumulatorDeclaration {
+  const name = requireName(AccumulatorKind.Passthrough, options?.name);
+  const process = optionalFunction<(event: unknown) => unknown>(`passthrough accumulator '${name}'`, 'process', options.process);
+  return declareAccumulator(AccumulatorKind.Passthrough, name, () => new PassthroughAccumulator(name, process));
+}
+
+class PassthroughAccumulator extends Accumulator {
+  readonly kind = AccumulatorKind.Passthrough;
+  readonly #process: ((event: unknown) => unknown) | undefined;
+
+  constructor(name: string, process: ((event: unknown) => unknown) | undefined) {
+    super(name);
+    this.#process = process;
+  }
+
+  start(): void {
+    this.host.setHealth(AccumulatorHealth.SocketOnly);
+  }
+
+  offer(event: unknown): boolean {
+    if (!this.host.canEmit()) return false;
+    this.events++;
+    const process = this.#process;
+    const value = process === undefined ? event : this.guard('process', event, () => process(event));
+    if (value !== undefined) this.host.emit(value);
+    return true;
+  }
+}

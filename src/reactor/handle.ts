@@ -1,0 +1,49 @@
+/**
+ * `runtime.reactor(name)`: the commands a user has over one reactor.
+ */
+import type { FireRecord, Reactor, ReactorState } from './reactor.js';
+
+export class ReactorHandle {
+  readonly #reactor: Reactor;
+
+  /** @internal Made by `Runtime.reactor(name)`. */
+  constructor(reactor: Reactor) {
+    this.#reactor = reactor;
+  }
+
+  get name(): string {
+    return this.#reactor.name;
+  }
+
+  /** Stops firing; boundaries keep arriving (cache, dirty flags, sequential queue). */
+  pause(): void {
+    this.#reactor.pause();
+  }
+
+  /** Fires at once if the criterion holds, or drains the sequential backlog. */
+  resume(): void {
+    this.#reactor.resume();
+  }
+
+  /**
+   * Fires once with the current cache, under either strategy. Resolves to the fire record (of the
+   * first bound graph; every graph's record is also emitted as a `fire` event), or `undefined`
+   * when paused.
+   */
+  forceFire(): Promise<FireRecord | undefined> {
+    return this.#reactor.forceFire();
+  }
+
+  /** Replaces the whole cache, then fires like {@link forceFire}. While paused only the cache is replaced. */
+  fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
+    if (typeof cache !== 'object' || cache === null) {
+      return Promise.reject(new TypeError(`reactor '${this.name}': fireWith() takes a cache object of source -> value`));
+    }
+    return this.#reactor.fireWith(cache);
+  }
+
+  /** `{ cache, dirty, paused, queued, health }`, as plain values. */
+  getState(): ReactorState {
+    return this.#reactor.getState();
+  }
+}
