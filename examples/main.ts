@@ -1,4 +1,5 @@
 /**
- * `npm start`: the main demo. Runs the graph examples (examples/graphs.ts).
+ * `npm start`: the main demo, the market-maker pipeline (examples/pipeline/main.ts). The graph
+ * examples on their own: `npm run example:graphs`.
  */
-import './graphs.js';
+import './pipeline/main.js';
