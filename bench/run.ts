@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { machine, printTable, writeResult } from './harness.js';
 import { engineSuite } from './suites/engine.js';
+import { runtimeSuite } from './suites/runtime.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,8 @@ if (!Number.isInteger(threads) || threads < 1) {
 const options = values.full ? { threads, measureMs: 5000, runs: 21 } : { threads, measureMs: 1500, runs: 7 };
 
 console.log(`cloaca benchmarks (${values.full ? 'full' : 'quick'} mode) on`, machine());
-const { rows, data } = await engineSuite(options);
-printTable(rows);
-console.log(`\nwrote ${writeResult('engine', data)}`);
+const engine = await engineSuite(options);
+const runtime = await runtimeSuite(options);
+printTable([...engine.rows, ...runtime.rows]);
+console.log(`\nwrote ${writeResult('engine', engine.data)}`);
+console.log(`wrote ${writeResult('runtime', runtime.data)}`);
