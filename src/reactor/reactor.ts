@@ -115,6 +115,7 @@ export class Reactor {
   #firing = false;
   #pumping = false;
   #yieldScheduled = false;
+  #pumpQueued = false;
   #full = false;
 
   constructor(declaration: ReactorDeclaration, hooks: ReactorHooks) {
@@ -144,7 +145,7 @@ export class Reactor {
 
   /** True when nothing would fire now by itself: not firing, and nothing runnable waiting. */
   quiescent(): boolean {
-    return !this.#firing && (this.paused || !this.#canFire() || !this.#hasWork());
+    return !this.#firing && !this.#pumpQueued && (this.paused || !this.#canFire() || !this.#hasWork());
   }
 
   /** Restores checkpointed state before start. */
@@ -163,21 +164,35 @@ export class Reactor {
     this.#pump();
   }
 
-  /** A boundary from one of the reactor's accumulators. */
+  /**
+   * A boundary from one of the reactor's accumulators. Under `latest` the firing it may cause
+   * waits for the end of the current synchronous job (a microtask), so a synchronous burst of
+   * pushes collapses into one firing instead of running the graph once per push; under
+   * `sequential`, where every boundary fires anyway, the loop starts at once.
+   */
   deliver(source: string, value: unknown): void {
     if (this.declaration.strategy === InputStrategy.Latest) {
       this.#cache[source] = value;
       this.#delivered.add(source);
       this.#dirty.set(source, true);
       this.#hooks.changed(this);
-    } else {
-      const boundary = { seq: this.#nextSeq++, source, value };
-      this.#queue.push(boundary);
-      if (this.queued >= this.#hooks.queueCapacity) this.#full = true;
-      this.#hooks.accepted(this, boundary);
+      if (!this.#firing && !this.#pumpQueued) {
+        this.#pumpQueued = true;
+        queueMicrotask(this.#queuedPump);
+      }
+      return;
     }
+    const boundary = { seq: this.#nextSeq++, source, value };
+    this.#queue.push(boundary);
+    if (this.queued >= this.#hooks.queueCapacity) this.#full = true;
+    this.#hooks.accepted(this, boundary);
     if (!this.#firing) this.#pump();
   }
+
+  readonly #queuedPump = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
 
   /** Fires once with the current cache; resolves to the first graph's record, or undefined when paused. */
   forceFire(): Promise<FireRecord | undefined> {
