@@ -5,9 +5,89 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, platform, release } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import Benchmark from 'benchmark';
 
-/** Where results go: `bench/results/` of the repository (the compiled bench runs from dist/bench). */
-export const resultsDir = new URL('../../bench/results/', import.meta.url);
+/**
+ * Where results go: `bench/results/` of the repository (the compiled bench runs from
+ * dist/bench), unless `setResultsDir` points elsewhere (`--out`).
+ */
+export let resultsDir = new URL('../../bench/results/', import.meta.url);
+
+/** Redirects results (JSON and SVG) to another directory. */
+export function setResultsDir(path: string): void {
+  resultsDir = pathToFileURL(path.endsWith('/') ? path : `${path}/`);
+}
+
+/** How long and how often each measurement runs. */
+export interface Budget {
+  /** Milliseconds per throughput measurement. */
+  readonly measureMs: number;
+  /** Repetitions per makespan measurement. */
+  readonly runs: number;
+  /** benchmark.js `maxTime` in seconds. */
+  readonly maxTime: number;
+  /** Scale of event counts (1 = quick mode). */
+  readonly scale: number;
+}
+
+let step = 0;
+let steps = 0;
+
+/** Sets how many steps the progress indicator counts to. */
+export function expectSteps(total: number): void {
+  steps = total;
+  step = 0;
+}
+
+/** Announces the next measurement on stderr: `[3/17] parallel: wide graph, 2 threads`. */
+export function progress(label: string): void {
+  step++;
+  const line = `[${step}/${Math.max(step, steps)}] ${label}`;
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
+  else process.stderr.write(`${line}\n`);
+}
+
+/** Clears the progress line. */
+export function progressDone(): void {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+}
+
+/** A benchmark.js measurement. */
+export interface OpsResult {
+  /** Operations per second. */
+  readonly hz: number;
+  /** Relative margin of error, in percent. */
+  readonly rme: number;
+  readonly samples: number;
+}
+
+/** Measures an async operation with benchmark.js (deferred), `maxTime` seconds. */
+export function benchOps(name: string, op: () => Promise<unknown>, maxTime: number): Promise<OpsResult> {
+  return new Promise((resolve, reject) => {
+    const bench = new Benchmark(name, {
+      defer: true,
+      maxTime,
+      minSamples: 5,
+      fn: (deferred: { resolve(): void }) => {
+        op().then(
+          () => deferred.resolve(),
+          (error: unknown) => reject(error),
+        );
+      },
+      onComplete: () => resolve({ hz: bench.hz, rme: bench.stats.rme, samples: bench.stats.sample.length }),
+      onError: (event: { target: { error: unknown } }) => reject(event.target.error),
+    } as Benchmark.Options);
+    bench.run({ async: true });
+  });
+}
+
+/** The q-quantile of `samples` (sorted or not); NaN when empty. */
+export function quantile(samples: readonly number[], q: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
 
 /** The machine a result came from. */
 export function machine(): Record<string, unknown> {

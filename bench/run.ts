@@ -1,17 +1,27 @@
 /**
- * `npm run bench [-- --full] [--threads N]`: runs the benchmark suites, prints a table and writes
- * `bench/results/<suite>.json`. Quick mode (the default) finishes in well under a minute.
+ * `npm run bench [-- --full] [--suite dispatch,parallel,...] [--threads N] [--out DIR]`: runs
+ * the benchmark suites, each against its peer in the same process, prints one table, and writes
+ * `<suite>.json` and SVG charts to `bench/results/` (or DIR). Quick mode (the default) finishes
+ * in under a minute on 2 cores; `--tiny` only proves every suite runs (for the tests).
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { machine, printTable, writeResult } from './harness.js';
-import { engineSuite } from './suites/engine.js';
-import { runtimeSuite } from './suites/runtime.js';
+import { expectSteps, machine, printTable, progressDone, setResultsDir, writeResult, type Budget, type Row } from './harness.js';
+import { writeChart } from './svg.js';
+import { chainSteps, chainSuite } from './suites/chain.js';
+import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
+import { parallelSteps, parallelSuite } from './suites/parallel.js';
+import { reactiveSteps, reactiveSuite } from './suites/reactive.js';
+import { runtimeSteps, runtimeSuite } from './suites/runtime.js';
+import type { SuiteResult } from './suites/shared.js';
 
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
+    tiny: { type: 'boolean', default: false },
+    suite: { type: 'string' },
     threads: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
@@ -19,11 +29,41 @@ if (!Number.isInteger(threads) || threads < 1) {
   console.error(`--threads must be a positive integer, got '${values.threads}'`);
   process.exit(2);
 }
-const options = values.full ? { threads, measureMs: 5000, runs: 21 } : { threads, measureMs: 1500, runs: 7 };
+if (values.out !== undefined) setResultsDir(values.out);
 
-console.log(`cloaca benchmarks (${values.full ? 'full' : 'quick'} mode) on`, machine());
-const engine = await engineSuite(options);
-const runtime = await runtimeSuite(options);
-printTable([...engine.rows, ...runtime.rows]);
-console.log(`\nwrote ${writeResult('engine', engine.data)}`);
-console.log(`wrote ${writeResult('runtime', runtime.data)}`);
+const mode = values.tiny ? 'tiny' : values.full ? 'full' : 'quick';
+const budgets: Record<typeof mode, Budget> = {
+  tiny: { measureMs: 100, runs: 1, maxTime: 0.05, scale: 0.05 },
+  quick: { measureMs: 1000, runs: 5, maxTime: 1, scale: 0.7 },
+  full: { measureMs: 5000, runs: 21, maxTime: 5, scale: 3 },
+};
+const budget = budgets[mode];
+
+const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }> = {
+  dispatch: { steps: dispatchSteps, run: () => dispatchSuite(threads, budget) },
+  parallel: { steps: parallelSteps(threads), run: () => parallelSuite(threads, budget) },
+  chain: { steps: chainSteps, run: () => chainSuite(threads, budget) },
+  reactive: { steps: reactiveSteps, run: () => reactiveSuite(budget) },
+  runtime: { steps: runtimeSteps, run: () => runtimeSuite(threads, budget) },
+};
+const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
+for (const name of selected) {
+  if (!(name in suites)) {
+    console.error(`unknown suite '${name}'; suites: ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+console.log(`cloaca benchmarks, ${mode} mode, ${threads} threads, on`, machine());
+expectSteps(selected.reduce((sum, name) => sum + suites[name]!.steps, 0));
+const rows: Row[] = [];
+const written: string[] = [];
+for (const name of selected) {
+  const result = await suites[name]!.run();
+  rows.push(...result.rows);
+  written.push(writeResult(name, { mode, ...result.data }));
+  for (const { name: chartName, chart } of result.charts) written.push(writeChart(chartName, chart));
+}
+progressDone();
+printTable(rows);
+console.log(`\nwrote:\n  ${written.join('\n  ')}`);

@@ -99,7 +99,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #slots = new Map<string, Slot>();
   readonly #reactors = new Map<string, Reactor>();
   readonly #graphs = new Map<string, ComputationGraph>();
-  readonly #names = new Set<string>();
+  /** Accumulators and reactors share one namespace (both are addressed by name); graphs have their own. */
+  readonly #endpointNames = new Set<string>();
   readonly #streams = new StreamBackendRegistry();
   #state: RuntimeState = RuntimeState.Created;
   #checkpoint: Checkpoint | null = null;
@@ -144,7 +145,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /**
    * Registers accumulators (what the accumulator factories return), reactors (`reactor({...})`
    * or a decorated class) and built graphs. Before `start()` only. Throws RegistrationError for
-   * two components under one name.
+   * two components under one name (accumulators and reactors share a namespace; a graph may be
+   * named after its reactor).
    */
   register(...components: unknown[]): this {
     if (this.#state !== RuntimeState.Created) {
@@ -152,17 +154,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     for (const component of components) {
       if (isAccumulatorDeclaration(component)) {
-        this.#claim(component.name, 'accumulator');
+        this.#claimEndpoint(component.name, 'accumulator');
         this.#slots.set(component.name, { accumulator: instantiate(component), feeds: [], needsDrain: false, writers: [] });
       } else if (component instanceof ComputationGraph) {
-        this.#claim(component.name, 'graph');
+        if (this.#graphs.has(component.name)) {
+          throw new RegistrationError(component.name, `runtime.register: a graph named '${component.name}' is already registered`);
+        }
         if (component.reactor === null) {
           throw new RegistrationError(component.name, `runtime.register: graph '${component.name}' has no reactor, so nothing would fire it; run trigger-less graphs with graph.execute(context)`);
         }
         this.#graphs.set(component.name, component);
       } else if (isReactorLike(component)) {
         const declaration = toReactorDeclaration(component);
-        this.#claim(declaration.name, 'reactor');
+        this.#claimEndpoint(declaration.name, 'reactor');
         this.#reactors.set(declaration.name, new Reactor(declaration, this.#hooks));
       } else {
         throw new RegistrationError('', `runtime.register: expected an accumulator, a reactor or a built graph, got ${describe(component)}`);
@@ -306,11 +310,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   // --- start-up ------------------------------------------------------------------------------
 
-  #claim(name: string, kind: string): void {
-    if (this.#names.has(name)) {
-      throw new RegistrationError(name, `runtime.register: a component named '${name}' is already registered; cannot register ${kind} '${name}'`);
+  #claimEndpoint(name: string, kind: string): void {
+    if (this.#endpointNames.has(name)) {
+      throw new RegistrationError(name, `runtime.register: an accumulator or reactor named '${name}' is already registered; cannot register ${kind} '${name}'`);
     }
-    this.#names.add(name);
+    this.#endpointNames.add(name);
   }
 
   #validate(): void {

@@ -1,0 +1,38 @@
+/**
+ * The benchmark suites run (tiny mode) and write valid JSON and SVG. Speed itself is measured by
+ * `npm run bench`, never asserted here.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const out = mkdtempSync(join(tmpdir(), 'cloaca-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('npm run bench (tiny mode)', () => {
+  it('runs every suite and writes JSON and charts', async () => {
+    const benchScript = new URL('../dist/bench/run.js', import.meta.url).pathname;
+    const { stdout } = await run(process.execPath, [benchScript, '--tiny', '--out', out], { timeout: 120_000 });
+    expect(stdout).toContain('suite');
+    const files = readdirSync(out);
+    for (const suite of ['dispatch', 'parallel', 'chain', 'reactive', 'runtime']) {
+      expect(files).toContain(`${suite}.json`);
+      const json = JSON.parse(readFileSync(join(out, `${suite}.json`), 'utf8'));
+      expect(json.name).toBe(suite);
+      expect(json.machine.cores).toBeGreaterThan(0);
+      expect(json.mode).toBe('tiny');
+    }
+    const parallel = JSON.parse(readFileSync(join(out, 'parallel.json'), 'utf8'));
+    expect(parallel.sweep.length).toBeGreaterThan(0);
+    expect(parallel.sweep[0].speedup).toBeGreaterThan(0);
+    const runtime = JSON.parse(readFileSync(join(out, 'runtime.json'), 'utf8'));
+    expect(runtime.latency.pool.fired).toBe(runtime.latency.pool.events);
+    for (const chart of ['dispatch.svg', 'parallel-speedup.svg', 'reactive.svg', 'runtime-latency.svg']) {
+      expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+    }
+  }, 150_000);
+});
