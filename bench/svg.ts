@@ -36,8 +36,9 @@ export function renderChart(chart: Chart): string {
   const xs = points.map(([x]) => x);
   const ys = points.map(([, y]) => y);
   const scale = (values: number[], log: boolean | undefined, from: number, to: number) => {
-    const lo = log ? Math.log10(Math.max(Math.min(...values), 1e-9)) : Math.min(0, ...values);
-    const hi0 = log ? Math.log10(Math.max(...values)) : Math.max(...values);
+    // Log axes span whole decades, so every point sits between two labelled ticks.
+    const lo = log ? Math.floor(Math.log10(Math.max(Math.min(...values), 1e-9))) : Math.min(0, ...values);
+    const hi0 = log ? Math.ceil(Math.log10(Math.max(...values))) : Math.max(...values);
     const hi = hi0 === lo ? lo + 1 : hi0;
     const map = (v: number) => from + (((log ? Math.log10(Math.max(v, 1e-9)) : v) - lo) / (hi - lo)) * (to - from);
     const ticks = log
