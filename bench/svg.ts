@@ -35,10 +35,12 @@ export function renderChart(chart: Chart): string {
   const points = chart.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = points.map(([x]) => x);
   const ys = points.map(([, y]) => y);
-  const scale = (values: number[], log: boolean | undefined, from: number, to: number) => {
-    // Log axes span whole decades, so every point sits between two labelled ticks.
-    const lo = log ? Math.floor(Math.log10(Math.max(Math.min(...values), 1e-9))) : Math.min(0, ...values);
-    const hi0 = log ? Math.ceil(Math.log10(Math.max(...values))) : Math.max(...values);
+  const scale = (values: number[], log: boolean | undefined, from: number, to: number, decades: boolean) => {
+    // A log y axis spans whole decades, so every point sits between two labelled ticks; a log x
+    // axis (thread counts, rates) is labelled at the points themselves.
+    const snap = (v: number, round: (x: number) => number) => (decades ? round(v) : v);
+    const lo = log ? snap(Math.log10(Math.max(Math.min(...values), 1e-9)), Math.floor) : Math.min(0, ...values);
+    const hi0 = log ? snap(Math.log10(Math.max(...values)), Math.ceil) : Math.max(...values);
     const hi = hi0 === lo ? lo + 1 : hi0;
     const map = (v: number) => from + (((log ? Math.log10(Math.max(v, 1e-9)) : v) - lo) / (hi - lo)) * (to - from);
     const ticks = log
@@ -48,8 +50,8 @@ export function renderChart(chart: Chart): string {
   };
   const plotRight = kWidth - kMargin.right;
   const plotBottom = kHeight - kMargin.bottom;
-  const x = scale(xs.length ? xs : [0, 1], chart.logX, kMargin.left, plotRight);
-  const y = scale(ys.length ? ys : [0, 1], chart.logY, plotBottom, kMargin.top);
+  const x = scale(xs.length ? xs : [0, 1], chart.logX, kMargin.left, plotRight, false);
+  const y = scale(ys.length ? ys : [0, 1], chart.logY, plotBottom, kMargin.top, true);
   const xTicks = chart.logX ? [...new Set(xs)].sort((a, b) => a - b) : x.ticks;
 
   const parts: string[] = [];
