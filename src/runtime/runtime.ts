@@ -405,7 +405,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return {
       queueCapacity: this.queueCapacity,
       recorded: (_reactor, record) => {
-        if (this.listenerCount('fire') > 0) this.emit('fire', record);
+        if (this.listenerCount('fire') > 0) this.#notify('fire', record);
         const feedback = record.ok ? this.#graphs.get(record.graph)?.feedback : undefined;
         if (feedback && record.outputs !== undefined && feedback.terminal in record.outputs) {
           (this.#slots.get(feedback.accumulator)!.accumulator as StateAccumulator).write(record.outputs[feedback.terminal]);
@@ -441,7 +441,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     if (slot.needsDrain && this.#state === RuntimeState.Started) {
       slot.needsDrain = false;
-      this.emit('drain', slot.accumulator.name);
+      this.#notify('drain', slot.accumulator.name);
     }
   }
 
@@ -467,7 +467,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const previous = accumulator.health;
     if (previous === health) return;
     accumulator.health = health;
-    this.emit('health', { kind: 'accumulator', name: accumulator.name, health, previous });
+    this.#notify('health', { kind: 'accumulator', name: accumulator.name, health, previous });
     for (const reactor of slot.feeds) this.#setReactorHealth(reactor);
   }
 
@@ -475,8 +475,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const health = reactorHealthOf(reactor.declaration.accumulators.map((a) => this.#slots.get(a)!.accumulator.health));
     const previous = reactor.health;
     if (previous === health) return;
-    this.emit('health', { kind: 'reactor', name: reactor.name, health, previous });
+    this.#notify('health', { kind: 'reactor', name: reactor.name, health, previous });
     reactor.setHealth(health);
+  }
+
+  /** Emits an event; a listener that throws is user code, reported and never let into the reactor loop. */
+  #notify<K extends 'fire' | 'drain' | 'health'>(event: K, ...args: RuntimeEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: RuntimeEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.#reportError(new Error(`a '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+    }
   }
 
   #reportError(error: unknown): void {
