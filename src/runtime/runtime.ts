@@ -491,8 +491,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #reportError(error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error));
     // An 'error' event nobody listens to would throw and take the process down.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-    else this.#log(`error: ${err.message}`);
+    if (this.listenerCount('error') === 0) {
+      this.#log(`error: ${err.message}`);
+      return;
+    }
+    try {
+      this.emit('error', err);
+    } catch (thrown) {
+      this.#log(`error: ${err.message}; and an 'error' listener threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`);
+    }
   }
 
   #scheduleIdleCheck(): void {
