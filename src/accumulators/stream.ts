@@ -85,6 +85,8 @@ export class StreamAccumulator extends Accumulator {
   #busy = false;
   #consecutiveFailures = 0;
   #backoff: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  /** Ends the loop's current wait for a connect or for room (see #unlessStopped). */
+  #interrupt: (() => void) | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(name: string, config: StreamConfig, process: ((message: unknown) => unknown) | undefined) {
@@ -110,6 +112,7 @@ export class StreamAccumulator extends Accumulator {
 
   override async stop(): Promise<void> {
     this.#stopped = true;
+    this.#interrupt?.();
     if (this.#backoff !== undefined) {
       clearTimeout(this.#backoff.timer);
       this.#backoff.resolve();
@@ -129,11 +132,18 @@ export class StreamAccumulator extends Accumulator {
       try {
         if (this.#backend === undefined) {
           this.host.setHealth(AccumulatorHealth.Connecting);
-          this.#backend = await this.#connect();
-          if (this.#stopped) break;
+          const connecting = this.#connect();
+          const backend = await this.#unlessStopped(connecting);
+          if (backend === undefined || this.#stopped) {
+            // Stopped while connecting: a backend that connects after all is closed at once.
+            connecting.then((late) => late.close()).catch(() => {});
+            break;
+          }
+          this.#backend = backend;
           this.host.setHealth(AccumulatorHealth.Live);
         }
-        if (!this.host.canEmit()) await this.host.whenCanEmit();
+        if (!this.host.canEmit()) await this.#unlessStopped(this.host.whenCanEmit());
+        if (this.#stopped) break;
         const message = await this.#backend.receive();
         if (message === undefined) break; // closed
         this.#consecutiveFailures = 0;
@@ -148,6 +158,17 @@ export class StreamAccumulator extends Accumulator {
         if (!(await this.#failed(error))) return;
       }
     }
+  }
+
+  /**
+   * Waits for `promise`, or resolves undefined as soon as stop() is called: a connect that never
+   * settles, or a reactor that never makes room (paused), must not hold up shutdown.
+   */
+  #unlessStopped<T>(promise: Promise<T>): Promise<T | undefined> {
+    return new Promise<T | undefined>((resolve, reject) => {
+      this.#interrupt = () => resolve(undefined);
+      promise.then(resolve, reject);
+    });
   }
 
   async #connect(): Promise<StreamBackend> {

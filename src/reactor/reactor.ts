@@ -107,6 +107,7 @@ export class Reactor {
   readonly #hooks: ReactorHooks;
   #cache: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   readonly #dirty = new Map<string, boolean>();
+  /** Declared sources that have a value in the cache (the when_all gate of `sequential`). */
   readonly #delivered = new Set<string>();
   #queue: QueuedBoundary[] = [];
   #head = 0;
@@ -151,7 +152,7 @@ export class Reactor {
   /** Restores checkpointed state before start. */
   restore(cache: Record<string, unknown>, dirty: Record<string, boolean>, queue: readonly QueuedBoundary[]): void {
     Object.assign(this.#cache, cache);
-    for (const source of Object.keys(cache)) this.#delivered.add(source);
+    for (const source of Object.keys(cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
     for (const [source, flag] of Object.entries(dirty)) if (this.#dirty.has(source)) this.#dirty.set(source, flag);
     this.#queue = [...queue];
     this.#head = 0;
@@ -206,7 +207,7 @@ export class Reactor {
   /** Replaces the whole cache, then fires once (unless paused: then only the cache is replaced). */
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     this.#cache = Object.assign(Object.create(null) as Record<string, unknown>, cache);
-    for (const source of Object.keys(cache)) this.#delivered.add(source);
+    for (const source of Object.keys(cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
     this.#hooks.changed(this);
     return this.forceFire();
   }
@@ -268,6 +269,7 @@ export class Reactor {
     const command = this.#commands.shift();
     if (command !== undefined) {
       this.#clearDirty();
+      this.#hooks.changed(this);
       return { snapshot: { ...this.#cache }, manual: true, seq: -1, resolve: command.resolve };
     }
     if (this.declaration.strategy === InputStrategy.Latest) {

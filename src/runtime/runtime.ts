@@ -294,6 +294,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#state = RuntimeState.Stopping;
     if (started) {
       for (const { accumulator } of this.#slots.values()) await accumulator.stop();
+      // Writers still waiting for room (a host.push into a paused reactor) give up now, so the
+      // firings waiting on them can end; whenWritable() resolves at once from here on.
+      for (const slot of this.#slots.values()) this.#wakeWriters(slot);
       await this.idle();
     }
     if (this.#hostApi !== null) hostRegistry().running.delete(this.#hostApi);
@@ -305,7 +308,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const graph of this.#graphs.values()) await graph.close();
     await this.#pool?.close();
     this.#state = RuntimeState.Stopped;
-    for (const slot of this.#slots.values()) this.#wakeWriters(slot);
   }
 
   // --- start-up ------------------------------------------------------------------------------
