@@ -4,9 +4,10 @@
  * message is processed at least once across a reconnect.
  *
  * Backpressure: while a reactor it feeds has no room, it stops receiving (the backend keeps the
- * messages). A failed connect or receive is retried after 1, 2, 4, 8 s...; the fifth failure in
- * a row marks it `disconnected` for good (its reactors go `degraded`). A message received
- * resets the count. `runtime.push` delivers an event as if it had been received.
+ * messages). A failed connect or receive is retried after 1, 2, 4, 8, 16 s (doubling, capped at
+ * 60 s); when the fifth retry fails too it is marked `disconnected` for good (its reactors go
+ * `degraded`). A message received resets the count: a backend that connects but cannot deliver
+ * still runs out of retries. `runtime.push` delivers an event as if it had been received.
  */
 import { AccumulatorError, ConfigurationError } from '../errors.js';
 import { describe } from '../describe.js';
@@ -20,8 +21,8 @@ export interface StreamRetryOptions {
   readonly baseMs?: number;
   /** Longest backoff in ms; default 60,000. */
   readonly maxMs?: number;
-  /** Consecutive failures after which the accumulator gives up (`disconnected`); default 5. */
-  readonly maxFailures?: number;
+  /** Retries after consecutive failures before giving up (`disconnected`); default 5, so 1, 2, 4, 8, 16 s. */
+  readonly maxRetries?: number;
 }
 
 export interface StreamAccumulatorOptions<M = unknown, O = unknown> {
@@ -57,7 +58,7 @@ export function streamAccumulator<M, O>(options: StreamAccumulatorOptions<M, O>)
   const retry = {
     baseMs: options.retry?.baseMs ?? 1000,
     maxMs: options.retry?.maxMs ?? 60_000,
-    maxFailures: options.retry?.maxFailures ?? 5,
+    maxRetries: options.retry?.maxRetries ?? 5,
   };
   for (const [key, value] of Object.entries(retry)) {
     if (!(Number.isInteger(value) && value > 0)) throw new ConfigurationError(owner, value, `${owner}: retry.${key} must be a positive integer, got ${describe(value)}`);
@@ -187,7 +188,7 @@ export class StreamAccumulator extends Accumulator {
   /** Counts a backend failure; waits out the backoff and returns true to retry, false when giving up. */
   async #failed(error: unknown): Promise<boolean> {
     const failures = ++this.#consecutiveFailures;
-    const { baseMs, maxMs, maxFailures } = this.config.retry;
+    const { baseMs, maxMs, maxRetries } = this.config.retry;
     const backend = this.#backend;
     this.#backend = undefined;
     try {
@@ -195,7 +196,7 @@ export class StreamAccumulator extends Accumulator {
     } catch {
       // The backend already failed; a failing close adds nothing to report.
     }
-    const givingUp = failures >= maxFailures;
+    const givingUp = failures > maxRetries;
     this.failures++;
     this.host.fail(
       new AccumulatorError(

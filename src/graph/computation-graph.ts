@@ -50,13 +50,19 @@ export class ComputationGraph {
     this.#ctx = { plan, costs, executor, triggerless: reactor === null };
   }
 
+  /** @internal True while the graph runs on the process-wide default pool (a Runtime moves it onto its own). */
+  get onSharedPool(): boolean {
+    const executor = this.#ctx.executor;
+    return executor instanceof PoolExecutor && executor.shared && !this.#closed;
+  }
+
   /**
    * @internal A Runtime moves graphs that run on the process-wide default pool onto its own
    * pool (sized by its `threads`, and wired for `host`). Returns false for any other graph.
    */
   async adoptPool(pool: NodePool): Promise<boolean> {
     const current = this.#ctx.executor;
-    if (!(current instanceof PoolExecutor) || !current.shared || this.#closed) return false;
+    if (!this.onSharedPool || !(current instanceof PoolExecutor)) return false;
     const reply = await pool.describe(current.href, pool.threads);
     if (!reply.ok) throw fromErrorEnvelope(reply.e);
     this.#ctx.executor = new PoolExecutor(this.plan, this.#ctx.costs, pool, current.href, false, async () => {});

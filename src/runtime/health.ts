@@ -7,8 +7,8 @@
  *     starting ──► live                                 polling, batch: their timers run
  *     starting ──► connecting ──► live                  stream: the backend connected
  *                      ▲  │  │
- *                      └──┘  └──► disconnected          5 failures in a row (backoff 1, 2, 4, 8 s
- *                   (failure, retry after backoff)       between them): given up for good
+ *                      └──┘  └──► disconnected          the 5th retry failed too (backoffs 1, 2,
+ *                   (failure, retry after backoff)       4, 8, 16 s): given up for good
  *
  * Reactors (`ReactorHealth`):
  *

@@ -351,17 +351,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Moves graphs on the process-wide default pool onto a pool of the runtime's own size, wired for `host`. */
   async #startPool(api: HostApi): Promise<void> {
-    const graphs = [...this.#graphs.values()].filter((g) => g.executor === 'pool');
+    const graphs = [...this.#graphs.values()].filter((g) => g.onSharedPool);
     if (graphs.length === 0) return;
     const channel = `cloaca-host-${randomUUID()}`;
     const pool = new NodePool({ threads: this.threads, hostChannel: channel });
-    let adopted = 0;
-    for (const graph of graphs) if (await graph.adoptPool(pool)) adopted++;
-    if (adopted === 0) {
-      await pool.close();
-      return;
-    }
     this.#pool = pool;
+    for (const graph of graphs) await graph.adoptPool(pool);
     this.#bridge = new HostBridge(channel, api);
   }
 

@@ -110,12 +110,12 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
   });
 
   describe('failing backends', () => {
-    it('backs off and, after maxFailures in a row, is disconnected for good and its reactor degraded', async () => {
+    it('backs off and, when its retries run out, is disconnected for good and its reactor degraded', async () => {
       const type = unique('flaky');
       const s = unique('s');
       let connects = 0;
       const { rt, name, other, health, errors, log, handle } = await setup(
-        { name: s, type, topic: 't', retry: { baseMs: 5, maxFailures: 3 } },
+        { name: s, type, topic: 't', retry: { baseMs: 5, maxRetries: 2 } },
         {
           withPassthrough: true,
           register: (rt) =>
@@ -152,14 +152,14 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       let connects = 0;
       const backends: ScriptedBackend[] = [];
       // fail, fail, ok (1 message, then receive fails), fail, ok (1 message, then waits).
-      // Without the reset that is 4 failures in a row with maxFailures 3.
+      // Without the reset that is 3 failures in a row, one more than maxRetries 2 allows.
       const script = (n: number): ScriptedBackend => {
         if (n === 3) return new ScriptedBackend(['first'], 'fail');
         if (n === 5) return new ScriptedBackend(['second'], 'wait');
         throw new Error(`connect refused #${n}`);
       };
       const { rt, health, errors, log } = await setup(
-        { name: s, type, topic: 't', retry: { baseMs: 5, maxFailures: 3 } },
+        { name: s, type, topic: 't', retry: { baseMs: 5, maxRetries: 2 } },
         {
           strategy: 'sequential',
           register: (rt) =>
@@ -315,7 +315,7 @@ it('shutdown does not wait for a backend connect that never settles, and closes 
 
 describe('backoff schedule (fake timers)', () => {
   /** Connect attempts, as fake-clock times, of a stream whose backend always refuses. */
-  async function refusing(retry?: { maxFailures?: number }) {
+  async function refusing(retry?: { maxRetries?: number }) {
     const type = unique('refusing');
     const s = unique('s');
     const name = unique('r');
@@ -331,24 +331,24 @@ describe('backoff schedule (fake timers)', () => {
     return { rt, s, name, attempts, health };
   }
 
-  it('defaults: retries after 1, 2, 4, 8 s; the fifth failure in a row is final', async () => {
+  it('defaults: retries after 1, 2, 4, 8, 16 s; the sixth failure in a row is final', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
       const { rt, s, attempts, health } = await refusing();
       const t0 = Date.now();
       await rt.start();
       await vi.advanceTimersByTimeAsync(0);
-      for (const wait of [1_000, 2_000, 4_000, 8_000]) {
+      for (const wait of [1_000, 2_000, 4_000, 8_000, 16_000]) {
         const before = attempts.length;
         await vi.advanceTimersByTimeAsync(wait - 1);
         expect(attempts).toHaveLength(before);
         await vi.advanceTimersByTimeAsync(1);
         expect(attempts).toHaveLength(before + 1);
       }
-      expect(attempts.map((t) => t - t0)).toStrictEqual([0, 1_000, 3_000, 7_000, 15_000]);
+      expect(attempts.map((t) => t - t0)).toStrictEqual([0, 1_000, 3_000, 7_000, 15_000, 31_000]);
       expect(health.of(s).at(-1)).toBe('disconnected');
       await vi.advanceTimersByTimeAsync(120_000);
-      expect(attempts).toHaveLength(5); // for good
+      expect(attempts).toHaveLength(6); // for good
       await rt.shutdown();
     } finally {
       vi.useRealTimers();
@@ -358,7 +358,7 @@ describe('backoff schedule (fake timers)', () => {
   it('the backoff doubles up to a cap of 60 s', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
-      const { rt, attempts, health, name } = await refusing({ maxFailures: 9 });
+      const { rt, attempts, health, name } = await refusing({ maxRetries: 8 });
       await rt.start();
       await vi.advanceTimersByTimeAsync(0);
       await vi.advanceTimersByTimeAsync(1_000 + 2_000 + 4_000 + 8_000 + 16_000 + 32_000 + 60_000 + 60_000);
