@@ -7,7 +7,9 @@
  * fixed rates, each step for a set duration:
  *
  * 1. warm-up (not reported), then the sweep: one step per `--rates` entry;
- * 2. probe: the producer offers as much as is accepted; its firings/s is the saturation rate;
+ * 2. probe (half a step): the producer offers as much as is accepted; its firings/s
+ *    (`sequential`) or accepted events/s (`latest`, where a burst collapses into one firing) is
+ *    the saturation rate;
  * 3. overload: 3x the saturation rate, twice as long as a step: queues must stay bounded and
  *    memory flat, because backpressure refuses what the runtime cannot take;
  * 4. sustained: 80% of the saturation rate, the target being p99 <= 5 ms with nothing lost.
@@ -15,7 +17,8 @@
  * Per step it measures push -> fire record latency in an HDR histogram (p50, p90, p99, p99.9,
  * max), accepted events/s and firings/s, refused pushes (retried, not lost), the reactor's queue
  * depth, the main thread's event-loop delay, and RSS; RSS and heap are also sampled over the
- * whole run. It prints a table, writes `load.json` and two SVG charts to `bench/results/` (or
+ * whole run, and the overload step reads the live heap after forced full GCs (see
+ * `load/memory.ts` for why). It prints a table, writes `load.json` and two SVG charts to `bench/results/` (or
  * DIR), and exits 1 naming the check that failed when an accepted `sequential` event never fired
  * (or fired twice or out of order), a queue outgrew its bound, a graph failed, a step did not
  * drain, or memory grew under overload. The sustained-load target is reported, not enforced:
@@ -27,8 +30,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { expectSteps, progress, progressDone, setResultsDir, writeResult } from './harness.js';
-import { LoadDriver, kMaxQueueCapacity, type StepResult, type StepSpec, type Strategy } from './load/driver.js';
-import { MemorySampler, growth } from './load/memory.js';
+import { LoadDriver, kMaxQueueCapacity, type StepResult, type StepSpec } from './load/driver.js';
+import { MemorySampler, growth, liveHeapMiB } from './load/memory.js';
 import { printSteps, stepLine, writeCharts, type StepRecord } from './load/report.js';
 
 /** The overload step offers this many times the saturation rate. */
@@ -38,15 +41,22 @@ const kSustainedFactor = 0.8;
 /** The sustained-load target: p99 at most this, with nothing lost. */
 const kP99TargetMs = 5;
 /**
- * Most the mean RSS of the overload step's last third may exceed that of its first third.
- * With bounded queues RSS settles within the first moments of overload (the queue fills in
- * milliseconds) and only moves with GC afterwards; V8's young generation alone can swing the
- * heap by its semi-space size (16-32 MiB on 64-bit) between readings. 64 MiB is above that noise
- * and below what an unbounded queue accumulates: at 3x saturation two events in three would
- * pile up, ~60 bytes each queued (boundary + slot), i.e. several hundred MiB over a quick
- * overload step on the inline executor, tens of MiB a second on the pool.
+ * Most the main thread's live heap (after a full GC) may grow between the first and the last
+ * reading of the overload step: what filling the bounded queue may still add (queueCapacity
+ * boundaries of at most {@link kBoundaryBytes}, for a queue not yet full at the first reading)
+ * plus this slack. With the queue full at both readings the live heap moved by under 0.1 MiB on
+ * the 2-core machine; an unbounded queue grew it by ~3 MiB a second (+14 MiB in a quick step).
  */
-const kMemoryGrowthLimitMiB = 64;
+const kLiveHeapSlackMiB = 2;
+/** Upper bound of a queued boundary's heap footprint (measured ~60 bytes: object plus queue slot). */
+const kBoundaryBytes = 128;
+/**
+ * Most the mean RSS of the overload step's last third may exceed that of its first third: a
+ * backstop for what the live heap does not see (worker threads, off-heap buffers). RSS moves
+ * with GC by tens of MiB between readings (V8's young generation alone is 16-32 MiB), so only a
+ * gross leak shows: 64 MiB is twice the largest swing seen here.
+ */
+const kRssGrowthLimitMiB = 64;
 /** How often RSS and heap are sampled. */
 const kMemorySampleMs = 100;
 
@@ -74,6 +84,10 @@ const { values } = (() => {
   }
 })();
 
+function signed(n: number): string {
+  return `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
+}
+
 function fail(message: string): never {
   console.error(`load: ${message}\n${usage}`);
   process.exit(2);
@@ -81,11 +95,11 @@ function fail(message: string): never {
 
 const mode = values.tiny ? 'tiny' : values.full ? 'full' : 'quick';
 if (values.tiny && values.full) fail('--tiny and --full exclude each other');
-/** Per mode: step and warm-up length (ms), and the default sweep. */
+/** Per mode: step and warm-up length (ms), the warm-up rate (low: a cold runtime is slow), and the default sweep. */
 const plans = {
-  tiny: { stepMs: 300, warmUpMs: 200, rates: [500, 2000] },
-  quick: { stepMs: 4000, warmUpMs: 1000, rates: [1000, 5000, 20_000, 50_000] },
-  full: { stepMs: 20_000, warmUpMs: 3000, rates: [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000] },
+  tiny: { stepMs: 300, warmUpMs: 200, warmUpRate: 500, rates: [500, 2000] },
+  quick: { stepMs: 4000, warmUpMs: 1000, warmUpRate: 1000, rates: [1000, 5000, 20_000, 50_000] },
+  full: { stepMs: 20_000, warmUpMs: 3000, warmUpRate: 1000, rates: [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000] },
 } as const;
 const plan = plans[mode];
 
@@ -110,7 +124,7 @@ console.log(`cloaca load test (${mode} mode): ${title}, queueCapacity ${queueCap
 
 // --- the run -----------------------------------------------------------------------------------
 const sampler = new MemorySampler(kMemorySampleMs);
-const driver = await LoadDriver.start({ executor, strategy: strategy as Strategy, threads, queueCapacity });
+const driver = await LoadDriver.start({ executor, strategy, threads, queueCapacity });
 const steps: StepRecord[] = [];
 let stuck: StepRecord | undefined;
 expectSteps(rates.length + 4);
@@ -138,20 +152,34 @@ async function run(spec: StepSpec): Promise<StepRecord | undefined> {
 }
 
 // Loads the pool's workers and the node module, and gets the hot paths compiled, before measuring.
-await run({ label: 'warm-up', rate: rates[0]!, durationMs: plan.warmUpMs });
+await run({ label: 'warm-up', rate: plan.warmUpRate, durationMs: plan.warmUpMs });
 for (const rate of rates) {
   const step = await run({ label: `${rate.toLocaleString('en-US')}/s`, rate, durationMs: stepMs });
   if (step !== undefined) steps.push(step);
 }
 const probe = await run({ label: 'probe', rate: Number.POSITIVE_INFINITY, durationMs: Math.max(stepMs / 2, plan.warmUpMs) });
 if (probe !== undefined) steps.push(probe);
-const saturation = probe?.firingsPerSec ?? Number.NaN;
-const overload = Number.isFinite(saturation) ? await run({ label: 'overload', rate: Math.max(1, Math.round(saturation * kOverloadFactor)), durationMs: stepMs * 2 }) : undefined;
-if (overload !== undefined) steps.push(overload);
+// `sequential` fires every event, so its ceiling is the firing rate. `latest` collapses what
+// arrives together (one producer tick) into one firing by design, so its ceiling is how many
+// events the runtime takes in.
+const saturation = probe === undefined ? Number.NaN : strategy === 'sequential' ? probe.firingsPerSec : probe.eventsPerSec;
+const saturationUnit = strategy === 'sequential' ? 'firings/s' : 'events/s accepted';
+/** Live-heap readings during the overload step, a third of the way in, two thirds, and at its end. */
+const liveHeap: number[] = [];
+let overload: StepRecord | undefined;
+if (Number.isFinite(saturation)) {
+  const durationMs = stepMs * 2;
+  // The last reading just before the producer stops, while the queue is still as full as at the first.
+  const timers = [1 / 3, 2 / 3, 0.97].map((at) => setTimeout(() => liveHeap.push(liveHeapMiB()), durationMs * at));
+  overload = await run({ label: 'overload', rate: Math.max(1, Math.round(saturation * kOverloadFactor)), durationMs });
+  for (const timer of timers) clearTimeout(timer);
+  if (overload !== undefined) steps.push(overload);
+}
 const sustained = Number.isFinite(saturation) ? await run({ label: 'sustained', rate: Math.max(1, Math.round(saturation * kSustainedFactor)), durationMs: stepMs }) : undefined;
 if (sustained !== undefined) steps.push(sustained);
 
-await driver.shutdown();
+// A stuck runtime would never finish shutting down; the failed check's exit ends the process.
+if (stuck === undefined) await driver.shutdown();
 sampler.stop();
 
 // --- checks ------------------------------------------------------------------------------------
@@ -164,7 +192,7 @@ const checks: Check[] = [];
 const all = stuck !== undefined && !steps.includes(stuck) ? [...steps, stuck] : steps;
 const failing = (pick: (s: StepRecord) => boolean, say: (s: StepRecord) => string) => all.filter(pick).map(say).join('; ');
 
-const drainFailures = failing((s) => !s.drained, (s) => `${s.label} still busy ${(s.drainMs / 1000).toFixed(0)} s after its producer stopped (the run stopped there)`);
+const drainFailures = failing((s) => !s.drained, (s) => `${s.label}: the runtime stopped firing with work left, ${(s.drainMs / 1000).toFixed(0)} s after its producer stopped (the run stopped there)`);
 checks.push({ name: 'every step drained', ok: drainFailures === '', detail: drainFailures || 'each step went idle after its producer stopped' });
 
 if (strategy === 'sequential') {
@@ -187,39 +215,55 @@ checks.push({ name: 'no graph failed', ok: graphFailures === '', detail: graphFa
 const overflow = failing((s) => s.maxQueued > queueCapacity, (s) => `${s.label}: ${s.maxQueued} boundaries queued, over queueCapacity ${queueCapacity}`);
 checks.push({ name: 'queues bounded', ok: overflow === '', detail: overflow || `the reactor's queue never held more than queueCapacity (${queueCapacity})` });
 
-const overloadMemory = overload === undefined ? undefined : growth(sampler.samples.filter((s) => s.t / 1000 >= overload.window.startS && s.t / 1000 <= overload.window.endS));
+const liveHeapLimitMiB = kLiveHeapSlackMiB + (queueCapacity * kBoundaryBytes) / 2 ** 20;
+const liveHeapGrowthMiB = liveHeap.length >= 2 ? liveHeap[liveHeap.length - 1]! - liveHeap[0]! : undefined;
+checks.push(
+  liveHeapGrowthMiB === undefined
+    ? { name: 'live heap flat under overload', ok: false, detail: 'no overload step ran, or it ended before the heap was read' }
+    : {
+        name: 'live heap flat under overload',
+        ok: liveHeapGrowthMiB < liveHeapLimitMiB,
+        detail: `${liveHeap.map((m) => m.toFixed(1)).join(' -> ')} MiB after full GCs across the step (${signed(liveHeapGrowthMiB)} MiB, limit +${liveHeapLimitMiB.toFixed(1)})`,
+      },
+);
+const overloadWindow = overload?.window;
+const overloadMemory =
+  overloadWindow === undefined ? undefined : growth(sampler.samples.filter((s) => s.t / 1000 >= overloadWindow.startS && s.t / 1000 <= overloadWindow.endS));
 checks.push(
   overloadMemory === undefined
-    ? { name: 'memory flat under overload', ok: false, detail: 'no overload step ran, or it was too short to sample (fewer than 3 readings)' }
+    ? { name: 'RSS flat under overload', ok: false, detail: 'no overload step ran, or it was too short to sample (fewer than 3 readings)' }
     : {
-        name: 'memory flat under overload',
-        ok: overloadMemory.rssGrowthMiB < kMemoryGrowthLimitMiB,
+        name: 'RSS flat under overload',
+        ok: overloadMemory.rssGrowthMiB < kRssGrowthLimitMiB,
         detail:
-          `RSS ${overloadMemory.firstThirdRssMiB.toFixed(0)} -> ${overloadMemory.lastThirdRssMiB.toFixed(0)} MiB (first to last third of the step, ` +
-          `${overloadMemory.rssGrowthMiB >= 0 ? '+' : ''}${overloadMemory.rssGrowthMiB.toFixed(1)} MiB, limit +${kMemoryGrowthLimitMiB}); heap ${overloadMemory.heapGrowthMiB >= 0 ? '+' : ''}${overloadMemory.heapGrowthMiB.toFixed(1)} MiB`,
+          `${overloadMemory.firstThirdRssMiB.toFixed(0)} -> ${overloadMemory.lastThirdRssMiB.toFixed(0)} MiB, mean of the first to the last third of the step ` +
+          `(${signed(overloadMemory.rssGrowthMiB)} MiB, limit +${kRssGrowthLimitMiB}; heap used ${signed(overloadMemory.heapGrowthMiB)} MiB)`,
       },
 );
 
-const target = sustained === undefined
-  ? undefined
-  : {
-      description: `${kSustainedFactor * 100}% of saturation sustained with p99 <= ${kP99TargetMs} ms and zero loss`,
-      rate: sustained.offered,
-      p99Ms: sustained.latencyMs.p99,
-      lost: sustained.lost,
-      keptUp: sustained.eventsPerSec >= 0.95 * sustained.offered!,
-      met: sustained.latencyMs.p99 <= kP99TargetMs && sustained.lost === 0 && sustained.eventsPerSec >= 0.95 * sustained.offered!,
-    };
+/** The sustained step against the target; reported, not enforced. */
+const target = (() => {
+  if (sustained?.offered == null) return undefined;
+  const keptUp = sustained.eventsPerSec >= 0.95 * sustained.offered;
+  return {
+    description: `${kSustainedFactor * 100}% of saturation sustained with p99 <= ${kP99TargetMs} ms and zero loss`,
+    rate: sustained.offered,
+    p99Ms: sustained.latencyMs.p99,
+    lost: sustained.lost,
+    keptUp,
+    met: keptUp && sustained.latencyMs.p99 <= kP99TargetMs && sustained.lost === 0,
+  };
+})();
 
 // --- report ------------------------------------------------------------------------------------
 console.log('');
 printSteps(steps);
 console.log('');
-console.log(`saturation (probe): ${Number.isFinite(saturation) ? `${Math.round(saturation).toLocaleString('en-US')} firings/s` : 'not measured'}`);
+console.log(`saturation (probe): ${Number.isFinite(saturation) ? `${Math.round(saturation).toLocaleString('en-US')} ${saturationUnit}` : 'not measured'}`);
 if (target !== undefined) {
   console.log(
     `target: ${target.description}: ${target.met ? 'met' : 'MISSED'} ` +
-      `(${target.rate!.toLocaleString('en-US')} events/s offered, ${target.keptUp ? 'kept up' : 'fell behind'}, p99 ${target.p99Ms.toFixed(2)} ms, lost ${target.lost})`,
+      `(${target.rate.toLocaleString('en-US')} events/s offered, ${target.keptUp ? 'kept up' : 'fell behind'}, p99 ${target.p99Ms.toFixed(2)} ms, lost ${target.lost})`,
   );
 }
 for (const check of checks) console.log(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}`);
@@ -238,11 +282,12 @@ const json = writeResult('load', {
     overloadFactor: kOverloadFactor,
     sustainedFactor: kSustainedFactor,
     p99TargetMs: kP99TargetMs,
-    memoryGrowthLimitMiB: kMemoryGrowthLimitMiB,
+    liveHeapLimitMiB,
+    rssGrowthLimitMiB: kRssGrowthLimitMiB,
   },
-  saturation: { firingsPerSec: Number.isFinite(saturation) ? saturation : null, from: 'probe' },
+  saturation: { rate: Number.isFinite(saturation) ? saturation : null, unit: saturationUnit, from: 'probe' },
   steps: all,
-  overloadMemory: overloadMemory ?? null,
+  overloadMemory: overloadMemory === undefined ? null : { ...overloadMemory, liveHeapMiB: liveHeap },
   target: target ?? null,
   checks,
   memory: sampler.samples.map((s) => ({ t: +(s.t / 1000).toFixed(2), rssMiB: +s.rssMiB.toFixed(1), heapUsedMiB: +s.heapUsedMiB.toFixed(1), step: s.step })),

@@ -16,6 +16,7 @@
  * fell behind its schedule is reported separately (`behind`).
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
 import { ComputationGraphBuilder, Runtime, passthroughAccumulator, reactor, type ExecutorKind, type FireRecord, type ReactorHandle } from 'cloaca';
 
@@ -79,7 +80,7 @@ export interface StepResult {
   readonly lost: number;
   /** Firings out of order: a number fired twice, early, or (latest) older than one already fired. */
   readonly outOfOrder: number;
-  /** The runtime went idle within the drain timeout. */
+  /** The runtime went idle after the producer stopped (false: it stopped firing while still busy). */
   readonly drained: boolean;
   readonly drainMs: number;
 }
@@ -97,8 +98,10 @@ const kRingMask = (1 << kRingBits) - 1;
 export const kMaxQueueCapacity = 1 << (kRingBits - 1);
 /** Sampling interval of the event-loop delay monitor, in ms. */
 const kEldResolutionMs = 10;
-/** How long a step may take to drain before it counts as stuck. */
-const kDrainTimeoutMs = 30_000;
+/** A draining step that fires nothing for this long counts as stuck. */
+export const kStallMs = 10_000;
+/** How often the drain looks for progress. */
+const kDrainPollMs = 100;
 
 /** Counters of the step in progress, updated by the fire listener. */
 interface Live {
@@ -147,7 +150,8 @@ export class LoadDriver {
     const live: Live = { histogram, fired: 0, failed: 0, cursor: this.options.strategy === 'sequential' ? 0 : -1, outOfOrder: 0 };
     this.#live = live;
     const eld = monitorEventLoopDelay({ resolution: kEldResolutionMs });
-    const total = Number.isFinite(step.rate) ? Math.floor((step.rate * step.durationMs) / 1000) : Number.POSITIVE_INFINITY;
+    const paced = Number.isFinite(step.rate);
+    const total = paced ? Math.floor((step.rate * step.durationMs) / 1000) : Number.POSITIVE_INFINITY;
     let accepted = 0;
     let refused = 0;
     let due = 0;
@@ -159,8 +163,7 @@ export class LoadDriver {
       const timer = setInterval(() => {
         const elapsed = performance.now() - start;
         const last = elapsed >= step.durationMs;
-        due = Number.isFinite(step.rate) ? Math.min(total, Math.floor((elapsed / 1000) * step.rate)) : accepted + kMaxPushesPerTick;
-        if (last) due = Math.min(due, total);
+        due = paced ? Math.min(total, Math.floor((elapsed / 1000) * step.rate)) : accepted + kMaxPushesPerTick;
         const limit = Math.min(due, accepted + kMaxPushesPerTick);
         while (accepted < limit) {
           // Stamp before pushing: the inline executor fires inside push().
@@ -184,7 +187,7 @@ export class LoadDriver {
     const firedInWindow = live.fired;
 
     const drainStart = performance.now();
-    const drained = await this.#idle(kDrainTimeoutMs);
+    const drained = await this.#drain(live);
     const drainMs = performance.now() - drainStart;
     this.#live = null;
 
@@ -199,11 +202,11 @@ export class LoadDriver {
     const delayMs = (ns: number) => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - kEldResolutionMs) : 0);
     return {
       label: step.label,
-      offered: Number.isFinite(step.rate) ? step.rate : null,
+      offered: paced ? step.rate : null,
       seconds,
       accepted,
       refused,
-      behind: Number.isFinite(step.rate) ? due - accepted : 0,
+      behind: paced ? due - accepted : 0,
       eventsPerSec: accepted / seconds,
       firingsPerSec: firedInWindow / seconds,
       fired: live.fired,
@@ -246,16 +249,22 @@ export class LoadDriver {
     }
   }
 
-  /** True when the runtime went idle within `timeoutMs`. */
-  async #idle(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    try {
-      return await Promise.race([this.#runtime.idle().then(() => true as const), timeout]);
-    } finally {
-      clearTimeout(timer);
+  /**
+   * Waits for the runtime to go idle. True when it did; false when nothing fired for
+   * {@link kStallMs} while it was still busy (a long backlog that keeps draining is not stuck).
+   */
+  async #drain(live: Live): Promise<boolean> {
+    const idle = this.#runtime.idle().then(() => true);
+    let fired = live.fired;
+    let progressed = performance.now();
+    while (!(await Promise.race([idle, sleep(kDrainPollMs, false)]))) {
+      if (live.fired !== fired) {
+        fired = live.fired;
+        progressed = performance.now();
+      } else if (performance.now() - progressed > kStallMs) {
+        return false;
+      }
     }
+    return true;
   }
 }

@@ -3,7 +3,7 @@
  * per step, and the two charts (latency percentiles against the offered rate; memory over time).
  */
 import { writeChart } from '../svg.js';
-import type { StepResult } from './driver.js';
+import { kStallMs, type StepResult } from './driver.js';
 import type { MemorySample } from './memory.js';
 
 /** A step with where it sat in the run, on the memory sampler's clock. */
@@ -16,7 +16,7 @@ export interface StepRecord extends StepResult {
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
-const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n >= 1 ? n.toFixed(2) : n.toFixed(3));
 const offered = (step: StepResult): string => (step.offered === null ? 'max' : int(step.offered));
 
 /** One line for a finished step, printed while the run goes on. */
@@ -25,7 +25,7 @@ export function stepLine(step: StepRecord): string {
     `${step.label}: offered ${offered(step)}/s for ${step.seconds.toFixed(1)} s -> ${int(step.eventsPerSec)} events/s, ` +
     `${int(step.firingsPerSec)} firings/s, p50 ${ms(step.latencyMs.p50)} ms, p99 ${ms(step.latencyMs.p99)} ms, ` +
     `max ${ms(step.latencyMs.max)} ms, queue <= ${int(step.maxQueued)}, refused ${int(step.refused)}, lost ${int(step.lost)}` +
-    (step.drained ? '' : ` (did not drain in ${(step.drainMs / 1000).toFixed(0)} s)`)
+    (step.drained ? '' : `; STUCK: nothing fired for the last ${kStallMs / 1000} s of a ${(step.drainMs / 1000).toFixed(0)} s drain`)
   );
 }
 
