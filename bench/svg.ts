@@ -97,7 +97,7 @@ function label(v: number): string {
   if (Math.abs(v) >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
   if (Math.abs(v) >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
   if (Math.abs(v) >= 10 || v === 0) return `${Math.round(v)}`;
-  return `${+v.toFixed(2)}`;
+  return `${+v.toPrecision(2)}`;
 }
 
 function escape(text: string): string {

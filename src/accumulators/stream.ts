@@ -96,11 +96,6 @@ export class StreamAccumulator extends Accumulator {
     this.#process = process;
   }
 
-  /** Consecutive failures so far. */
-  get consecutiveFailures(): number {
-    return this.#consecutiveFailures;
-  }
-
   start(): void {
     this.#loop = this.#run();
   }

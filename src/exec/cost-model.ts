@@ -13,7 +13,7 @@ import type { GraphPlan } from '../graph/plan.js';
 /** Smoothing of the moving average: the newest sample weighs this much. */
 const kAlpha = 0.2;
 /** A unit estimated below this many milliseconds may be pipelined behind other light units. */
-export const kLightUnitMs = 1;
+const kLightUnitMs = 1;
 
 export class CostModel {
   readonly #plan: GraphPlan;
