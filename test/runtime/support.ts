@@ -249,15 +249,7 @@ export function useRuntimes(threads = 2): RuntimeHarness {
   };
 }
 
-/** Rejection of `promise`, failing the test when it resolves instead. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
+export { rejectionOf } from '../support/executors.js';
 
 /** The error `fn` throws, failing the test when it returns instead. */
 export function thrownBy(fn: () => unknown): unknown {
