@@ -52,8 +52,10 @@ export function join(...parts: unknown[]): number {
 
 // Node names are export names, so the graphs' many copies of one function are aliases.
 const wideNodes = Object.fromEntries(Array.from({ length: 128 }, (_, i) => [`w${i}`, wide]));
+const chainNodes = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, step1]));
 export default {
   ...wideNodes,
+  ...chainNodes,
   c1: chain,
   c2: chain,
   c3: chain,
