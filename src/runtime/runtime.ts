@@ -190,19 +190,28 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw new RegistrationError('', `runtime.start: the runtime is already ${this.#state}`);
     }
     this.#validate();
-    for (const reactor of this.#reactors.values()) {
-      for (const source of reactor.declaration.accumulators) this.#slots.get(source)!.feeds.push(reactor);
-    }
-    for (const graph of this.#graphs.values()) this.#reactors.get(graph.reactor!.name)!.graphs.push(graph);
+    // Everything that can fail on the environment (the checkpoint file, the pool's module
+    // imports) comes before anything starts; a failed start leaves nothing running.
+    const restored = this.#openCheckpoint();
     this.#hostApi = {
       push: (accumulator, value) => this.#hostPush(accumulator, value),
       log: (...args) => this.#log(...args),
     };
-    await this.#startPool(this.#hostApi);
+    try {
+      await this.#startPool(this.#hostApi);
+    } catch (error) {
+      this.#state = RuntimeState.Stopped;
+      this.#checkpoint?.close();
+      await this.#pool?.close();
+      throw error;
+    }
+    for (const reactor of this.#reactors.values()) {
+      for (const source of reactor.declaration.accumulators) this.#slots.get(source)!.feeds.push(reactor);
+    }
+    for (const graph of this.#graphs.values()) this.#reactors.get(graph.reactor!.name)!.graphs.push(graph);
     this.#state = RuntimeState.Started;
     hostRegistry().running.add(this.#hostApi);
 
-    const restored = this.#openCheckpoint();
     for (const reactor of this.#reactors.values()) {
       const state = restored?.reactors.get(reactor.name);
       if (state !== undefined) reactor.restore(state.cache, state.dirty, state.queue);
@@ -361,9 +370,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   #openCheckpoint() {
-    if (this.#options.checkpoint === undefined) return null;
-    this.#checkpoint = new Checkpoint(this.#options.checkpoint, (error) => this.#reportError(error), this.#options.durability);
-    return this.#checkpoint.load();
+    const path = this.#options.checkpoint;
+    if (path === undefined) return null;
+    try {
+      this.#checkpoint = new Checkpoint(path, (error) => this.#reportError(error), this.#options.durability);
+      return this.#checkpoint.load();
+    } catch (error) {
+      this.#checkpoint?.close();
+      this.#checkpoint = null;
+      throw new ConfigurationError('Runtime', path, `runtime.start: cannot use checkpoint file '${path}': ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   // --- wiring ----------------------------------------------------------------------------------

@@ -46,6 +46,19 @@ describe('registry', () => {
     expect((across as RegistrationError).component).toBe(name);
   });
 
+  it('start() rejects with a ConfigurationError naming a checkpoint file it cannot open, and starts nothing', async () => {
+    const a = unique('a');
+    const path = '/nonexistent-dir-for-cloaca-tests/state.db';
+    const rt = runtime({ checkpoint: path });
+    rt.register(passthroughAccumulator({ name: a }), reactor({ name: unique('r'), accumulators: [a] }));
+    const error = await rejectionOf(rt.start());
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).value).toBe(path);
+    expect((error as Error).message).toContain(path);
+    expect(rt.state).toBe('created');
+    expect(() => rt.push(a, 1)).toThrow(RegistrationError);
+  });
+
   it("start() rejects naming a graph's reactor that is not registered", async () => {
     const a = unique('a');
     const missing = unique('missing_reactor');
