@@ -108,9 +108,6 @@ export abstract class Accumulator {
     return undefined;
   }
 
-  /** Called after each successful firing of a reactor this accumulator feeds. */
-  afterFire(): void {}
-
   /** True when the accumulator has nothing in progress that would deliver a boundary by itself now. */
   quiescent(): boolean {
     return true;

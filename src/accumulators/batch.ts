@@ -80,7 +80,8 @@ export class BatchAccumulator extends Accumulator {
     return true;
   }
 
-  override afterFire(): void {
+  /** Called after each successful firing of a reactor this accumulator feeds. */
+  afterFire(): void {
     this.flush();
   }
 

@@ -90,6 +90,7 @@ export class NodePool {
   #inFlightHeavy = 0;
   #completed = 0;
   #closed = false;
+  #pumpQueued = false;
 
   constructor(options: NodePoolOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -137,8 +138,18 @@ export class NodePool {
       return;
     }
     this.#queue.push(work);
-    this.#pump();
+    // Units made ready by one completion arrive one by one, in topology order; pumping at the end
+    // of the current job lets the queue order all of them (longest path first) before any starts.
+    if (!this.#pumpQueued) {
+      this.#pumpQueued = true;
+      queueMicrotask(this.#queuedPump);
+    }
   }
+
+  readonly #queuedPump = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
 
   /**
    * Imports a node module in the workers and lists its function exports. `copies` describe
@@ -167,12 +178,15 @@ export class NodePool {
         this.#queue.pop();
         continue;
       }
-      const free =
-        this.#inFlight < this.threads || (work.light && this.#inFlightHeavy === 0 && this.#inFlight < this.#capacity);
-      if (!free) return;
+      if (!this.#free(work)) return;
       this.#queue.pop();
       this.#start(work);
     }
+  }
+
+  /** The gate of the module comment: may `work` go to Piscina now? */
+  #free(work: PoolWork): boolean {
+    return this.#inFlight < this.threads || (work.light && this.#inFlightHeavy === 0 && this.#inFlight < this.#capacity);
   }
 
   #start(work: PoolWork): void {

@@ -43,11 +43,14 @@ export class PoolExecutor implements Executor {
     }
     const unit = job.unit.index;
     const f = this.#names[unit]!;
+    // A fused chain carries the run's cancel cell only when another unit of the same run can be
+    // running beside it (and fail); in a graph that is one path nothing can.
+    const cancellable = f.length > 1 && this.#plan.maxWidth > 1;
     this.pool.enqueue(
       new UnitWork(
         job,
         this.#plan,
-        f.length > 1 ? { m: this.href, f, a: job.args, c: job.run.cancelCell() } : { m: this.href, f, a: job.args },
+        cancellable ? { m: this.href, f, a: job.args, c: job.run.cancelCell() } : { m: this.href, f, a: job.args },
         this.#plan.maxWidth > 1 ? this.#costs.rank(unit) : 0,
         this.#costs.isLight(unit),
       ),

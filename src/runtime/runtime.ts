@@ -80,6 +80,7 @@ export interface RuntimeStats {
 }
 
 const kDefaultQueueCapacity = 10_000;
+const kNone: readonly never[] = [];
 
 /** One registered accumulator with its wiring. */
 interface Slot {
@@ -102,6 +103,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Accumulators and reactors share one namespace (both are addressed by name); graphs have their own. */
   readonly #endpointNames = new Set<string>();
   readonly #streams = new StreamBackendRegistry();
+  /** Graph name -> where its feedback goes. */
+  readonly #feedback = new Map<string, { readonly terminal: string; readonly target: StateAccumulator }>();
+  /** Reactor -> the batch accumulators that flush after its successful firings. */
+  readonly #batchesOf = new Map<Reactor, readonly BatchAccumulator[]>();
   #state: RuntimeState = RuntimeState.Created;
   #checkpoint: Checkpoint | null = null;
   #pool: NodePool | null = null;
@@ -208,7 +213,20 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const reactor of this.#reactors.values()) {
       for (const source of reactor.declaration.accumulators) this.#slots.get(source)!.feeds.push(reactor);
     }
-    for (const graph of this.#graphs.values()) this.#reactors.get(graph.reactor!.name)!.graphs.push(graph);
+    for (const graph of this.#graphs.values()) {
+      this.#reactors.get(graph.reactor!.name)!.graphs.push(graph);
+      if (graph.feedback !== null) {
+        const target = this.#slots.get(graph.feedback.accumulator)!.accumulator as StateAccumulator;
+        this.#feedback.set(graph.name, { terminal: graph.feedback.terminal, target });
+      }
+    }
+    // Per firing, only batch accumulators act on "after a successful firing": look them up once.
+    for (const reactor of this.#reactors.values()) {
+      const batches = reactor.declaration.accumulators
+        .map((source) => this.#slots.get(source)!.accumulator)
+        .filter((a): a is BatchAccumulator => a instanceof BatchAccumulator);
+      if (batches.length > 0) this.#batchesOf.set(reactor, batches);
+    }
     this.#state = RuntimeState.Started;
     hostRegistry().running.add(this.#hostApi);
 
@@ -419,15 +437,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       queueCapacity: this.queueCapacity,
       recorded: (_reactor, record) => {
         if (this.listenerCount('fire') > 0) this.#notify('fire', record);
-        const feedback = record.ok ? this.#graphs.get(record.graph)?.feedback : undefined;
-        if (feedback && record.outputs !== undefined && feedback.terminal in record.outputs) {
-          (this.#slots.get(feedback.accumulator)!.accumulator as StateAccumulator).write(record.outputs[feedback.terminal]);
+        const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
+        if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
+          feedback.target.write(record.outputs[feedback.terminal]);
         }
       },
       fired: (reactor, ok) => {
-        if (ok) {
-          for (const source of reactor.declaration.accumulators) this.#slots.get(source)!.accumulator.afterFire();
-        }
+        if (ok) for (const batch of this.#batchesOf.get(reactor) ?? kNone) batch.afterFire();
         this.#scheduleIdleCheck();
       },
       accepted: (reactor, boundary: QueuedBoundary) => this.#checkpoint?.append(reactor.name, boundary),
