@@ -23,6 +23,8 @@ export class PoolExecutor implements Executor {
   /** Export names per unit, head first; shared by every task of that unit. */
   readonly #names: ReadonlyArray<readonly string[]>;
   readonly #release: () => Promise<void>;
+  /** Whether two units of one run can ever be ready at once (ranks and cancel cells matter). */
+  readonly #parallel: boolean;
   #closed = false;
 
   /** `release` is called once by `close()`: it gives the pool back to whoever owns it. */
@@ -34,6 +36,7 @@ export class PoolExecutor implements Executor {
     this.shared = shared;
     this.#names = plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name));
     this.#release = release;
+    this.#parallel = plan.maxWidth > 1;
   }
 
   dispatch(job: UnitJob): void {
@@ -45,13 +48,13 @@ export class PoolExecutor implements Executor {
     const f = this.#names[unit]!;
     // A fused chain carries the run's cancel cell only when another unit of the same run can be
     // running beside it (and fail); in a graph that is one path nothing can.
-    const cancellable = f.length > 1 && this.#plan.maxWidth > 1;
+    const cancellable = f.length > 1 && this.#parallel;
     this.pool.enqueue(
       new UnitWork(
         job,
         this.#plan,
         cancellable ? { m: this.href, f, a: job.args, c: job.run.cancelCell() } : { m: this.href, f, a: job.args },
-        this.#plan.maxWidth > 1 ? this.#costs.rank(unit) : 0,
+        this.#parallel ? this.#costs.rank(unit) : 0,
         this.#costs.isLight(unit),
       ),
     );

@@ -29,8 +29,16 @@ export function findUncloneable(
 ): Uncloneable | null {
   const type = typeof value;
   if (type !== 'object' && type !== 'function' && type !== 'symbol') return null;
-  const trail: Array<string | number> = [];
-  const found = walk(value, new Set(), trail, marked, transfers);
+  // Every node result passes here: reuse one visited set and one trail rather than allocating
+  // them per call (nothing the walk calls leads back into this function).
+  const trail = kTrail;
+  trail.length = 0;
+  let found: string | null;
+  try {
+    found = walk(value, kSeen, trail, marked, transfers);
+  } finally {
+    kSeen.clear();
+  }
   if (found === null) return null;
   let path = 'value';
   for (let k = trail.length - 1; k >= 0; k--) {
@@ -39,6 +47,9 @@ export function findUncloneable(
   }
   return { path, type: found };
 }
+
+const kSeen = new Set<object>();
+const kTrail: Array<string | number> = [];
 
 /** Returns the culprit's type, pushing the path to it onto `trail` innermost first. */
 function walk(

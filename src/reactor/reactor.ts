@@ -134,11 +134,6 @@ export class Reactor {
     return this.#queue.length - this.#head;
   }
 
-  /** True while a firing is in progress. */
-  get firing(): boolean {
-    return this.#firing;
-  }
-
   /** True while another boundary can be accepted (always, under `latest`). */
   hasRoom(): boolean {
     return this.declaration.strategy === InputStrategy.Latest || this.queued < this.#hooks.queueCapacity;
