@@ -159,7 +159,8 @@ export function printTable(rows: readonly Row[]): void {
   const cells = rows.map((r) => [r.suite, r.metric, format(r.value), r.unit, r.note ?? '']);
   const header = ['suite', 'metric', 'value', 'unit', 'note'];
   const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
-  const line = (row: readonly string[]) => row.map((cell, c) => (c === 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ');
+  const line = (row: readonly string[]) =>
+    row.map((cell, c) => (c === 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of cells) console.log(line(row));

@@ -99,18 +99,26 @@ if (values.tiny && values.full) fail('--tiny and --full exclude each other');
 const plans = {
   tiny: { stepMs: 300, warmUpMs: 200, warmUpRate: 500, rates: [500, 2000] },
   quick: { stepMs: 4000, warmUpMs: 1000, warmUpRate: 1000, rates: [1000, 5000, 20_000, 50_000] },
-  full: { stepMs: 20_000, warmUpMs: 3000, warmUpRate: 1000, rates: [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000] },
+  full: {
+    stepMs: 20_000,
+    warmUpMs: 3000,
+    warmUpRate: 1000,
+    rates: [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000],
+  },
 } as const;
 const plan = plans[mode];
 
 const executor = values.executor;
 if (executor !== 'pool' && executor !== 'inline') fail(`--executor must be pool or inline, got '${executor}'`);
 const strategy = values.strategy;
-if (strategy !== 'sequential' && strategy !== 'latest') fail(`--strategy must be sequential or latest, got '${strategy}'`);
+if (strategy !== 'sequential' && strategy !== 'latest')
+  fail(`--strategy must be sequential or latest, got '${strategy}'`);
 const stepMs = values.duration === undefined ? plan.stepMs : Number(values.duration) * 1000;
-if (!(stepMs > 0) || !Number.isFinite(stepMs)) fail(`--duration must be a positive number of seconds, got '${values.duration}'`);
+if (!(stepMs > 0) || !Number.isFinite(stepMs))
+  fail(`--duration must be a positive number of seconds, got '${values.duration}'`);
 const rates = values.rates === undefined ? [...plan.rates] : values.rates.split(',').map(Number);
-if (rates.length === 0 || !rates.every((r) => Number.isInteger(r) && r > 0)) fail(`--rates must be positive integers separated by commas, got '${values.rates}'`);
+if (rates.length === 0 || !rates.every((r) => Number.isInteger(r) && r > 0))
+  fail(`--rates must be positive integers separated by commas, got '${values.rates}'`);
 const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got '${values.threads}'`);
 const queueCapacity = Number(values['queue-capacity']);
@@ -120,7 +128,9 @@ if (!Number.isInteger(queueCapacity) || queueCapacity < 1 || queueCapacity > kMa
 if (values.out !== undefined) setResultsDir(values.out);
 
 const title = `${strategy}, ${executor}${executor === 'pool' ? `, ${threads} threads` : ''}`;
-console.log(`cloaca load test (${mode} mode): ${title}, queueCapacity ${queueCapacity}, ${stepMs / 1000} s per step, sweep ${rates.join(', ')} events/s`);
+console.log(
+  `cloaca load test (${mode} mode): ${title}, queueCapacity ${queueCapacity}, ${stepMs / 1000} s per step, sweep ${rates.join(', ')} events/s`,
+);
 
 // --- the run -----------------------------------------------------------------------------------
 const sampler = new MemorySampler(kMemorySampleMs);
@@ -132,7 +142,9 @@ expectSteps(rates.length + 4);
 /** Runs a step with its memory readings at the edges; a step that did not drain ends the run. */
 async function run(spec: StepSpec): Promise<StepRecord | undefined> {
   if (stuck !== undefined) return undefined;
-  progress(`load: ${spec.label}, ${Number.isFinite(spec.rate) ? `${Math.round(spec.rate).toLocaleString('en-US')} events/s` : 'as many events as accepted'} for ${spec.durationMs / 1000} s`);
+  progress(
+    `load: ${spec.label}, ${Number.isFinite(spec.rate) ? `${Math.round(spec.rate).toLocaleString('en-US')} events/s` : 'as many events as accepted'} for ${spec.durationMs / 1000} s`,
+  );
   sampler.step = spec.label;
   const before = sampler.sample();
   const result: StepResult = await driver.run(spec);
@@ -157,12 +169,17 @@ for (const rate of rates) {
   const step = await run({ label: `${rate.toLocaleString('en-US')}/s`, rate, durationMs: stepMs });
   if (step !== undefined) steps.push(step);
 }
-const probe = await run({ label: 'probe', rate: Number.POSITIVE_INFINITY, durationMs: Math.max(stepMs / 2, plan.warmUpMs) });
+const probe = await run({
+  label: 'probe',
+  rate: Number.POSITIVE_INFINITY,
+  durationMs: Math.max(stepMs / 2, plan.warmUpMs),
+});
 if (probe !== undefined) steps.push(probe);
 // `sequential` fires every event, so its ceiling is the firing rate. `latest` collapses what
 // arrives together (one producer tick) into one firing by design, so its ceiling is how many
 // events the runtime takes in.
-const saturation = probe === undefined ? Number.NaN : strategy === 'sequential' ? probe.firingsPerSec : probe.eventsPerSec;
+const saturation =
+  probe === undefined ? Number.NaN : strategy === 'sequential' ? probe.firingsPerSec : probe.eventsPerSec;
 const saturationUnit = strategy === 'sequential' ? 'firings/s' : 'events/s accepted';
 /** Live-heap readings during the overload step, a third of the way in, two thirds, and at its end. */
 const liveHeap: number[] = [];
@@ -175,7 +192,9 @@ if (Number.isFinite(saturation)) {
   for (const timer of timers) clearTimeout(timer);
   if (overload !== undefined) steps.push(overload);
 }
-const sustained = Number.isFinite(saturation) ? await run({ label: 'sustained', rate: Math.max(1, Math.round(saturation * kSustainedFactor)), durationMs: stepMs }) : undefined;
+const sustained = Number.isFinite(saturation)
+  ? await run({ label: 'sustained', rate: Math.max(1, Math.round(saturation * kSustainedFactor)), durationMs: stepMs })
+  : undefined;
 if (sustained !== undefined) steps.push(sustained);
 
 // A stuck runtime would never finish shutting down; the failed check's exit ends the process.
@@ -190,36 +209,69 @@ interface Check {
 }
 const checks: Check[] = [];
 const all = stuck !== undefined && !steps.includes(stuck) ? [...steps, stuck] : steps;
-const failing = (pick: (s: StepRecord) => boolean, say: (s: StepRecord) => string) => all.filter(pick).map(say).join('; ');
+const failing = (pick: (s: StepRecord) => boolean, say: (s: StepRecord) => string) =>
+  all.filter(pick).map(say).join('; ');
 
-const drainFailures = failing((s) => !s.drained, (s) => `${s.label}: the runtime stopped firing with work left, ${(s.drainMs / 1000).toFixed(0)} s after its producer stopped (the run stopped there)`);
-checks.push({ name: 'every step drained', ok: drainFailures === '', detail: drainFailures || 'each step went idle after its producer stopped' });
+const drainFailures = failing(
+  (s) => !s.drained,
+  (s) =>
+    `${s.label}: the runtime stopped firing with work left, ${(s.drainMs / 1000).toFixed(0)} s after its producer stopped (the run stopped there)`,
+);
+checks.push({
+  name: 'every step drained',
+  ok: drainFailures === '',
+  detail: drainFailures || 'each step went idle after its producer stopped',
+});
 
 if (strategy === 'sequential') {
   const lost = failing(
     (s) => s.lost !== 0 || s.outOfOrder !== 0,
-    (s) => `${s.label}: ${s.lost} of ${s.accepted} accepted events never fired in order, ${s.outOfOrder} fired out of order or twice`,
+    (s) =>
+      `${s.label}: ${s.lost} of ${s.accepted} accepted events never fired in order, ${s.outOfOrder} fired out of order or twice`,
   );
-  checks.push({ name: 'sequential: nothing lost', ok: lost === '', detail: lost || 'every accepted event fired exactly once, in order' });
+  checks.push({
+    name: 'sequential: nothing lost',
+    ok: lost === '',
+    detail: lost || 'every accepted event fired exactly once, in order',
+  });
 } else {
   const lost = failing(
     (s) => s.lost !== 0 || s.outOfOrder !== 0,
-    (s) => `${s.label}: ${s.lost === 0 ? '' : 'the newest accepted value never fired; '}${s.outOfOrder} firings saw an older value than one before`,
+    (s) =>
+      `${s.label}: ${s.lost === 0 ? '' : 'the newest accepted value never fired; '}${s.outOfOrder} firings saw an older value than one before`,
   );
-  checks.push({ name: 'latest: newest value fired', ok: lost === '', detail: lost || 'every step ended on a firing of its newest value, never going back' });
+  checks.push({
+    name: 'latest: newest value fired',
+    ok: lost === '',
+    detail: lost || 'every step ended on a firing of its newest value, never going back',
+  });
 }
 
-const graphFailures = failing((s) => s.failed > 0, (s) => `${s.label}: ${s.failed} firings failed`);
+const graphFailures = failing(
+  (s) => s.failed > 0,
+  (s) => `${s.label}: ${s.failed} firings failed`,
+);
 checks.push({ name: 'no graph failed', ok: graphFailures === '', detail: graphFailures || 'every firing succeeded' });
 
-const overflow = failing((s) => s.maxQueued > queueCapacity, (s) => `${s.label}: ${s.maxQueued} boundaries queued, over queueCapacity ${queueCapacity}`);
-checks.push({ name: 'queues bounded', ok: overflow === '', detail: overflow || `the reactor's queue never held more than queueCapacity (${queueCapacity})` });
+const overflow = failing(
+  (s) => s.maxQueued > queueCapacity,
+  (s) => `${s.label}: ${s.maxQueued} boundaries queued, over queueCapacity ${queueCapacity}`,
+);
+checks.push({
+  name: 'queues bounded',
+  ok: overflow === '',
+  detail: overflow || `the reactor's queue never held more than queueCapacity (${queueCapacity})`,
+});
 
 const liveHeapLimitMiB = kLiveHeapSlackMiB + (queueCapacity * kBoundaryBytes) / 2 ** 20;
 const liveHeapGrowthMiB = liveHeap.length >= 2 ? liveHeap[liveHeap.length - 1]! - liveHeap[0]! : undefined;
 checks.push(
   liveHeapGrowthMiB === undefined
-    ? { name: 'live heap flat under overload', ok: false, detail: 'no overload step ran, or it ended before the heap was read' }
+    ? {
+        name: 'live heap flat under overload',
+        ok: false,
+        detail: 'no overload step ran, or it ended before the heap was read',
+      }
     : {
         name: 'live heap flat under overload',
         ok: liveHeapGrowthMiB < liveHeapLimitMiB,
@@ -228,10 +280,16 @@ checks.push(
 );
 const overloadWindow = overload?.window;
 const overloadMemory =
-  overloadWindow === undefined ? undefined : growth(sampler.samples.filter((s) => s.t / 1000 >= overloadWindow.startS && s.t / 1000 <= overloadWindow.endS));
+  overloadWindow === undefined
+    ? undefined
+    : growth(sampler.samples.filter((s) => s.t / 1000 >= overloadWindow.startS && s.t / 1000 <= overloadWindow.endS));
 checks.push(
   overloadMemory === undefined
-    ? { name: 'RSS flat under overload', ok: false, detail: 'no overload step ran, or it was too short to sample (fewer than 3 readings)' }
+    ? {
+        name: 'RSS flat under overload',
+        ok: false,
+        detail: 'no overload step ran, or it was too short to sample (fewer than 3 readings)',
+      }
     : {
         name: 'RSS flat under overload',
         ok: overloadMemory.rssGrowthMiB < kRssGrowthLimitMiB,
@@ -243,7 +301,7 @@ checks.push(
 
 /** The sustained step against the target; reported, not enforced. */
 const target = (() => {
-  if (sustained?.offered == null) return undefined;
+  if (sustained === undefined || sustained.offered === null) return undefined;
   const keptUp = sustained.eventsPerSec >= 0.95 * sustained.offered;
   return {
     description: `${kSustainedFactor * 100}% of saturation sustained with p99 <= ${kP99TargetMs} ms and zero loss`,
@@ -259,7 +317,9 @@ const target = (() => {
 console.log('');
 printSteps(steps);
 console.log('');
-console.log(`saturation (probe): ${Number.isFinite(saturation) ? `${Math.round(saturation).toLocaleString('en-US')} ${saturationUnit}` : 'not measured'}`);
+console.log(
+  `saturation (probe): ${Number.isFinite(saturation) ? `${Math.round(saturation).toLocaleString('en-US')} ${saturationUnit}` : 'not measured'}`,
+);
 if (target !== undefined) {
   console.log(
     `target: ${target.description}: ${target.met ? 'met' : 'MISSED'} ` +
@@ -290,7 +350,12 @@ const json = writeResult('load', {
   overloadMemory: overloadMemory === undefined ? null : { ...overloadMemory, liveHeapMiB: liveHeap },
   target: target ?? null,
   checks,
-  memory: sampler.samples.map((s) => ({ t: +(s.t / 1000).toFixed(2), rssMiB: +s.rssMiB.toFixed(1), heapUsedMiB: +s.heapUsedMiB.toFixed(1), step: s.step })),
+  memory: sampler.samples.map((s) => ({
+    t: +(s.t / 1000).toFixed(2),
+    rssMiB: +s.rssMiB.toFixed(1),
+    heapUsedMiB: +s.heapUsedMiB.toFixed(1),
+    step: s.step,
+  })),
 });
 const charts = writeCharts(title, steps, sampler.samples, overload, kP99TargetMs);
 console.log(`\nwrote ${json}`);

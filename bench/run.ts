@@ -6,7 +6,16 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { expectSteps, machine, printTable, progressDone, setResultsDir, writeResult, type Budget, type Row } from './harness.js';
+import {
+  expectSteps,
+  machine,
+  printTable,
+  progressDone,
+  setResultsDir,
+  writeResult,
+  type Budget,
+  type Row,
+} from './harness.js';
 import { writeChart } from './svg.js';
 import { chainSteps, chainSuite } from './suites/chain.js';
 import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';

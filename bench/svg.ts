@@ -55,9 +55,13 @@ export function renderChart(chart: Chart): string {
   const xTicks = chart.logX ? [...new Set(xs)].sort((a, b) => a - b) : x.ticks;
 
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${kWidth}" height="${kHeight}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${kWidth}" height="${kHeight}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
-  parts.push(`<text x="${kWidth / 2 - kMargin.right / 2}" y="22" text-anchor="middle" font-size="15">${escape(chart.title)}</text>`);
+  parts.push(
+    `<text x="${kWidth / 2 - kMargin.right / 2}" y="22" text-anchor="middle" font-size="15">${escape(chart.title)}</text>`,
+  );
   parts.push(`<line x1="${kMargin.left}" y1="${plotBottom}" x2="${plotRight}" y2="${plotBottom}" stroke="black"/>`);
   parts.push(`<line x1="${kMargin.left}" y1="${kMargin.top}" x2="${kMargin.left}" y2="${plotBottom}" stroke="black"/>`);
   for (const t of xTicks) {
@@ -70,16 +74,27 @@ export function renderChart(chart: Chart): string {
     parts.push(`<line x1="${kMargin.left}" y1="${py}" x2="${plotRight}" y2="${py}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${kMargin.left - 8}" y="${py + 4}" text-anchor="end">${label(t)}</text>`);
   }
-  parts.push(`<text x="${(kMargin.left + plotRight) / 2}" y="${kHeight - 18}" text-anchor="middle">${escape(chart.xLabel)}</text>`);
-  parts.push(`<text transform="translate(18 ${(kMargin.top + plotBottom) / 2}) rotate(-90)" text-anchor="middle">${escape(chart.yLabel)}</text>`);
+  parts.push(
+    `<text x="${(kMargin.left + plotRight) / 2}" y="${kHeight - 18}" text-anchor="middle">${escape(chart.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text transform="translate(18 ${(kMargin.top + plotBottom) / 2}) rotate(-90)" text-anchor="middle">${escape(chart.yLabel)}</text>`,
+  );
   chart.series.forEach((series, i) => {
     const colour = kColours[i % kColours.length]!;
     const valid = series.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py));
-    const path = valid.map(([px, py], k) => `${k === 0 ? 'M' : 'L'}${x.map(px).toFixed(1)},${y.map(py).toFixed(1)}`).join(' ');
-    parts.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    for (const [px, py] of valid) parts.push(`<circle cx="${x.map(px).toFixed(1)}" cy="${y.map(py).toFixed(1)}" r="3" fill="${colour}"/>`);
+    const path = valid
+      .map(([px, py], k) => `${k === 0 ? 'M' : 'L'}${x.map(px).toFixed(1)},${y.map(py).toFixed(1)}`)
+      .join(' ');
+    parts.push(
+      `<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    for (const [px, py] of valid)
+      parts.push(`<circle cx="${x.map(px).toFixed(1)}" cy="${y.map(py).toFixed(1)}" r="3" fill="${colour}"/>`);
     const ly = kMargin.top + 10 + i * 20;
-    parts.push(`<line x1="${plotRight + 15}" y1="${ly}" x2="${plotRight + 40}" y2="${ly}" stroke="${colour}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(
+      `<line x1="${plotRight + 15}" y1="${ly}" x2="${plotRight + 40}" y2="${ly}" stroke="${colour}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     parts.push(`<text x="${plotRight + 46}" y="${ly + 4}">${escape(series.name)}</text>`);
   });
   parts.push('</svg>');

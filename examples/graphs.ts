@@ -23,7 +23,10 @@ const marketMaker = await new ComputationGraphBuilder('market_maker', {
 }).build();
 
 console.log('market_maker plan levels:', marketMaker.plan.levels);
-for (const inputs of [{ alpha: { value: 5 }, beta: { estimate: 7 } }, { alpha: { value: 1 }, beta: { estimate: 2 } }]) {
+for (const inputs of [
+  { alpha: { value: 5 }, beta: { estimate: 7 } },
+  { alpha: { value: 1 }, beta: { estimate: 2 } },
+]) {
   const result = await marketMaker.execute(inputs);
   console.log(`  ${JSON.stringify(inputs)} -> ${JSON.stringify(result.outputs)} in ${result.durationMs.toFixed(2)} ms`);
 }

@@ -10,7 +10,10 @@ export interface Beta {
   readonly estimate: number;
 }
 
-export function decision(alpha: Alpha | undefined, beta: Beta | undefined): ['Signal', { output: number }] | ['NoAction', { reason: string }] {
+export function decision(
+  alpha: Alpha | undefined,
+  beta: Beta | undefined,
+): ['Signal', { output: number }] | ['NoAction', { reason: string }] {
   const total = (alpha?.value ?? 0) + (beta?.estimate ?? 0);
   if (total > 10) return ['Signal', { output: total }];
   return ['NoAction', { reason: 'below threshold' }];

@@ -5,25 +5,30 @@
  * Piscina pool of worker threads (`pool`) that runs independent nodes in parallel; or register
  * accumulators, reactors and graphs with a `Runtime` that fires the graphs as events arrive.
  */
-export { reactor, toReactorDeclaration, ReactionMode, InputStrategy } from './reactor/declaration.js';
-export type { ReactorOptions, ReactorDeclaration, ReactorDefinition, ReactorLike } from './reactor/declaration.js';
+export { reactor, toReactorDeclaration, ReactionMode, InputStrategy } from './model/reactor-declaration.js';
+export type {
+  ReactorOptions,
+  ReactorDeclaration,
+  ReactorDefinition,
+  ReactorLike,
+} from './model/reactor-declaration.js';
 export { ComputationGraphBuilder } from './graph/builder.js';
 export type { ComputationGraphOptions } from './graph/builder.js';
 export { ComputationGraph } from './graph/computation-graph.js';
 export type { GraphFeedback } from './graph/computation-graph.js';
-export type { NodeSpec, Topology, NodeFunction } from './graph/topology.js';
-export type { GraphPlan, PlanNode, PlanEdge, PlanUnit } from './graph/plan.js';
+export type { NodeSpec, Topology, NodeFunction } from './model/topology.js';
+export type { GraphPlan, PlanNode, PlanEdge, PlanUnit } from './model/plan.js';
 export type { GraphResult, ExecuteOptions, NodeTrace } from './exec/graph-run.js';
 export { ExecutorKind } from './exec/executor.js';
 export { NodePool } from './exec/node-pool.js';
 export type { NodePoolOptions, NodePoolStats } from './exec/node-pool.js';
-export { move } from './move.js';
+export { move } from './exec/move.js';
 export { Runtime, RuntimeState } from './runtime/runtime.js';
 export type { RuntimeOptions, RuntimeEvents, RuntimeStats } from './runtime/runtime.js';
 export type { Durability } from './runtime/checkpoint.js';
-export { AccumulatorHealth, ReactorHealth } from './runtime/health.js';
-export type { HealthEvent } from './runtime/health.js';
-export { parseDuration } from './runtime/duration.js';
+export { AccumulatorHealth, ReactorHealth } from './model/health.js';
+export type { HealthEvent } from './model/health.js';
+export { parseDuration } from './model/duration.js';
 export { ReactorHandle } from './reactor/handle.js';
 export type { FireRecord, ReactorState } from './reactor/reactor.js';
 export { AccumulatorKind } from './accumulators/accumulator.js';
@@ -38,7 +43,12 @@ export { batchAccumulator } from './accumulators/batch.js';
 export type { BatchAccumulatorOptions } from './accumulators/batch.js';
 export { stateAccumulator } from './accumulators/state.js';
 export type { StateAccumulatorOptions } from './accumulators/state.js';
-export type { StreamBackend, StreamBackendConfig, StreamBackendFactory, StreamMessage } from './accumulators/stream-backend.js';
+export type {
+  StreamBackend,
+  StreamBackendConfig,
+  StreamBackendFactory,
+  StreamMessage,
+} from './accumulators/stream-backend.js';
 export { MemoryBroker, MemoryTopic, memoryBroker } from './accumulators/memory-broker.js';
 export type { MemoryTopicOptions } from './accumulators/memory-broker.js';
 export {
@@ -53,4 +63,4 @@ export {
   ConfigurationError,
   RegistrationError,
   AccumulatorError,
-} from './errors.js';
+} from './model/errors.js';

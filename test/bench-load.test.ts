@@ -21,7 +21,7 @@ async function load(...args: string[]): Promise<string> {
     return (await exec(process.execPath, [script, '--tiny', ...args], { timeout: 60_000 })).stdout;
   } catch (error) {
     const { code, stdout, stderr } = error as { code?: number; stdout?: string; stderr?: string };
-    throw new Error(`load ${args.join(' ')} exited ${code}:\n${stdout}\n${stderr}`);
+    throw new Error(`load ${args.join(' ')} exited ${code}:\n${stdout}\n${stderr}`, { cause: error });
   }
 }
 
@@ -29,33 +29,43 @@ describe('npm run load (tiny mode)', () => {
   it.each([
     ['sequential', 'pool'],
     ['latest', 'inline'],
-  ])('%s on the %s executor: every check passes, JSON and charts are written', async (strategy, executor) => {
-    const dir = join(out, `${strategy}-${executor}`);
-    const stdout = await load('--strategy', strategy, '--executor', executor, '--out', dir);
-    expect(stdout).toContain('p99.9 ms');
+  ])(
+    '%s on the %s executor: every check passes, JSON and charts are written',
+    async (strategy, executor) => {
+      const dir = join(out, `${strategy}-${executor}`);
+      const stdout = await load('--strategy', strategy, '--executor', executor, '--out', dir);
+      expect(stdout).toContain('p99.9 ms');
 
-    const json = JSON.parse(readFileSync(join(dir, 'load.json'), 'utf8'));
-    expect(json).toMatchObject({ name: 'load', mode: 'tiny', ok: true, config: { strategy, executor } });
-    expect(json.machine.cores).toBeGreaterThan(0);
-    expect(json.steps.map((s: { label: string }) => s.label)).toEqual(['500/s', '2,000/s', 'probe', 'overload', 'sustained']);
-    for (const step of json.steps) {
-      expect(step).toMatchObject({ lost: 0, outOfOrder: 0, failed: 0, drained: true });
-      expect(Object.keys(step.latencyMs)).toEqual(['p50', 'p90', 'p99', 'p99_9', 'max']);
-      expect(step.maxQueued).toBeLessThanOrEqual(json.config.queueCapacity);
-      // sequential fires every accepted event; latest may collapse them, never invent any.
-      if (strategy === 'sequential') expect(step.fired).toBe(step.accepted);
-      else expect(step.fired).toBeLessThanOrEqual(step.accepted);
-    }
-    expect(json.saturation.rate).toBeGreaterThan(0);
-    expect(json.target.rate).toBeGreaterThan(0);
-    expect(json.checks.length).toBeGreaterThan(0);
-    expect(json.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
-    expect(json.overloadMemory.liveHeapMiB.length).toBeGreaterThanOrEqual(2);
-    expect(json.memory.length).toBeGreaterThan(3);
-    for (const chart of ['load-latency.svg', 'load-memory.svg']) {
-      expect(readFileSync(join(dir, chart), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
-    }
-  }, 60_000);
+      const json = JSON.parse(readFileSync(join(dir, 'load.json'), 'utf8'));
+      expect(json).toMatchObject({ name: 'load', mode: 'tiny', ok: true, config: { strategy, executor } });
+      expect(json.machine.cores).toBeGreaterThan(0);
+      expect(json.steps.map((s: { label: string }) => s.label)).toEqual([
+        '500/s',
+        '2,000/s',
+        'probe',
+        'overload',
+        'sustained',
+      ]);
+      for (const step of json.steps) {
+        expect(step).toMatchObject({ lost: 0, outOfOrder: 0, failed: 0, drained: true });
+        expect(Object.keys(step.latencyMs)).toEqual(['p50', 'p90', 'p99', 'p99_9', 'max']);
+        expect(step.maxQueued).toBeLessThanOrEqual(json.config.queueCapacity);
+        // sequential fires every accepted event; latest may collapse them, never invent any.
+        if (strategy === 'sequential') expect(step.fired).toBe(step.accepted);
+        else expect(step.fired).toBeLessThanOrEqual(step.accepted);
+      }
+      expect(json.saturation.rate).toBeGreaterThan(0);
+      expect(json.target.rate).toBeGreaterThan(0);
+      expect(json.checks.length).toBeGreaterThan(0);
+      expect(json.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
+      expect(json.overloadMemory.liveHeapMiB.length).toBeGreaterThanOrEqual(2);
+      expect(json.memory.length).toBeGreaterThan(3);
+      for (const chart of ['load-latency.svg', 'load-memory.svg']) {
+        expect(readFileSync(join(dir, chart), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+      }
+    },
+    60_000,
+  );
 
   it('refuses a bad flag with exit code 2 and the usage line', async () => {
     const error = await exec(process.execPath, [script, '--executor', 'gpu']).then(

@@ -47,7 +47,10 @@ describe('pool executor faults', () => {
 
   it('fails only the run whose node exits its worker, names the node, and replaces the worker', async () => {
     const held = await buildGraph('held', 'pool', { nodes, graph: { hold: {} } });
-    const exiting = await buildGraph('exiting', 'pool', { nodes, graph: { exit_now: { next: 'where_next' }, where_next: {} } });
+    const exiting = await buildGraph('exiting', 'pool', {
+      nodes,
+      graph: { exit_now: { next: 'where_next' }, where_next: {} },
+    });
 
     // A run of another graph is in flight (holding a worker, without blocking it) meanwhile.
     const hold = cells();
@@ -147,7 +150,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       nodes,
       graph: { make_samples: { next: ['sum_samples', 'samples_type'] }, sum_samples: {}, samples_type: {} },
     });
-    expect((await g.execute({ n: 5 })).outputs).toStrictEqual({ sum_samples: 15, samples_type: '[object Float64Array]' });
+    expect((await g.execute({ n: 5 })).outputs).toStrictEqual({
+      sum_samples: 15,
+      samples_type: '[object Float64Array]',
+    });
   });
 });
 

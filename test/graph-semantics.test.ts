@@ -46,13 +46,22 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
 
   describe('edges', () => {
     it.each([true, false])('runs a linear chain (fuse: %s)', async (fuse) => {
-      const g = await build('chain', { add_one: { next: 'times_two' }, times_two: { next: 'to_text' }, to_text: {} }, { fuse });
+      const g = await build(
+        'chain',
+        { add_one: { next: 'times_two' }, times_two: { next: 'to_text' }, to_text: {} },
+        { fuse },
+      );
       expect((await g.execute(5)).outputs).toStrictEqual({ to_text: 'value=12' });
       expect((await g.execute(0)).outputs).toStrictEqual({ to_text: 'value=2' });
     });
 
     it('fans out through next: [...]: every target gets the same value', async () => {
-      const g = await build('fan_out', { src_one: { next: ['rec_a', 'rec_b', 'rec_c'] }, rec_a: {}, rec_b: {}, rec_c: {} });
+      const g = await build('fan_out', {
+        src_one: { next: ['rec_a', 'rec_b', 'rec_c'] },
+        rec_a: {},
+        rec_b: {},
+        rec_c: {},
+      });
       const sent = { from: 'one', args: [{ k: 1 }] };
       expect((await g.execute({ k: 1 })).outputs).toStrictEqual({ rec_a: [sent], rec_b: [sent], rec_c: [sent] });
     });
@@ -98,7 +107,12 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
         rec_c: {},
         rec_a: {},
       });
-      expect(g.plan.levels).toStrictEqual([['pass_a', 'pass_b', 'rec_c'], ['add_one', 'rec_b'], ['times_two'], ['rec_a']]);
+      expect(g.plan.levels).toStrictEqual([
+        ['pass_a', 'pass_b', 'rec_c'],
+        ['add_one', 'rec_b'],
+        ['times_two'],
+        ['rec_a'],
+      ]);
       expect((await g.execute(2)).outputs).toStrictEqual({ rec_a: [2, 6], rec_b: [2], rec_c: [2] });
     });
 
@@ -328,26 +342,35 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     });
 
     it.each([
-      ['a function, mid-chain', { returns_function: { next: 'rec_a' }, rec_a: {} }, 'returns_function', 'function', 'value.handler'],
+      [
+        'a function, mid-chain',
+        { returns_function: { next: 'rec_a' }, rec_a: {} },
+        'returns_function',
+        'function',
+        'value.handler',
+      ],
       ['a symbol, as a terminal', { returns_symbol: {} }, 'returns_symbol', 'symbol', 'value[1]'],
-    ] as const)('fails the run when a node returns %s, and the next run succeeds', async (_what, graph, node, type, path) => {
-      const g = await build('uncloneable', graph);
-      const error = await rejectionOf(g.execute({ bad: true }));
-      expect(error).toBeInstanceOf(GraphExecutionError);
-      const e = error as GraphExecutionError;
-      expect(e.node).toBe(node);
-      expect(e.message).toContain(node);
-      expect(e.message).toContain(type);
-      expect(e.cause).toBeInstanceOf(UncloneableValueError);
-      const cause = e.cause as UncloneableValueError;
-      expect(cause.node).toBe(node);
-      expect(cause.valueType).toBe(type);
-      expect(cause.path).toBe(path);
+    ] as const)(
+      'fails the run when a node returns %s, and the next run succeeds',
+      async (_what, graph, node, type, path) => {
+        const g = await build('uncloneable', graph);
+        const error = await rejectionOf(g.execute({ bad: true }));
+        expect(error).toBeInstanceOf(GraphExecutionError);
+        const e = error as GraphExecutionError;
+        expect(e.node).toBe(node);
+        expect(e.message).toContain(node);
+        expect(e.message).toContain(type);
+        expect(e.cause).toBeInstanceOf(UncloneableValueError);
+        const cause = e.cause as UncloneableValueError;
+        expect(cause.node).toBe(node);
+        expect(cause.valueType).toBe(type);
+        expect(cause.path).toBe(path);
 
-      const { outputs } = await g.execute({ bad: false });
-      expect(Object.keys(outputs)).toHaveLength(1);
-      expect(Object.values(outputs)[0]).toStrictEqual(node === 'returns_symbol' ? [1, 'tag'] : [{ ok: true }]);
-    });
+        const { outputs } = await g.execute({ bad: false });
+        expect(Object.keys(outputs)).toHaveLength(1);
+        expect(Object.values(outputs)[0]).toStrictEqual(node === 'returns_symbol' ? [1, 'tag'] : [{ ok: true }]);
+      },
+    );
 
     it('rejects execute() after close() with ExecutorClosedError', async () => {
       const g = await build('closed', { pass_a: {} });
@@ -373,7 +396,9 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect((await g.execute({ alpha: { value: 1 }, beta: { estimate: 2 } })).outputs).toStrictEqual({
         audit_logger: { logged: true },
       });
-      expect((await g.execute({ beta: { estimate: 11 } })).outputs).toStrictEqual({ signal_handler: { published: true } });
+      expect((await g.execute({ beta: { estimate: 11 } })).outputs).toStrictEqual({
+        signal_handler: { published: true },
+      });
     });
 
     it('loads a TypeScript node module', async () => {
@@ -381,8 +406,12 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
         nodes: fixture('typed.nodes.ts'),
         graph: { make_point: { next: 'norm' }, norm: { next: 'classify' }, classify: {} },
       });
-      expect((await g.execute({ x: 3 })).outputs).toStrictEqual({ classify: { length: Math.hypot(3, 6), size: 'small' } });
-      expect((await g.execute({ x: 10 })).outputs).toStrictEqual({ classify: { length: Math.hypot(10, 20), size: 'big' } });
+      expect((await g.execute({ x: 3 })).outputs).toStrictEqual({
+        classify: { length: Math.hypot(3, 6), size: 'small' },
+      });
+      expect((await g.execute({ x: 10 })).outputs).toStrictEqual({
+        classify: { length: Math.hypot(10, 20), size: 'big' },
+      });
     });
 
     it('records a trace on request: status, duration and thread of every node', async () => {
@@ -419,7 +448,12 @@ describe('both executors agree', () => {
   const cases: Array<{ name: string; graph: Topology; reactor?: typeof Sources; inputs: unknown[]; nodes?: string }> = [
     {
       name: 'diamond',
-      graph: { pass_a: { next: ['add_one', 'times_ten'] }, add_one: { next: 'pair' }, times_ten: { next: 'pair' }, pair: {} },
+      graph: {
+        pass_a: { next: ['add_one', 'times_ten'] },
+        add_one: { next: 'pair' },
+        times_ten: { next: 'pair' },
+        pair: {},
+      },
       inputs: [0, 3, -1],
     },
     {
@@ -439,7 +473,11 @@ describe('both executors agree', () => {
     {
       name: 'entries',
       reactor: Sources,
-      graph: { src_one: { inputs: ['gamma', 'alpha'], next: 'rec_a' }, src_late: { inputs: ['beta'], next: 'rec_a' }, rec_a: { inputs: ['alpha'] } },
+      graph: {
+        src_one: { inputs: ['gamma', 'alpha'], next: 'rec_a' },
+        src_late: { inputs: ['beta'], next: 'rec_a' },
+        rec_a: { inputs: ['alpha'] },
+      },
       inputs: [{}, { alpha: 1, beta: [2], gamma: { g: 3 } }, { beta: new Date(0), gamma: new Map([[1, 'one']]) }],
     },
     {
@@ -451,18 +489,21 @@ describe('both executors agree', () => {
     },
   ];
 
-  it.each(cases)('gives identical outputs and traces for $name', async ({ name, graph, reactor: r, inputs, nodes: path }) => {
-    const options = { nodes: path ?? nodes, graph, ...(r ? { reactor: r } : {}) };
-    const inline = await buildGraph(name, 'inline', options);
-    const pooled = await buildGraph(name, 'pool', options);
-    expect(pooled.plan.levels).toStrictEqual(inline.plan.levels);
-    for (const input of inputs) {
-      const a = await inline.execute(input, { trace: true });
-      const b = await pooled.execute(input, { trace: true });
-      expect(b.outputs).toStrictEqual(a.outputs);
-      expect(statuses(b)).toStrictEqual(statuses(a));
-    }
-  });
+  it.each(cases)(
+    'gives identical outputs and traces for $name',
+    async ({ name, graph, reactor: r, inputs, nodes: path }) => {
+      const options = { nodes: path ?? nodes, graph, ...(r ? { reactor: r } : {}) };
+      const inline = await buildGraph(name, 'inline', options);
+      const pooled = await buildGraph(name, 'pool', options);
+      expect(pooled.plan.levels).toStrictEqual(inline.plan.levels);
+      for (const input of inputs) {
+        const a = await inline.execute(input, { trace: true });
+        const b = await pooled.execute(input, { trace: true });
+        expect(b.outputs).toStrictEqual(a.outputs);
+        expect(statuses(b)).toStrictEqual(statuses(a));
+      }
+    },
+  );
 
   it('fails identically', async () => {
     const graph: Topology = { pass_a: { next: 'route_raw' }, route_raw: { routes: { Yes: 'rec_a' } }, rec_a: {} };

@@ -29,7 +29,10 @@ describe('pool dispatch order', () => {
     ['listed first', ['c1', ...sides]],
   ] as const) {
     it(`starts the critical path among the first units when it is ${label}, before and after costs are measured`, async () => {
-      const g = await buildGraph(`unbalanced_${label.length}`, 'pool', { nodes: fixture('scheduling.nodes.mjs'), graph: unbalanced([...next]) });
+      const g = await buildGraph(`unbalanced_${label.length}`, 'pool', {
+        nodes: fixture('scheduling.nodes.mjs'),
+        graph: unbalanced([...next]),
+      });
       for (let round = 0; round < 2; round++) {
         const { sab } = cells();
         const { outputs } = await g.execute({ sab, chainMs: 20, sideMs: 5 });

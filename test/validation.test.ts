@@ -40,7 +40,11 @@ function functionsFor(graph: Topology, ...extra: string[]): Record<string, NodeF
 }
 
 /** Builds `graph` from an object of functions and returns the TopologyError. */
-function topologyError(name: string, graph: Topology, options: Partial<ComputationGraphOptions> = {}): Promise<TopologyError> {
+function topologyError(
+  name: string,
+  graph: Topology,
+  options: Partial<ComputationGraphOptions> = {},
+): Promise<TopologyError> {
   return buildError(name, { nodes: functionsFor(graph), graph, ...options });
 }
 
@@ -75,7 +79,12 @@ describe('topology validation', () => {
   });
 
   it.each([
-    ['through next', { d: {}, a: { next: 'b' }, b: { next: ['c', 'd'] }, c: { next: 'a' } }, ['a', 'b', 'c'], 'a -> b -> c -> a'],
+    [
+      'through next',
+      { d: {}, a: { next: 'b' }, b: { next: ['c', 'd'] }, c: { next: 'a' } },
+      ['a', 'b', 'c'],
+      'a -> b -> c -> a',
+    ],
     ['through routes', { a: { next: 'b' }, b: { routes: { Back: 'a', On: 'c' } }, c: {} }, ['a', 'b'], 'a -> b -> a'],
     ['onto itself', { a: { next: 'a' } }, ['a'], 'a -> a'],
   ] as const)('rejects a cycle %s, naming the nodes on it', async (_how, graph, onCycle, path) => {
@@ -126,7 +135,11 @@ describe('topology validation', () => {
 
   it('builds a valid declaration of the same shapes', async () => {
     const graph: Topology = { a: { inputs: ['beta'], routes: { V: ['b', 'c'] } }, b: { next: 'c' }, c: {} };
-    const g = await new ComputationGraphBuilder('valid', { reactor: Sources, nodes: functionsFor(graph), graph }).build();
+    const g = await new ComputationGraphBuilder('valid', {
+      reactor: Sources,
+      nodes: functionsFor(graph),
+      graph,
+    }).build();
     expect(g.executor).toBe('inline');
     expect(g.plan.levels).toStrictEqual([['a'], ['b'], ['c']]);
   });
@@ -195,7 +208,11 @@ describe('reactor declarations', () => {
 
   it.each(bad)('build() rejects a plain-object reactor with %s', async (_what, options, detail) => {
     const graph: Topology = { a: {} };
-    const error = await buildError('with_bad_reactor', { reactor: options as never, nodes: functionsFor(graph), graph });
+    const error = await buildError('with_bad_reactor', {
+      reactor: options as never,
+      nodes: functionsFor(graph),
+      graph,
+    });
     expectNames(error, 'with_bad_reactor', []);
     expect(error.message).toContain(detail);
     expect(error.cause).toBeInstanceOf(TopologyError);
@@ -221,12 +238,22 @@ describe('reactor declarations', () => {
   // Vitest's transform (oxc) does not lower TypeScript 5 standard decorators, so the `@reactor`
   // syntax lives in a fixture compiled by tsx (esbuild); the decorator call is also applied by hand.
   it.each([
-    ['the @reactor syntax (TypeScript 5 decorators, compiled by tsx)', async () => {
-      const module = (await tsImport(fixture('decorated.reactor.ts'), import.meta.url)) as { Decorated: abstract new () => unknown };
-      return module.Decorated;
-    }],
-    ['reactor({...}) applied to a class by hand', async () =>
-      reactor({ name: 'decorated', accumulators: ['left', 'right'], mode: 'when_all', strategy: 'sequential' })(class Decorated {})],
+    [
+      'the @reactor syntax (TypeScript 5 decorators, compiled by tsx)',
+      async () => {
+        const module = (await tsImport(fixture('decorated.reactor.ts'), import.meta.url)) as {
+          Decorated: abstract new () => unknown;
+        };
+        return module.Decorated;
+      },
+    ],
+    [
+      'reactor({...}) applied to a class by hand',
+      async () =>
+        reactor({ name: 'decorated', accumulators: ['left', 'right'], mode: 'when_all', strategy: 'sequential' })(
+          class Decorated {},
+        ),
+    ],
   ] as const)('works as a class decorator accepted by the builder: %s', async (_form, declare) => {
     const Decorated = await declare();
     const statics = Decorated as unknown as Record<string, unknown>;
@@ -240,11 +267,20 @@ describe('reactor declarations', () => {
       nodes: { sum: (l: number, r: number) => l + r },
       graph: { sum: { inputs: ['right', 'left'] } },
     }).build();
-    expect(g.reactor).toStrictEqual({ name: 'decorated', accumulators: ['left', 'right'], mode: 'when_all', strategy: 'sequential' });
+    expect(g.reactor).toStrictEqual({
+      name: 'decorated',
+      accumulators: ['left', 'right'],
+      mode: 'when_all',
+      strategy: 'sequential',
+    });
     expect((await g.execute({ left: 1, right: 10 })).outputs).toStrictEqual({ sum: 11 });
 
     // The topology's inputs are checked against the decorated class's accumulators.
-    const error = await buildError('decorated_bad', { reactor: Decorated, nodes: { sum: id }, graph: { sum: { inputs: ['middle'] } } });
+    const error = await buildError('decorated_bad', {
+      reactor: Decorated,
+      nodes: { sum: id },
+      graph: { sum: { inputs: ['middle'] } },
+    });
     expectNames(error, 'decorated_bad', ['sum']);
     expect(error.message).toContain("'decorated'");
   });

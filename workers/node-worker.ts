@@ -13,9 +13,9 @@ import { move as piscinaMove, transferableSymbol, valueSymbol } from 'piscina';
 import { toErrorEnvelope } from '../src/exec/error-envelope.js';
 import { importNodeModule, nodeFunctions } from '../src/exec/module-loader.js';
 import type { DescribeReply, UnitReply, UnitTask, WorkerTask } from '../src/exec/protocol.js';
-import { findUncloneable, isThenable } from '../src/exec/value-check.js';
-import type { NodeFunction } from '../src/graph/topology.js';
-import { moveRegistry } from '../src/move.js';
+import { findUncloneable, isThenable } from '../src/model/values.js';
+import type { NodeFunction } from '../src/model/topology.js';
+import { moveRegistry } from '../src/exec/move.js';
 
 const modules = new Map<string, Map<string, NodeFunction> | Promise<Map<string, NodeFunction>>>();
 const moves = moveRegistry();

@@ -18,7 +18,15 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as hdr from 'hdr-histogram-js';
-import { ComputationGraphBuilder, Runtime, passthroughAccumulator, reactor, type ExecutorKind, type FireRecord, type ReactorHandle } from 'cloaca';
+import {
+  ComputationGraphBuilder,
+  Runtime,
+  passthroughAccumulator,
+  reactor,
+  type ExecutorKind,
+  type FireRecord,
+  type ReactorHandle,
+} from 'cloaca';
 
 export type Strategy = 'sequential' | 'latest';
 
@@ -131,7 +139,12 @@ export class LoadDriver {
 
   /** Builds the pipeline and starts its runtime. */
   static async start(options: PipelineOptions): Promise<LoadDriver> {
-    const declaration = reactor({ name: 'load_reactor', accumulators: ['a'], mode: 'when_any', strategy: options.strategy });
+    const declaration = reactor({
+      name: 'load_reactor',
+      accumulators: ['a'],
+      mode: 'when_any',
+      strategy: options.strategy,
+    });
     const graph = await new ComputationGraphBuilder('load_chain', {
       reactor: declaration,
       nodes: new URL('../nodes/work.nodes.js', import.meta.url),
@@ -146,8 +159,18 @@ export class LoadDriver {
 
   /** Runs one step: paces the producer for the step's duration, then waits for the drain. */
   async run(step: StepSpec): Promise<StepResult> {
-    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
-    const live: Live = { histogram, fired: 0, failed: 0, cursor: this.options.strategy === 'sequential' ? 0 : -1, outOfOrder: 0 };
+    const histogram = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 3_600_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+    const live: Live = {
+      histogram,
+      fired: 0,
+      failed: 0,
+      cursor: this.options.strategy === 'sequential' ? 0 : -1,
+      outOfOrder: 0,
+    };
     this.#live = live;
     const eld = monitorEventLoopDelay({ resolution: kEldResolutionMs });
     const paced = Number.isFinite(step.rate);

@@ -80,7 +80,8 @@ export interface Growth {
 export function growth(samples: readonly MemorySample[]): Growth | undefined {
   if (samples.length < 3) return undefined;
   const third = Math.floor(samples.length / 3);
-  const mean = (part: readonly MemorySample[], key: 'rssMiB' | 'heapUsedMiB') => part.reduce((sum, s) => sum + s[key], 0) / part.length;
+  const mean = (part: readonly MemorySample[], key: 'rssMiB' | 'heapUsedMiB') =>
+    part.reduce((sum, s) => sum + s[key], 0) / part.length;
   const first = samples.slice(0, third);
   const last = samples.slice(samples.length - third);
   const firstThirdRssMiB = mean(first, 'rssMiB');

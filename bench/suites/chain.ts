@@ -28,19 +28,35 @@ export async function chainSuite(threads: number, budget: Budget): Promise<Suite
     progress(`chain: ${length}-node chain, inline / pool fused / pool unfused`);
     const point: Record<string, number> = { length };
     for (const [label, executor, fuse] of kVariants) {
-      const graph = await new ComputationGraphBuilder('chain', { nodes: nodesModule, graph: chainTopology(length), executor, pool, fuse }).build();
+      const graph = await new ComputationGraphBuilder('chain', {
+        nodes: nodesModule,
+        graph: chainTopology(length),
+        executor,
+        pool,
+        fuse,
+      }).build();
       point[label] = await rate(() => graph.execute(0), budget.measureMs / kVariants.length);
       await graph.close();
     }
     sweep.push(point);
     if (length === 3) {
-      for (const [label] of kVariants) rows.push({ suite: 'chain', metric: `3-node chain, ${label}`, value: point[label]!, unit: 'runs/s' });
-      rows[1] = { ...rows[1]!, note: `fusion: ${(point['pool, fused']! / point['pool, unfused']!).toFixed(2)}x unfused` };
+      for (const [label] of kVariants)
+        rows.push({ suite: 'chain', metric: `3-node chain, ${label}`, value: point[label]!, unit: 'runs/s' });
+      rows[1] = {
+        ...rows[1]!,
+        note: `fusion: ${(point['pool, fused']! / point['pool, unfused']!).toFixed(2)}x unfused`,
+      };
     }
   }
   await pool.close();
   const eight = sweep[sweep.length - 1]!;
-  rows.push({ suite: 'chain', metric: '8-node chain, pool fused vs unfused', value: eight['pool, fused']! / eight['pool, unfused']!, unit: 'x', note: `${Math.round(eight['pool, fused']!)} vs ${Math.round(eight['pool, unfused']!)} runs/s` });
+  rows.push({
+    suite: 'chain',
+    metric: '8-node chain, pool fused vs unfused',
+    value: eight['pool, fused']! / eight['pool, unfused']!,
+    unit: 'x',
+    note: `${Math.round(eight['pool, fused']!)} vs ${Math.round(eight['pool, unfused']!)} runs/s`,
+  });
   return {
     rows,
     data: { threads, sweep },
@@ -52,7 +68,10 @@ export async function chainSuite(threads: number, budget: Budget): Promise<Suite
           xLabel: 'nodes in the chain',
           yLabel: 'runs per second',
           logY: true,
-          series: kVariants.map(([label]) => ({ name: label, points: sweep.map((p) => [p.length!, p[label]!] as const) })),
+          series: kVariants.map(([label]) => ({
+            name: label,
+            points: sweep.map((p) => [p.length!, p[label]!] as const),
+          })),
         },
       },
     ],

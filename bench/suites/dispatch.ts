@@ -16,7 +16,11 @@ export const dispatchSteps = 5;
 export async function dispatchSuite(threads: number, budget: Budget): Promise<SuiteResult> {
   const pool = new NodePool({ threads });
   const raw = rawPiscina(threads);
-  const graph = await new ComputationGraphBuilder('one_node', { nodes: nodesModule, graph: { noop: {} }, pool }).build();
+  const graph = await new ComputationGraphBuilder('one_node', {
+    nodes: nodesModule,
+    graph: { noop: {} },
+    pool,
+  }).build();
   await Promise.all(Array.from({ length: threads * 4 }, () => raw.run(1)));
 
   // Interleaved rounds, so drift on a shared machine hits both sides alike.
@@ -45,9 +49,21 @@ export async function dispatchSuite(threads: number, budget: Budget): Promise<Su
   return {
     rows: [
       { suite: 'dispatch', metric: 'raw piscina.run, back to back', value: rawSeq, unit: 'runs/s' },
-      { suite: 'dispatch', metric: 'one-node graph, back to back', value: graphSeq, unit: 'runs/s', note: `${(graphSeq / rawSeq).toFixed(2)}x raw (target >= 0.8x)` },
+      {
+        suite: 'dispatch',
+        metric: 'one-node graph, back to back',
+        value: graphSeq,
+        unit: 'runs/s',
+        note: `${(graphSeq / rawSeq).toFixed(2)}x raw (target >= 0.8x)`,
+      },
       { suite: 'dispatch', metric: 'raw piscina.run, 64 in flight', value: last.rawPerSec, unit: 'runs/s' },
-      { suite: 'dispatch', metric: 'one-node graph, 64 in flight', value: last.graphPerSec, unit: 'runs/s', note: `${last.ratio.toFixed(2)}x raw (target >= 0.8x)` },
+      {
+        suite: 'dispatch',
+        metric: 'one-node graph, 64 in flight',
+        value: last.graphPerSec,
+        unit: 'runs/s',
+        note: `${last.ratio.toFixed(2)}x raw (target >= 0.8x)`,
+      },
     ],
     data: { threads, inFlight: sweep },
     charts: [

@@ -48,12 +48,15 @@ const unbalancedDag: Dag = {
 function topologyOf(dag: Dag): Record<string, { next?: string[] }> {
   const next: Record<string, string[]> = Object.fromEntries(Object.keys(dag).map((n) => [n, []]));
   for (const [name, [deps]] of Object.entries(dag)) for (const d of deps) next[d]!.push(name);
-  return Object.fromEntries(Object.entries(next).map(([n, targets]) => [n, targets.length > 0 ? { next: targets } : {}]));
+  return Object.fromEntries(
+    Object.entries(next).map(([n, targets]) => [n, targets.length > 0 ? { next: targets } : {}]),
+  );
 }
 
 function lowerBound(dag: Dag, threads: number): number {
   const finish = new Map<string, number>();
-  const at = (n: string): number => finish.get(n) ?? (finish.set(n, dag[n]![1] + Math.max(0, ...dag[n]![0].map(at))), finish.get(n)!);
+  const at = (n: string): number =>
+    finish.get(n) ?? (finish.set(n, dag[n]![1] + Math.max(0, ...dag[n]![0].map(at))), finish.get(n)!);
   const critical = Math.max(...Object.keys(dag).map(at));
   const work = Object.values(dag).reduce((sum, [, ms]) => sum + ms, 0);
   return Math.max(critical, work / threads);
@@ -61,10 +64,14 @@ function lowerBound(dag: Dag, threads: number): number {
 
 function runAsyncAuto(dag: Dag): Promise<unknown> {
   const tasks = Object.fromEntries(
-    Object.entries(dag).map(([name, [deps, ms]]) => [name, [...deps, (_results: unknown, done: (e: null) => void) => (burn(ms), done(null))]]),
+    Object.entries(dag).map(([name, [deps, ms]]) => [
+      name,
+      [...deps, (_results: unknown, done: (e: null) => void) => (burn(ms), done(null))],
+    ]),
   );
   // async.auto also takes a bare function for a task without dependencies.
-  for (const [name, [deps, ms]] of Object.entries(dag)) if (deps.length === 0) tasks[name] = ((done: (e: null) => void) => (burn(ms), done(null))) as never;
+  for (const [name, [deps, ms]] of Object.entries(dag))
+    if (deps.length === 0) tasks[name] = ((done: (e: null) => void) => (burn(ms), done(null))) as never;
   return asyncLib.auto(tasks as never);
 }
 
@@ -84,11 +91,21 @@ export async function parallelSuite(cores: number, budget: Budget): Promise<Suit
 
   progress('parallel: wide graph, async.auto and p-graph (single-threaded)');
   const peers = {
-    asyncAuto: { wide: await medianMs(() => runAsyncAuto(wide), budget.runs), unbalanced: await medianMs(() => runAsyncAuto(unbalancedDag), budget.runs) },
-    pGraph: { wide: await medianMs(() => runPGraph(wide), budget.runs), unbalanced: await medianMs(() => runPGraph(unbalancedDag), budget.runs) },
+    asyncAuto: {
+      wide: await medianMs(() => runAsyncAuto(wide), budget.runs),
+      unbalanced: await medianMs(() => runAsyncAuto(unbalancedDag), budget.runs),
+    },
+    pGraph: {
+      wide: await medianMs(() => runPGraph(wide), budget.runs),
+      unbalanced: await medianMs(() => runPGraph(unbalancedDag), budget.runs),
+    },
   };
   progress('parallel: wide graph, inline executor');
-  const inlineGraph = await new ComputationGraphBuilder('wide', { nodes: nodesModule, graph: topologyOf(wide), executor: 'inline' }).build();
+  const inlineGraph = await new ComputationGraphBuilder('wide', {
+    nodes: nodesModule,
+    graph: topologyOf(wide),
+    executor: 'inline',
+  }).build();
   const inlineWide = await medianMs(() => inlineGraph.execute(ctxWide), budget.runs);
 
   const sweep: Array<Record<string, number>> = [];
@@ -106,17 +123,57 @@ export async function parallelSuite(cores: number, budget: Budget): Promise<Suit
     await pool.close();
     const bound = lowerBound(unbalancedDag, threads);
     const speedup = inlineWide / wideMs;
-    sweep.push({ threads, wideMs, speedup, efficiency: speedup / threads, wideBoundMs: lowerBound(wide, threads), unbalancedFirstMs: firstMs, unbalancedMs, unbalancedBoundMs: bound, unbalancedRatio: unbalancedMs / bound });
+    sweep.push({
+      threads,
+      wideMs,
+      speedup,
+      efficiency: speedup / threads,
+      wideBoundMs: lowerBound(wide, threads),
+      unbalancedFirstMs: firstMs,
+      unbalancedMs,
+      unbalancedBoundMs: bound,
+      unbalancedRatio: unbalancedMs / bound,
+    });
     rows.push(
-      { suite: 'parallel', metric: `wide, ${threads} threads: makespan`, value: wideMs, unit: 'ms', note: `speedup ${speedup.toFixed(2)}x, efficiency ${(speedup / threads).toFixed(2)} (target >= 0.9)` },
-      { suite: 'parallel', metric: `unbalanced, ${threads} threads: makespan`, value: unbalancedMs, unit: 'ms', note: `${(unbalancedMs / bound).toFixed(2)}x bound ${bound} ms (target <= 1.10x); first run ${(firstMs / bound).toFixed(2)}x` },
+      {
+        suite: 'parallel',
+        metric: `wide, ${threads} threads: makespan`,
+        value: wideMs,
+        unit: 'ms',
+        note: `speedup ${speedup.toFixed(2)}x, efficiency ${(speedup / threads).toFixed(2)} (target >= 0.9)`,
+      },
+      {
+        suite: 'parallel',
+        metric: `unbalanced, ${threads} threads: makespan`,
+        value: unbalancedMs,
+        unit: 'ms',
+        note: `${(unbalancedMs / bound).toFixed(2)}x bound ${bound} ms (target <= 1.10x); first run ${(firstMs / bound).toFixed(2)}x`,
+      },
     );
   }
   rows.unshift(
     { suite: 'parallel', metric: `wide (${width} x ${kNodeMs} ms), inline executor`, value: inlineWide, unit: 'ms' },
-    { suite: 'parallel', metric: 'wide, async.auto', value: peers.asyncAuto.wide, unit: 'ms', note: `single-threaded; pool on ${cores} threads is ${(peers.asyncAuto.wide / sweep[sweep.length - 1]!.wideMs!).toFixed(2)}x faster` },
-    { suite: 'parallel', metric: 'wide, p-graph', value: peers.pGraph.wide, unit: 'ms', note: `single-threaded; pool on ${cores} threads is ${(peers.pGraph.wide / sweep[sweep.length - 1]!.wideMs!).toFixed(2)}x faster` },
-    { suite: 'parallel', metric: 'unbalanced, async.auto / p-graph', value: peers.asyncAuto.unbalanced, unit: 'ms', note: `p-graph ${peers.pGraph.unbalanced.toFixed(1)} ms` },
+    {
+      suite: 'parallel',
+      metric: 'wide, async.auto',
+      value: peers.asyncAuto.wide,
+      unit: 'ms',
+      note: `single-threaded; pool on ${cores} threads is ${(peers.asyncAuto.wide / sweep[sweep.length - 1]!.wideMs!).toFixed(2)}x faster`,
+    },
+    {
+      suite: 'parallel',
+      metric: 'wide, p-graph',
+      value: peers.pGraph.wide,
+      unit: 'ms',
+      note: `single-threaded; pool on ${cores} threads is ${(peers.pGraph.wide / sweep[sweep.length - 1]!.wideMs!).toFixed(2)}x faster`,
+    },
+    {
+      suite: 'parallel',
+      metric: 'unbalanced, async.auto / p-graph',
+      value: peers.asyncAuto.unbalanced,
+      unit: 'ms',
+      note: `p-graph ${peers.pGraph.unbalanced.toFixed(1)} ms`,
+    },
   );
 
   return {
@@ -147,7 +204,11 @@ export async function parallelSuite(cores: number, budget: Budget): Promise<Suit
           logX: true,
           series: [
             { name: 'cloaca pool', points: sweep.map((s) => [s.threads!, s.unbalancedMs!] as const) },
-            { name: 'lower bound', dashed: true, points: sweep.map((s) => [s.threads!, s.unbalancedBoundMs!] as const) },
+            {
+              name: 'lower bound',
+              dashed: true,
+              points: sweep.map((s) => [s.threads!, s.unbalancedBoundMs!] as const),
+            },
             { name: 'async.auto', points: sweep.map((s) => [s.threads!, peers.asyncAuto.unbalanced] as const) },
           ],
         },

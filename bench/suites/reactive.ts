@@ -28,7 +28,11 @@ const settle = (x: number): number => x - 3;
 async function cloacaPipeline(strategy: 'latest' | 'sequential', asyncNodes: boolean) {
   const declaration = reactor({ name: `reactive_${strategy}`, accumulators: ['a', 'b'], mode: 'when_any', strategy });
   const nodes = asyncNodes
-    ? { first: async (a = 0, b = 0) => pass(a + b), second: async (x: number) => double(x), third: async (x: number) => settle(x) }
+    ? {
+        first: async (a = 0, b = 0) => pass(a + b),
+        second: async (x: number) => double(x),
+        third: async (x: number) => settle(x),
+      }
     : { first: (a = 0, b = 0) => pass(a + b), second: double, third: settle };
   const graph = await new ComputationGraphBuilder(`reactive_${strategy}`, {
     reactor: declaration,
@@ -131,14 +135,49 @@ export async function reactiveSuite(budget: Budget): Promise<SuiteResult> {
 
   const latestRatio = latestResult.eventsPerSec / rxLatestResult.eventsPerSec;
   const everyRatio = everyResult.eventsPerSec / rxEveryResult.eventsPerSec;
-  data.latestCollapsing = { rxjs: rxLatestResult, cloaca: latestResult, ratio: latestRatio, cloacaFiringsPerEvent: latestFirings / latestEvents };
+  data.latestCollapsing = {
+    rxjs: rxLatestResult,
+    cloaca: latestResult,
+    ratio: latestRatio,
+    cloacaFiringsPerEvent: latestFirings / latestEvents,
+  };
   data.everyEvent = { rxjs: rxEveryResult, cloaca: everyResult, ratio: everyRatio, cloacaSyncNodes: everySyncResult };
   rows.push(
-    { suite: 'reactive', metric: 'latest-collapsing: RxJS (sync maps)', value: rxLatestResult.eventsPerSec, unit: 'events/s', note: `±${rxLatestResult.rme.toFixed(1)}%` },
-    { suite: 'reactive', metric: 'latest-collapsing: cloaca inline', value: latestResult.eventsPerSec, unit: 'events/s', note: `${latestRatio.toFixed(2)}x RxJS (target >= 0.5x); ${latestFirings} firings for ${latestEvents} events` },
-    { suite: 'reactive', metric: 'every-event: RxJS concatMap(async) x3', value: rxEveryResult.eventsPerSec, unit: 'events/s', note: `±${rxEveryResult.rme.toFixed(1)}%` },
-    { suite: 'reactive', metric: 'every-event: cloaca sequential, async nodes', value: everyResult.eventsPerSec, unit: 'events/s', note: `${everyRatio.toFixed(2)}x RxJS (target >= 0.25x)` },
-    { suite: 'reactive', metric: 'every-event: cloaca sequential, sync nodes', value: everySyncResult.eventsPerSec, unit: 'events/s', note: `${(everySyncResult.eventsPerSec / rxEveryResult.eventsPerSec).toFixed(2)}x RxJS async maps` },
+    {
+      suite: 'reactive',
+      metric: 'latest-collapsing: RxJS (sync maps)',
+      value: rxLatestResult.eventsPerSec,
+      unit: 'events/s',
+      note: `±${rxLatestResult.rme.toFixed(1)}%`,
+    },
+    {
+      suite: 'reactive',
+      metric: 'latest-collapsing: cloaca inline',
+      value: latestResult.eventsPerSec,
+      unit: 'events/s',
+      note: `${latestRatio.toFixed(2)}x RxJS (target >= 0.5x); ${latestFirings} firings for ${latestEvents} events`,
+    },
+    {
+      suite: 'reactive',
+      metric: 'every-event: RxJS concatMap(async) x3',
+      value: rxEveryResult.eventsPerSec,
+      unit: 'events/s',
+      note: `±${rxEveryResult.rme.toFixed(1)}%`,
+    },
+    {
+      suite: 'reactive',
+      metric: 'every-event: cloaca sequential, async nodes',
+      value: everyResult.eventsPerSec,
+      unit: 'events/s',
+      note: `${everyRatio.toFixed(2)}x RxJS (target >= 0.25x)`,
+    },
+    {
+      suite: 'reactive',
+      metric: 'every-event: cloaca sequential, sync nodes',
+      value: everySyncResult.eventsPerSec,
+      unit: 'events/s',
+      note: `${(everySyncResult.eventsPerSec / rxEveryResult.eventsPerSec).toFixed(2)}x RxJS async maps`,
+    },
   );
   return {
     rows,
@@ -152,8 +191,20 @@ export async function reactiveSuite(budget: Budget): Promise<SuiteResult> {
           yLabel: 'events per second',
           logY: true,
           series: [
-            { name: 'RxJS', points: [[1, rxLatestResult.eventsPerSec], [2, rxEveryResult.eventsPerSec]] },
-            { name: 'cloaca', points: [[1, latestResult.eventsPerSec], [2, everyResult.eventsPerSec]] },
+            {
+              name: 'RxJS',
+              points: [
+                [1, rxLatestResult.eventsPerSec],
+                [2, rxEveryResult.eventsPerSec],
+              ],
+            },
+            {
+              name: 'cloaca',
+              points: [
+                [1, latestResult.eventsPerSec],
+                [2, everyResult.eventsPerSec],
+              ],
+            },
           ],
         },
       },

@@ -11,7 +11,14 @@
  *   p50/p99/max, inline and pool.
  */
 import { performance } from 'node:perf_hooks';
-import { ComputationGraphBuilder, Runtime, passthroughAccumulator, reactor, type ExecutorKind, type FireRecord } from 'cloaca';
+import {
+  ComputationGraphBuilder,
+  Runtime,
+  passthroughAccumulator,
+  reactor,
+  type ExecutorKind,
+  type FireRecord,
+} from 'cloaca';
 import { progress, quantile, rate, type Budget, type Row } from '../harness.js';
 import { nodesModule, rawPiscina, type SuiteResult } from './shared.js';
 
@@ -21,7 +28,12 @@ const chain = { step1: { inputs: ['a'], next: 'step2' }, step2: { next: 'step3' 
 
 async function pipeline(strategy: 'latest' | 'sequential', executor: ExecutorKind, threads: number) {
   const declaration = reactor({ name: 'bench_reactor', accumulators: ['a'], mode: 'when_any', strategy });
-  const graph = await new ComputationGraphBuilder('bench_chain', { reactor: declaration, nodes: nodesModule, graph: chain, executor }).build();
+  const graph = await new ComputationGraphBuilder('bench_chain', {
+    reactor: declaration,
+    nodes: nodesModule,
+    graph: chain,
+    executor,
+  }).build();
   const runtime = new Runtime({ threads });
   runtime.register(passthroughAccumulator({ name: 'a' }), declaration, graph);
   await runtime.start();
@@ -66,7 +78,14 @@ async function latency(runtime: Runtime, perSecond: number, ms: number) {
     }, 1);
   });
   await runtime.idle();
-  return { events: pushedAt.length, fired: samples.length, p50: quantile(samples, 0.5), p90: quantile(samples, 0.9), p99: quantile(samples, 0.99), max: quantile(samples, 1) };
+  return {
+    events: pushedAt.length,
+    fired: samples.length,
+    p50: quantile(samples, 0.5),
+    p90: quantile(samples, 0.9),
+    p99: quantile(samples, 0.99),
+    max: quantile(samples, 1),
+  };
 }
 
 export async function runtimeSuite(threads: number, budget: Budget): Promise<SuiteResult> {
@@ -96,18 +115,36 @@ export async function runtimeSuite(threads: number, budget: Budget): Promise<Sui
       await runtime.shutdown();
       if (peer) await measureRaw();
       throughputData[`${strategy}/${executor}`] = { events: count, ...result };
-      rows.push({ suite: 'runtime', metric: `${strategy}, ${executor}: events through`, value: result.eventsPerSec, unit: 'events/s', note: `${Math.round(result.firingsPerSec).toLocaleString('en-US')} firings/s` });
+      rows.push({
+        suite: 'runtime',
+        metric: `${strategy}, ${executor}: events through`,
+        value: result.eventsPerSec,
+        unit: 'events/s',
+        note: `${Math.round(result.firingsPerSec).toLocaleString('en-US')} firings/s`,
+      });
       if (strategy === 'sequential') {
         const note = peer
           ? `${(result.firingsPerSec / mean(rawRates)).toFixed(2)}x raw round trips (target >= 0.7x)`
           : 'target >= 200,000 firings/s';
-        rows.push({ suite: 'runtime', metric: `${strategy}, ${executor}: firings`, value: result.firingsPerSec, unit: 'firings/s', note });
+        rows.push({
+          suite: 'runtime',
+          metric: `${strategy}, ${executor}: firings`,
+          value: result.firingsPerSec,
+          unit: 'firings/s',
+          note,
+        });
       }
     }
   }
   await raw.destroy();
   const rawPerSec = mean(rawRates);
-  rows.push({ suite: 'runtime', metric: 'raw piscina.run round trips, back to back', value: rawPerSec, unit: 'runs/s', note: `before ${Math.round(rawRates[0]!)}, after ${Math.round(rawRates[1]!)}` });
+  rows.push({
+    suite: 'runtime',
+    metric: 'raw piscina.run round trips, back to back',
+    value: rawPerSec,
+    unit: 'runs/s',
+    note: `before ${Math.round(rawRates[0]!)}, after ${Math.round(rawRates[1]!)}`,
+  });
   data.rawRoundTripsPerSec = rawPerSec;
   data.throughput = throughputData;
 
@@ -121,13 +158,27 @@ export async function runtimeSuite(threads: number, budget: Budget): Promise<Sui
     const target = executor === 'inline' ? 1 : 3;
     rows.push(
       { suite: 'latency', metric: `5,000 events/s, ${executor}: p50`, value: result.p50, unit: 'ms' },
-      { suite: 'latency', metric: `5,000 events/s, ${executor}: p99`, value: result.p99, unit: 'ms', note: `target <= ${target} ms; max ${result.max.toFixed(2)} ms; ${result.fired}/${result.events} fired` },
+      {
+        suite: 'latency',
+        metric: `5,000 events/s, ${executor}: p99`,
+        value: result.p99,
+        unit: 'ms',
+        note: `target <= ${target} ms; max ${result.max.toFixed(2)} ms; ${result.fired}/${result.events} fired`,
+      },
     );
   }
   data.latency = latencyData;
   const series = (['inline', 'pool'] as const).map((executor) => {
     const l = latencyData[executor] as Awaited<ReturnType<typeof latency>>;
-    return { name: executor, points: [[50, l.p50], [90, l.p90], [99, l.p99], [100, l.max]] as Array<readonly [number, number]> };
+    return {
+      name: executor,
+      points: [
+        [50, l.p50],
+        [90, l.p90],
+        [99, l.p99],
+        [100, l.max],
+      ] as Array<readonly [number, number]>,
+    };
   });
   return {
     rows,
@@ -135,7 +186,13 @@ export async function runtimeSuite(threads: number, budget: Budget): Promise<Sui
     charts: [
       {
         name: 'runtime-latency',
-        chart: { title: 'Push -> fire record latency at 5,000 events/s (sequential)', xLabel: 'percentile (100 = max)', yLabel: 'ms', logY: true, series },
+        chart: {
+          title: 'Push -> fire record latency at 5,000 events/s (sequential)',
+          xLabel: 'percentile (100 = max)',
+          yLabel: 'ms',
+          logY: true,
+          series,
+        },
       },
     ],
   };

@@ -34,7 +34,9 @@ const durationS = Number(values.duration);
 const rate = Number(values.rate);
 const executor = values.executor;
 if (!(durationS > 0) || !(rate > 0) || (executor !== 'pool' && executor !== 'inline')) {
-  console.error(`usage: npm start -- [--duration SECONDS] [--rate EVENTS_PER_S] [--executor pool|inline] [--threads N] [--checkpoint FILE]`);
+  console.error(
+    `usage: npm start -- [--duration SECONDS] [--rate EVENTS_PER_S] [--executor pool|inline] [--threads N] [--checkpoint FILE]`,
+  );
   process.exit(2);
 }
 
@@ -71,7 +73,11 @@ runtime.register(
     name: 'fills',
     flushInterval: '250ms',
     maxBufferSize: 100,
-    process: (fills) => ({ count: fills.length, net: fills.reduce((sum, f) => sum + f.qty, 0), at: fills[fills.length - 1]!.at }),
+    process: (fills) => ({
+      count: fills.length,
+      net: fills.reduce((sum, f) => sum + f.qty, 0),
+      at: fills[fills.length - 1]!.at,
+    }),
   }),
   MarketMakerReactor,
   graph,
@@ -141,10 +147,16 @@ await runtime.shutdown();
 const elapsed = (performance.now() - started) / 1000;
 
 console.log(`${process.stdout.isTTY ? '\n' : ''}\nsummary`);
-console.log(`  events generated   ${generated} (${Math.round(generated / elapsed)}/s), refused by backpressure ${refused}`);
-console.log(`  firings            ${firings} (${Math.round(firings / elapsed)}/s), failed ${failures}; latest strategy collapses bursts`);
+console.log(
+  `  events generated   ${generated} (${Math.round(generated / elapsed)}/s), refused by backpressure ${refused}`,
+);
+console.log(
+  `  firings            ${firings} (${Math.round(firings / elapsed)}/s), failed ${failures}; latest strategy collapses bursts`,
+);
 console.log(`  routes             signal_handler ${routes.signal_handler}, audit_logger ${routes.audit_logger}`);
-console.log(`  latency            p50 ${fmt(percentile(all, 0.5))}  p90 ${fmt(percentile(all, 0.9))}  p99 ${fmt(percentile(all, 0.99))}  max ${fmt(percentile(all, 1))} (event generated -> graph result)`);
+console.log(
+  `  latency            p50 ${fmt(percentile(all, 0.5))}  p90 ${fmt(percentile(all, 0.9))}  p99 ${fmt(percentile(all, 0.99))}  max ${fmt(percentile(all, 1))} (event generated -> graph result)`,
+);
 console.log(`  checkpoint         ${values.checkpoint} (cache and batch buffer restored on the next run)`);
 
 function percentile(samples: number[], q: number): number {

@@ -33,7 +33,11 @@ export function decision(alpha: Tick | undefined, beta: Book | undefined, fills:
   return ['NoAction', { reason: 'below threshold', at }];
 }
 
-export function signal_handler(signal: { output: number; at: number }): { published: boolean; output: number; at: number } {
+export function signal_handler(signal: { output: number; at: number }): {
+  published: boolean;
+  output: number;
+  at: number;
+} {
   return { published: true, output: signal.output, at: signal.at };
 }
 

@@ -3,10 +3,10 @@
  * friends return, validated eagerly and reusable across runtimes) and the live instance a
  * runtime makes of it, which talks to the runtime only through an {@link AccumulatorHost}.
  */
-import { describe } from '../describe.js';
-import { AccumulatorError, ConfigurationError } from '../errors.js';
-import { AccumulatorHealth } from '../runtime/health.js';
-import { isThenable } from '../exec/value-check.js';
+import { describe } from '../model/describe.js';
+import { AccumulatorError, ConfigurationError } from '../model/errors.js';
+import { AccumulatorHealth } from '../model/health.js';
+import { isThenable } from '../model/values.js';
 
 /** The accumulator kinds. */
 export const AccumulatorKind = {
@@ -34,7 +34,11 @@ export function isAccumulatorDeclaration(value: unknown): value is AccumulatorDe
 }
 
 /** Makes a declaration whose instances come from `create`. */
-export function declareAccumulator(kind: AccumulatorKind, name: string, create: () => Accumulator): AccumulatorDeclaration {
+export function declareAccumulator(
+  kind: AccumulatorKind,
+  name: string,
+  create: () => Accumulator,
+): AccumulatorDeclaration {
   return Object.freeze({ kind, name, [kDeclaration]: create });
 }
 
@@ -123,7 +127,10 @@ export abstract class Accumulator {
       return undefined;
     }
     if (isThenable(value)) {
-      this.reportFailure(`${what} returned a promise; it must be synchronous (do async work in a poll or in graph nodes)`, event);
+      this.reportFailure(
+        `${what} returned a promise; it must be synchronous (do async work in a poll or in graph nodes)`,
+        event,
+      );
       return undefined;
     }
     return value;
@@ -132,7 +139,12 @@ export abstract class Accumulator {
   protected reportFailure(detail: string, event: unknown, cause?: unknown): void {
     this.failures++;
     this.host.fail(
-      new AccumulatorError(this.name, `accumulator '${this.name}': ${detail}`, event, cause === undefined ? undefined : { cause }),
+      new AccumulatorError(
+        this.name,
+        `accumulator '${this.name}': ${detail}`,
+        event,
+        cause === undefined ? undefined : { cause },
+      ),
     );
   }
 }
@@ -140,7 +152,11 @@ export abstract class Accumulator {
 /** Validates an accumulator name. */
 export function requireName(kind: AccumulatorKind, name: unknown): string {
   if (typeof name !== 'string' || name === '') {
-    throw new ConfigurationError(`${kind}Accumulator`, name, `${kind}Accumulator: 'name' must be a non-empty string, got ${describe(name)}`);
+    throw new ConfigurationError(
+      `${kind}Accumulator`,
+      name,
+      `${kind}Accumulator: 'name' must be a non-empty string, got ${describe(name)}`,
+    );
   }
   return name;
 }

@@ -7,10 +7,17 @@
  * The buffer is bounded: without `maxBufferSize`, a push is refused (returns false) once the
  * buffer holds the runtime's `queueCapacity` events.
  */
-import { ConfigurationError } from '../errors.js';
-import { parseDuration } from '../runtime/duration.js';
-import { AccumulatorHealth } from '../runtime/health.js';
-import { Accumulator, AccumulatorKind, declareAccumulator, optionalFunction, requireName, type AccumulatorDeclaration } from './accumulator.js';
+import { ConfigurationError } from '../model/errors.js';
+import { parseDuration } from '../model/duration.js';
+import { AccumulatorHealth } from '../model/health.js';
+import {
+  Accumulator,
+  AccumulatorKind,
+  declareAccumulator,
+  optionalFunction,
+  requireName,
+  type AccumulatorDeclaration,
+} from './accumulator.js';
 
 export interface BatchAccumulatorOptions<E = unknown, O = unknown> {
   readonly name: string;
@@ -34,14 +41,27 @@ export function batchAccumulator<E, O>(options: BatchAccumulatorOptions<E, O>): 
   let intervalMs: number | undefined;
   if (options.flushInterval !== undefined) {
     intervalMs = parseDuration(options.flushInterval, `${owner} flushInterval`);
-    if (intervalMs === 0) throw new ConfigurationError(owner, options.flushInterval, `${owner}: flushInterval '${options.flushInterval}' must be more than zero`);
+    if (intervalMs === 0)
+      throw new ConfigurationError(
+        owner,
+        options.flushInterval,
+        `${owner}: flushInterval '${options.flushInterval}' must be more than zero`,
+      );
   }
   const { maxBufferSize } = options;
   if (maxBufferSize !== undefined && !(Number.isInteger(maxBufferSize) && maxBufferSize > 0)) {
-    throw new ConfigurationError(owner, maxBufferSize, `${owner}: 'maxBufferSize' must be a positive integer, got ${String(maxBufferSize)}`);
+    throw new ConfigurationError(
+      owner,
+      maxBufferSize,
+      `${owner}: 'maxBufferSize' must be a positive integer, got ${String(maxBufferSize)}`,
+    );
   }
   const process = optionalFunction<(events: unknown[]) => unknown>(owner, 'process', options.process);
-  return declareAccumulator(AccumulatorKind.Batch, name, () => new BatchAccumulator(name, intervalMs, maxBufferSize, process));
+  return declareAccumulator(
+    AccumulatorKind.Batch,
+    name,
+    () => new BatchAccumulator(name, intervalMs, maxBufferSize, process),
+  );
 }
 
 export class BatchAccumulator extends Accumulator {
@@ -54,7 +74,12 @@ export class BatchAccumulator extends Accumulator {
   /** The bound when no maxBufferSize is set; the runtime sets it to its queue capacity. */
   capacity = Number.POSITIVE_INFINITY;
 
-  constructor(name: string, intervalMs: number | undefined, maxBufferSize: number | undefined, process: ((events: unknown[]) => unknown) | undefined) {
+  constructor(
+    name: string,
+    intervalMs: number | undefined,
+    maxBufferSize: number | undefined,
+    process: ((events: unknown[]) => unknown) | undefined,
+  ) {
     super(name);
     this.#intervalMs = intervalMs;
     this.#maxBufferSize = maxBufferSize;

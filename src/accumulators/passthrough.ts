@@ -2,8 +2,15 @@
  * Passthrough accumulator: each pushed event goes through `process` (identity by default) and
  * becomes a boundary at once; `process` returning `undefined` drops the event.
  */
-import { Accumulator, AccumulatorKind, declareAccumulator, optionalFunction, requireName, type AccumulatorDeclaration } from './accumulator.js';
-import { AccumulatorHealth } from '../runtime/health.js';
+import {
+  Accumulator,
+  AccumulatorKind,
+  declareAccumulator,
+  optionalFunction,
+  requireName,
+  type AccumulatorDeclaration,
+} from './accumulator.js';
+import { AccumulatorHealth } from '../model/health.js';
 
 export interface PassthroughAccumulatorOptions<E = unknown, O = unknown> {
   readonly name: string;
@@ -19,7 +26,11 @@ export interface PassthroughAccumulatorOptions<E = unknown, O = unknown> {
  */
 export function passthroughAccumulator<E, O>(options: PassthroughAccumulatorOptions<E, O>): AccumulatorDeclaration {
   const name = requireName(AccumulatorKind.Passthrough, options?.name);
-  const process = optionalFunction<(event: unknown) => unknown>(`passthrough accumulator '${name}'`, 'process', options.process);
+  const process = optionalFunction<(event: unknown) => unknown>(
+    `passthrough accumulator '${name}'`,
+    'process',
+    options.process,
+  );
   return declareAccumulator(AccumulatorKind.Passthrough, name, () => new PassthroughAccumulator(name, process));
 }
 

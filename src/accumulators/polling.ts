@@ -5,10 +5,16 @@
  * overlap. After a restart on a checkpoint file the last polled value is delivered once at start.
  * A pushed event becomes a boundary as if it had been polled (but is not checkpointed).
  */
-import { ConfigurationError } from '../errors.js';
-import { parseDuration } from '../runtime/duration.js';
-import { AccumulatorHealth } from '../runtime/health.js';
-import { Accumulator, AccumulatorKind, declareAccumulator, requireName, type AccumulatorDeclaration } from './accumulator.js';
+import { ConfigurationError } from '../model/errors.js';
+import { parseDuration } from '../model/duration.js';
+import { AccumulatorHealth } from '../model/health.js';
+import {
+  Accumulator,
+  AccumulatorKind,
+  declareAccumulator,
+  requireName,
+  type AccumulatorDeclaration,
+} from './accumulator.js';
 
 export interface PollingAccumulatorOptions<O = unknown> {
   readonly name: string;
@@ -28,8 +34,14 @@ export function pollingAccumulator<O>(options: PollingAccumulatorOptions<O>): Ac
   const name = requireName(AccumulatorKind.Polling, options?.name);
   const owner = `polling accumulator '${name}'`;
   const intervalMs = parseDuration(options.interval, `${owner} interval`);
-  if (intervalMs === 0) throw new ConfigurationError(owner, options.interval, `${owner}: interval '${options.interval}' must be more than zero`);
-  if (typeof options.poll !== 'function') throw new ConfigurationError(owner, options.poll, `${owner}: 'poll' must be a function`);
+  if (intervalMs === 0)
+    throw new ConfigurationError(
+      owner,
+      options.interval,
+      `${owner}: interval '${options.interval}' must be more than zero`,
+    );
+  if (typeof options.poll !== 'function')
+    throw new ConfigurationError(owner, options.poll, `${owner}: 'poll' must be a function`);
   const poll = options.poll as () => unknown;
   return declareAccumulator(AccumulatorKind.Polling, name, () => new PollingAccumulator(name, intervalMs, poll));
 }

@@ -5,9 +5,15 @@
  * Written by `runtime.push` and by a graph's `feedback` option. After a restart on a checkpoint
  * file the window is restored and, unless the accumulator is a sink, delivered once.
  */
-import { ConfigurationError } from '../errors.js';
-import { AccumulatorHealth } from '../runtime/health.js';
-import { Accumulator, AccumulatorKind, declareAccumulator, requireName, type AccumulatorDeclaration } from './accumulator.js';
+import { ConfigurationError } from '../model/errors.js';
+import { AccumulatorHealth } from '../model/health.js';
+import {
+  Accumulator,
+  AccumulatorKind,
+  declareAccumulator,
+  requireName,
+  type AccumulatorDeclaration,
+} from './accumulator.js';
 
 export interface StateAccumulatorOptions {
   readonly name: string;
@@ -25,7 +31,11 @@ export function stateAccumulator(options: StateAccumulatorOptions): AccumulatorD
   const name = requireName(AccumulatorKind.State, options?.name);
   const { capacity } = options;
   if (!Number.isInteger(capacity)) {
-    throw new ConfigurationError(`state accumulator '${name}'`, capacity, `state accumulator '${name}': 'capacity' must be an integer (> 0 window, < 0 unbounded, 0 sink), got ${String(capacity)}`);
+    throw new ConfigurationError(
+      `state accumulator '${name}'`,
+      capacity,
+      `state accumulator '${name}': 'capacity' must be an integer (> 0 window, < 0 unbounded, 0 sink), got ${String(capacity)}`,
+    );
   }
   return declareAccumulator(AccumulatorKind.State, name, () => new StateAccumulator(name, capacity));
 }

@@ -3,8 +3,8 @@
  * factory registered under a type (`runtime.registerStreamBackend(type, factory)`); `'memory'`
  * is built in (`memory-broker.ts`).
  */
-import { describe } from '../describe.js';
-import { ConfigurationError } from '../errors.js';
+import { describe } from '../model/describe.js';
+import { ConfigurationError } from '../model/errors.js';
 
 /** One message of a topic. */
 export interface StreamMessage {
@@ -47,10 +47,18 @@ export class StreamBackendRegistry {
   /** Registers (or replaces) the factory of `type`. */
   register(type: string, factory: StreamBackendFactory): void {
     if (typeof type !== 'string' || type === '') {
-      throw new ConfigurationError('registerStreamBackend', type, `registerStreamBackend: 'type' must be a non-empty string, got ${describe(type)}`);
+      throw new ConfigurationError(
+        'registerStreamBackend',
+        type,
+        `registerStreamBackend: 'type' must be a non-empty string, got ${describe(type)}`,
+      );
     }
     if (typeof factory !== 'function') {
-      throw new ConfigurationError('registerStreamBackend', factory, `registerStreamBackend('${type}'): the factory must be a function, got ${describe(factory)}`);
+      throw new ConfigurationError(
+        'registerStreamBackend',
+        factory,
+        `registerStreamBackend('${type}'): the factory must be a function, got ${describe(factory)}`,
+      );
     }
     this.#factories.set(type, factory);
   }
@@ -63,7 +71,11 @@ export class StreamBackendRegistry {
   get(type: string): StreamBackendFactory {
     const factory = this.#factories.get(type);
     if (factory === undefined) {
-      throw new ConfigurationError('stream backend', type, `no stream backend of type '${type}' is registered (known: ${[...this.#factories.keys()].join(', ')})`);
+      throw new ConfigurationError(
+        'stream backend',
+        type,
+        `no stream backend of type '${type}' is registered (known: ${[...this.#factories.keys()].join(', ')})`,
+      );
     }
     return factory;
   }

@@ -9,10 +9,17 @@
  * `degraded`). A message received resets the count: a backend that connects but cannot deliver
  * still runs out of retries. `runtime.push` delivers an event as if it had been received.
  */
-import { AccumulatorError, ConfigurationError } from '../errors.js';
-import { describe } from '../describe.js';
-import { AccumulatorHealth } from '../runtime/health.js';
-import { Accumulator, AccumulatorKind, declareAccumulator, optionalFunction, requireName, type AccumulatorDeclaration } from './accumulator.js';
+import { AccumulatorError, ConfigurationError } from '../model/errors.js';
+import { describe } from '../model/describe.js';
+import { AccumulatorHealth } from '../model/health.js';
+import {
+  Accumulator,
+  AccumulatorKind,
+  declareAccumulator,
+  optionalFunction,
+  requireName,
+  type AccumulatorDeclaration,
+} from './accumulator.js';
 import type { StreamBackend, StreamBackendFactory } from './stream-backend.js';
 
 /** Retry schedule of a failing backend. */
@@ -50,7 +57,11 @@ export function streamAccumulator<M, O>(options: StreamAccumulatorOptions<M, O>)
   const owner = `stream accumulator '${name}'`;
   for (const key of ['type', 'topic'] as const) {
     if (typeof options[key] !== 'string' || options[key] === '') {
-      throw new ConfigurationError(owner, options[key], `${owner}: '${key}' must be a non-empty string, got ${describe(options[key])}`);
+      throw new ConfigurationError(
+        owner,
+        options[key],
+        `${owner}: '${key}' must be a non-empty string, got ${describe(options[key])}`,
+      );
     }
   }
   const group = options.group ?? `${name}_group`;
@@ -61,7 +72,12 @@ export function streamAccumulator<M, O>(options: StreamAccumulatorOptions<M, O>)
     maxRetries: options.retry?.maxRetries ?? 5,
   };
   for (const [key, value] of Object.entries(retry)) {
-    if (!(Number.isInteger(value) && value > 0)) throw new ConfigurationError(owner, value, `${owner}: retry.${key} must be a positive integer, got ${describe(value)}`);
+    if (!(Number.isInteger(value) && value > 0))
+      throw new ConfigurationError(
+        owner,
+        value,
+        `${owner}: retry.${key} must be a positive integer, got ${describe(value)}`,
+      );
   }
   const config = { type: options.type, topic: options.topic, group, options: options.options ?? {}, retry };
   return declareAccumulator(AccumulatorKind.Stream, name, () => new StreamAccumulator(name, config, process));

@@ -8,7 +8,7 @@
  * recomputed lazily, only when an estimate moved by more than a tenth and only for graphs where
  * two units can ever be ready at once.
  */
-import type { GraphPlan } from '../graph/plan.js';
+import type { GraphPlan } from '../model/plan.js';
 
 /** Smoothing of the moving average: the newest sample weighs this much. */
 const kAlpha = 0.2;

@@ -3,7 +3,7 @@
  * properties across a thread boundary. Structured clone alone keeps only some of these: a custom
  * class arrives as a plain `Error` named `Error`, and own properties such as `code` are lost.
  */
-import { findUncloneable } from './value-check.js';
+import { findUncloneable } from '../model/values.js';
 
 /** What crosses the boundary for a thrown value. */
 export type ErrorEnvelope =
@@ -57,11 +57,17 @@ const kBuiltins: Record<string, ErrorConstructor> = {
 export function fromErrorEnvelope(envelope: ErrorEnvelope): unknown {
   if (envelope.kind === 'value') return envelope.value;
   const Ctor = kBuiltins[envelope.name] ?? Error;
-  const error = envelope.cause === undefined
-    ? new Ctor(envelope.message)
-    : new Ctor(envelope.message, { cause: fromErrorEnvelope(envelope.cause) });
+  const error =
+    envelope.cause === undefined
+      ? new Ctor(envelope.message)
+      : new Ctor(envelope.message, { cause: fromErrorEnvelope(envelope.cause) });
   if (error.name !== envelope.name) {
-    Object.defineProperty(error, 'name', { value: envelope.name, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(error, 'name', {
+      value: envelope.name,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
   }
   if (envelope.stack !== undefined) error.stack = envelope.stack;
   Object.assign(error, envelope.props);

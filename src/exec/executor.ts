@@ -4,7 +4,7 @@
  * (`pool-executor.ts`). Both implement this interface and report back through the same two
  * callbacks, which is what keeps their semantics identical (the lage `InProcPool` pattern).
  */
-import type { PlanUnit } from '../graph/plan.js';
+import type { PlanUnit } from '../model/plan.js';
 
 /** The executors a graph can run on. */
 export const ExecutorKind = { Pool: 'pool', Inline: 'inline' } as const;

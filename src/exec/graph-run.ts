@@ -10,8 +10,8 @@
  * not yet started are never started.
  */
 import { performance } from 'node:perf_hooks';
-import { GraphExecutionError, RoutingError } from '../errors.js';
-import type { GraphPlan } from '../graph/plan.js';
+import { GraphExecutionError, RoutingError } from '../model/errors.js';
+import type { GraphPlan } from '../model/plan.js';
 import type { CostModel } from './cost-model.js';
 import type { Executor, UnitJob, UnitSink } from './executor.js';
 
@@ -127,7 +127,10 @@ export class GraphRun implements UnitSink {
     const graph = this.#ctx.plan.graph;
     const node = this.#ctx.plan.nodes[job.unit.nodes[offset]!]!.name;
     const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
-    this.#complete(new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }), undefined);
+    this.#complete(
+      new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }),
+      undefined,
+    );
   }
 
   #ready(index: number): void {

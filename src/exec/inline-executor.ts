@@ -12,11 +12,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
-import { ExecutorClosedError, NodeTimeoutError, UncloneableValueError } from '../errors.js';
-import type { GraphPlan } from '../graph/plan.js';
-import type { NodeFunction } from '../graph/topology.js';
+import { ExecutorClosedError, NodeTimeoutError, UncloneableValueError } from '../model/errors.js';
+import type { GraphPlan } from '../model/plan.js';
+import type { NodeFunction } from '../model/topology.js';
 import type { Executor, UnitJob } from './executor.js';
-import { findUncloneable, isThenable } from './value-check.js';
+import { findUncloneable, isThenable } from '../model/values.js';
 
 export class InlineExecutor implements Executor {
   readonly kind = 'inline' as const;
@@ -80,7 +80,13 @@ export class InlineExecutor implements Executor {
     job.run.unitDone(job, value, durations, threadId);
   }
 
-  async #finishAsync(job: UnitJob, from: number, start: number, pending: PromiseLike<unknown>, durations: number[]): Promise<void> {
+  async #finishAsync(
+    job: UnitJob,
+    from: number,
+    start: number,
+    pending: PromiseLike<unknown>,
+    durations: number[],
+  ): Promise<void> {
     const members = job.unit.nodes;
     let value: unknown;
     for (let k = from; k < members.length; k++) {

@@ -25,11 +25,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { describe } from '../describe.js';
-import { ExecutorClosedError } from '../errors.js';
+import { describe } from '../model/describe.js';
+import { ExecutorClosedError } from '../model/errors.js';
 import type { DescribeReply, UnitReply, UnitTask } from './protocol.js';
 import { ReadyQueue } from './ready-queue.js';
-import { kHostChannelKey } from '../runtime/host-channel.js';
+import { kHostChannelKey } from './host-channel.js';
 
 /** Options of a {@link NodePool}. */
 export interface NodePoolOptions {
@@ -118,7 +118,9 @@ export class NodePool {
     // Without a listener, a worker error outside any task (a failed bootstrap, a crash while
     // idle) would be re-thrown by the EventEmitter and take the main process down.
     this.#piscina.on('error', (error: unknown) => {
-      process.emitWarning(`cloaca: a pool worker failed outside any node call: ${error instanceof Error ? error.message : String(error)}`);
+      process.emitWarning(
+        `cloaca: a pool worker failed outside any node call: ${error instanceof Error ? error.message : String(error)}`,
+      );
     });
   }
 
@@ -186,7 +188,9 @@ export class NodePool {
 
   /** The gate of the module comment: may `work` go to Piscina now? */
   #free(work: PoolWork): boolean {
-    return this.#inFlight < this.threads || (work.light && this.#inFlightHeavy === 0 && this.#inFlight < this.#capacity);
+    return (
+      this.#inFlight < this.threads || (work.light && this.#inFlightHeavy === 0 && this.#inFlight < this.#capacity)
+    );
   }
 
   #start(work: PoolWork): void {

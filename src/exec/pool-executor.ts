@@ -3,8 +3,8 @@
  * worker's reply (or Piscina's rejection) back into the run's callbacks with errors that name
  * the node.
  */
-import { ExecutorClosedError, NodeTimeoutError, UncloneableValueError, WorkerExitError } from '../errors.js';
-import type { GraphPlan } from '../graph/plan.js';
+import { ExecutorClosedError, NodeTimeoutError, UncloneableValueError, WorkerExitError } from '../model/errors.js';
+import type { GraphPlan } from '../model/plan.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, UnitJob } from './executor.js';
@@ -28,7 +28,14 @@ export class PoolExecutor implements Executor {
   #closed = false;
 
   /** `release` is called once by `close()`: it gives the pool back to whoever owns it. */
-  constructor(plan: GraphPlan, costs: CostModel, pool: NodePool, href: string, shared: boolean, release: () => Promise<void>) {
+  constructor(
+    plan: GraphPlan,
+    costs: CostModel,
+    pool: NodePool,
+    href: string,
+    shared: boolean,
+    release: () => Promise<void>,
+  ) {
     this.#plan = plan;
     this.#costs = costs;
     this.pool = pool;
@@ -120,7 +127,10 @@ class UnitWork implements PoolWork {
       // Piscina rejects with "worker exited with code: N", "Worker terminated due to reaching
       // memory limit", or, when postMessage of a result failed and killed the worker, with {}.
       const detail = error instanceof Error ? error.message : 'it stopped while sending the result back';
-      const chain = job.unit.nodes.length > 1 ? ` (fused chain ${job.unit.nodes.map((i) => this.#plan.nodes[i]!.name).join(' -> ')})` : '';
+      const chain =
+        job.unit.nodes.length > 1
+          ? ` (fused chain ${job.unit.nodes.map((i) => this.#plan.nodes[i]!.name).join(' -> ')})`
+          : '';
       cause = new WorkerExitError(head.name, detail + chain, { cause: error });
     }
     job.run.unitFailed(job, 0, cause);

@@ -3,7 +3,7 @@
  * names are short because every dispatch clones them.
  */
 import type { ErrorEnvelope } from './error-envelope.js';
-import type { Uncloneable } from './value-check.js';
+import type { Uncloneable } from '../model/values.js';
 
 /** Run a dispatch unit: call `f[0](...a)`, then each next function with the previous result. */
 export interface UnitTask {
@@ -28,13 +28,24 @@ export type WorkerTask = UnitTask | DescribeTask;
 export type UnitReply =
   | { readonly ok: true; readonly v: unknown; readonly d: readonly number[]; readonly w: number }
   /** Node `i` of the chain threw. */
-  | { readonly ok: false; readonly i: number; readonly d: readonly number[]; readonly w: number; readonly e: ErrorEnvelope }
+  | {
+      readonly ok: false;
+      readonly i: number;
+      readonly d: readonly number[];
+      readonly w: number;
+      readonly e: ErrorEnvelope;
+    }
   /** Node `i` of the chain returned something that cannot be cloned. */
-  | { readonly ok: false; readonly i: number; readonly d: readonly number[]; readonly w: number; readonly c: Uncloneable }
+  | {
+      readonly ok: false;
+      readonly i: number;
+      readonly d: readonly number[];
+      readonly w: number;
+      readonly c: Uncloneable;
+    }
   /** The run failed elsewhere; node `i` of the chain and those after it were not started. */
   | { readonly ok: false; readonly i: number; readonly d: readonly number[]; readonly w: number; readonly x: true };
 
 /** The outcome of a {@link DescribeTask}. */
 export type DescribeReply =
-  | { readonly ok: true; readonly exports: readonly string[] }
-  | { readonly ok: false; readonly e: ErrorEnvelope };
+  { readonly ok: true; readonly exports: readonly string[] } | { readonly ok: false; readonly e: ErrorEnvelope };

@@ -5,8 +5,8 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe } from '../describe.js';
-import { TopologyError } from '../errors.js';
+import { describe } from '../model/describe.js';
+import { TopologyError } from '../model/errors.js';
 import { CostModel } from '../exec/cost-model.js';
 import { fromErrorEnvelope } from '../exec/error-envelope.js';
 import { ExecutorKind, type Executor } from '../exec/executor.js';
@@ -14,11 +14,11 @@ import { InlineExecutor } from '../exec/inline-executor.js';
 import { importNodeModule, nodeFunctions } from '../exec/module-loader.js';
 import { acquireSharedPool, NodePool, releaseSharedPool, type NodePoolOptions } from '../exec/node-pool.js';
 import { PoolExecutor } from '../exec/pool-executor.js';
-import { toReactorDeclaration, type ReactorDeclaration, type ReactorLike } from '../reactor/declaration.js';
+import { toReactorDeclaration, type ReactorDeclaration, type ReactorLike } from '../model/reactor-declaration.js';
 import { ComputationGraph, type GraphFeedback } from './computation-graph.js';
-import { compilePlan } from './plan.js';
-import type { NodeFunction, NormalizedNode, Topology } from './topology.js';
-import { validateTopology } from './validate.js';
+import { compilePlan } from '../model/plan.js';
+import type { NodeFunction, NormalizedNode, Topology } from '../model/topology.js';
+import { validateTopology } from '../model/validate.js';
 
 /** The options of a {@link ComputationGraphBuilder}. */
 export interface ComputationGraphOptions {
@@ -78,7 +78,11 @@ export class ComputationGraphBuilder {
   async build(): Promise<ComputationGraph> {
     const name = this.name;
     if (typeof name !== 'string' || name === '') {
-      throw new TopologyError('', [], `ComputationGraphBuilder: the graph name must be a non-empty string, got ${describe(name)}`);
+      throw new TopologyError(
+        '',
+        [],
+        `ComputationGraphBuilder: the graph name must be a non-empty string, got ${describe(name)}`,
+      );
     }
     const fail = (detail: string, cause?: unknown): never => {
       throw new TopologyError(name, [], `graph '${name}': ${detail}`, cause === undefined ? undefined : { cause });
@@ -109,9 +113,12 @@ export class ComputationGraphBuilder {
       fail(`unknown executor ${describe(kind)}, expected 'pool' or 'inline'`);
     }
     if (kind === ExecutorKind.Pool && !fromModule) {
-      fail(`the pool executor loads nodes in worker threads by module path; pass 'nodes' as a path or file URL, or use executor: 'inline'`);
+      fail(
+        `the pool executor loads nodes in worker threads by module path; pass 'nodes' as a path or file URL, or use executor: 'inline'`,
+      );
     }
-    if (options.fuse !== undefined && typeof options.fuse !== 'boolean') fail(`'fuse' must be a boolean, got ${describe(options.fuse)}`);
+    if (options.fuse !== undefined && typeof options.fuse !== 'boolean')
+      fail(`'fuse' must be a boolean, got ${describe(options.fuse)}`);
 
     const feedback = validateFeedback(options.feedback, normalized, fail);
     const wanted = normalized.map((n) => n.name);
@@ -124,10 +131,18 @@ export class ComputationGraphBuilder {
       const table = new Map<string, NodeFunction>();
       for (const [key, value] of Object.entries(nodes as Record<string, unknown>)) {
         if (!wanted.includes(key)) {
-          throw new TopologyError(name, [key], `graph '${name}': function '${key}' is not a node of the topology (nodes: ${wanted.join(', ')})`);
+          throw new TopologyError(
+            name,
+            [key],
+            `graph '${name}': function '${key}' is not a node of the topology (nodes: ${wanted.join(', ')})`,
+          );
         }
         if (typeof value !== 'function') {
-          throw new TopologyError(name, [key], `graph '${name}': node '${key}' must be a function, got ${describe(value)}`);
+          throw new TopologyError(
+            name,
+            [key],
+            `graph '${name}': node '${key}' must be a function, got ${describe(value)}`,
+          );
         }
         table.set(key, value as NodeFunction);
       }
@@ -176,7 +191,9 @@ function validateFeedback(
   if (feedback === undefined) return null;
   const { terminal, accumulator } = (feedback ?? {}) as Partial<GraphFeedback>;
   if (typeof terminal !== 'string' || typeof accumulator !== 'string' || accumulator === '') {
-    fail(`'feedback' must be { terminal: <node name>, accumulator: <state accumulator name> }, got ${describe(feedback)}`);
+    fail(
+      `'feedback' must be { terminal: <node name>, accumulator: <state accumulator name> }, got ${describe(feedback)}`,
+    );
   }
   const node = nodes.find((n) => n.name === terminal);
   if (node === undefined || node.next.length > 0 || node.routes !== null) {

@@ -1,16 +1,16 @@
 /**
  * A built computation graph: its compiled plan bound to an executor.
  */
-import { describe } from '../describe.js';
-import { ExecutorClosedError } from '../errors.js';
+import { describe } from '../model/describe.js';
+import { ExecutorClosedError } from '../model/errors.js';
 import type { CostModel } from '../exec/cost-model.js';
 import { fromErrorEnvelope } from '../exec/error-envelope.js';
 import type { NodePool } from '../exec/node-pool.js';
 import { PoolExecutor } from '../exec/pool-executor.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
 import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
-import type { ReactorDeclaration } from '../reactor/declaration.js';
-import type { GraphPlan } from './plan.js';
+import type { ReactorDeclaration } from '../model/reactor-declaration.js';
+import type { GraphPlan } from '../model/plan.js';
 
 /** Where a graph writes back: after each successful firing, `terminal`'s output goes to `accumulator`. */
 export interface GraphFeedback {
@@ -84,11 +84,15 @@ export class ComputationGraph {
     if (this.#closed) return Promise.reject(new ExecutorClosedError(this.name));
     if (this.reactor !== null && input !== undefined && input !== null && typeof input !== 'object') {
       return Promise.reject(
-        new TypeError(`graph '${this.name}': execute() takes the input cache as an object of source -> value, got ${describe(input)}`),
+        new TypeError(
+          `graph '${this.name}': execute() takes the input cache as an object of source -> value, got ${describe(input)}`,
+        ),
       );
     }
     return new Promise((resolve, reject) => {
-      new GraphRun(this.#ctx, input, options, (error, result) => (result === undefined ? reject(error) : resolve(result))).start();
+      new GraphRun(this.#ctx, input, options, (error, result) =>
+        result === undefined ? reject(error) : resolve(result),
+      ).start();
     });
   }
 

@@ -37,7 +37,9 @@ export class ReactorHandle {
   /** Replaces the whole cache, then fires like {@link forceFire}. While paused only the cache is replaced. */
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     if (typeof cache !== 'object' || cache === null) {
-      return Promise.reject(new TypeError(`reactor '${this.name}': fireWith() takes a cache object of source -> value`));
+      return Promise.reject(
+        new TypeError(`reactor '${this.name}': fireWith() takes a cache object of source -> value`),
+      );
     }
     return this.#reactor.fireWith(cache);
   }

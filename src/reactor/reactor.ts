@@ -22,8 +22,8 @@
 import { performance } from 'node:perf_hooks';
 import type { GraphResult } from '../exec/graph-run.js';
 import type { ComputationGraph } from '../graph/computation-graph.js';
-import { ReactorHealth } from '../runtime/health.js';
-import { InputStrategy, ReactionMode, type ReactorDeclaration } from './declaration.js';
+import { ReactorHealth } from '../model/health.js';
+import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';
 
 /** What one graph did in one firing (the payload of the runtime's `fire` event). */
 export interface FireRecord {
@@ -281,7 +281,8 @@ export class Reactor {
       this.#delivered.add(boundary.source);
       this.#dirty.set(boundary.source, true);
       this.#noteRoom();
-      const gated = this.declaration.mode === ReactionMode.WhenAll && this.#delivered.size < this.declaration.accumulators.length;
+      const gated =
+        this.declaration.mode === ReactionMode.WhenAll && this.#delivered.size < this.declaration.accumulators.length;
       if (gated) {
         this.#hooks.consumed(this, boundary.seq);
         continue;
@@ -356,8 +357,26 @@ export class Reactor {
       graph.run(firing.snapshot, (error: unknown, result: GraphResult | undefined) => {
         const record: FireRecord =
           result === undefined
-            ? { reactor: this.name, graph: graph.name, ok: false, error, manual: firing.manual, inputs: firing.snapshot, durationMs: performance.now() - started, firedAt }
-            : { reactor: this.name, graph: graph.name, ok: true, outputs: result.outputs, manual: firing.manual, inputs: firing.snapshot, durationMs: performance.now() - started, firedAt };
+            ? {
+                reactor: this.name,
+                graph: graph.name,
+                ok: false,
+                error,
+                manual: firing.manual,
+                inputs: firing.snapshot,
+                durationMs: performance.now() - started,
+                firedAt,
+              }
+            : {
+                reactor: this.name,
+                graph: graph.name,
+                ok: true,
+                outputs: result.outputs,
+                manual: firing.manual,
+                inputs: firing.snapshot,
+                durationMs: performance.now() - started,
+                firedAt,
+              };
         if (result === undefined) {
           ok = false;
           this.failures++;

@@ -81,10 +81,16 @@ export class Checkpoint {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
     this.#db.exec(kSchema);
-    this.#insertBoundary = this.#db.prepare('INSERT OR REPLACE INTO sequential_queue (reactor, seq, source, value) VALUES (?, ?, ?, ?)');
+    this.#insertBoundary = this.#db.prepare(
+      'INSERT OR REPLACE INTO sequential_queue (reactor, seq, source, value) VALUES (?, ?, ?, ?)',
+    );
     this.#deleteThrough = this.#db.prepare('DELETE FROM sequential_queue WHERE reactor = ? AND seq <= ?');
-    this.#saveReactor = this.#db.prepare('INSERT OR REPLACE INTO reactor_state (reactor, cache, dirty) VALUES (?, ?, ?)');
-    this.#saveAccumulator = this.#db.prepare('INSERT OR REPLACE INTO accumulator_state (accumulator, data) VALUES (?, ?)');
+    this.#saveReactor = this.#db.prepare(
+      'INSERT OR REPLACE INTO reactor_state (reactor, cache, dirty) VALUES (?, ?, ?)',
+    );
+    this.#saveAccumulator = this.#db.prepare(
+      'INSERT OR REPLACE INTO accumulator_state (accumulator, data) VALUES (?, ?)',
+    );
     this.#deleteAccumulator = this.#db.prepare('DELETE FROM accumulator_state WHERE accumulator = ?');
   }
 
@@ -99,15 +105,24 @@ export class Checkpoint {
       }
       return state;
     };
-    for (const row of this.#db.prepare('SELECT reactor, cache, dirty FROM reactor_state').all() as Array<{ reactor: string; cache: Buffer; dirty: Buffer }>) {
+    for (const row of this.#db.prepare('SELECT reactor, cache, dirty FROM reactor_state').all() as Array<{
+      reactor: string;
+      cache: Buffer;
+      dirty: Buffer;
+    }>) {
       Object.assign(entry(row.reactor).cache, deserialize(row.cache));
       Object.assign(entry(row.reactor).dirty, deserialize(row.dirty));
     }
-    for (const row of this.#db.prepare('SELECT reactor, seq, source, value FROM sequential_queue ORDER BY reactor, seq').all() as Array<{ reactor: string; seq: number; source: string; value: Buffer }>) {
+    for (const row of this.#db
+      .prepare('SELECT reactor, seq, source, value FROM sequential_queue ORDER BY reactor, seq')
+      .all() as Array<{ reactor: string; seq: number; source: string; value: Buffer }>) {
       entry(row.reactor).queue.push({ seq: row.seq, source: row.source, value: deserialize(row.value) });
     }
     const accumulators = new Map<string, unknown>();
-    for (const row of this.#db.prepare('SELECT accumulator, data FROM accumulator_state').all() as Array<{ accumulator: string; data: Buffer }>) {
+    for (const row of this.#db.prepare('SELECT accumulator, data FROM accumulator_state').all() as Array<{
+      accumulator: string;
+      data: Buffer;
+    }>) {
       accumulators.set(row.accumulator, deserialize(row.data));
     }
     return { reactors, accumulators };

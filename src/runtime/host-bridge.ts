@@ -4,7 +4,7 @@
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { expose } from 'comlink';
-import { channelEndpoint, helloChannel, replyChannel, requestChannel, type HostApi } from './host-channel.js';
+import { channelEndpoint, helloChannel, replyChannel, requestChannel, type HostApi } from '../exec/host-channel.js';
 
 export class HostBridge {
   readonly base: string;

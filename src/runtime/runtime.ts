@@ -15,9 +15,15 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { describe } from '../describe.js';
-import { ConfigurationError, RegistrationError } from '../errors.js';
-import { Accumulator, AccumulatorKind, instantiate, isAccumulatorDeclaration, type AccumulatorHost } from '../accumulators/accumulator.js';
+import { describe } from '../model/describe.js';
+import { ConfigurationError, RegistrationError } from '../model/errors.js';
+import {
+  Accumulator,
+  AccumulatorKind,
+  instantiate,
+  isAccumulatorDeclaration,
+  type AccumulatorHost,
+} from '../accumulators/accumulator.js';
 import { BatchAccumulator } from '../accumulators/batch.js';
 import { memoryBroker } from '../accumulators/memory-broker.js';
 import { StateAccumulator } from '../accumulators/state.js';
@@ -25,13 +31,13 @@ import { StreamAccumulator } from '../accumulators/stream.js';
 import { StreamBackendRegistry, type StreamBackendFactory } from '../accumulators/stream-backend.js';
 import { NodePool } from '../exec/node-pool.js';
 import { ComputationGraph } from '../graph/computation-graph.js';
-import { isReactorLike, toReactorDeclaration } from '../reactor/declaration.js';
+import { isReactorLike, toReactorDeclaration } from '../model/reactor-declaration.js';
 import { ReactorHandle } from '../reactor/handle.js';
 import { Reactor, type FireRecord, type QueuedBoundary, type ReactorHooks } from '../reactor/reactor.js';
 import { Checkpoint, type Durability } from './checkpoint.js';
-import { reactorHealthOf, type AccumulatorHealth, type HealthEvent, type ReactorHealth } from './health.js';
+import { reactorHealthOf, type AccumulatorHealth, type HealthEvent, type ReactorHealth } from '../model/health.js';
 import { HostBridge } from './host-bridge.js';
-import { hostRegistry, type HostApi } from './host-channel.js';
+import { hostRegistry, type HostApi } from '../exec/host-channel.js';
 
 /** Lifecycle states of a {@link Runtime}. */
 export const RuntimeState = {
@@ -75,8 +81,14 @@ export interface RuntimeStats {
   readonly pushed: number;
   /** Pushes refused for backpressure. */
   readonly refused: number;
-  readonly reactors: Record<string, { fires: number; failures: number; queued: number; health: ReactorHealth; paused: boolean }>;
-  readonly accumulators: Record<string, { kind: AccumulatorKind; events: number; failures: number; health: AccumulatorHealth }>;
+  readonly reactors: Record<
+    string,
+    { fires: number; failures: number; queued: number; health: ReactorHealth; paused: boolean }
+  >;
+  readonly accumulators: Record<
+    string,
+    { kind: AccumulatorKind; events: number; failures: number; health: AccumulatorHealth }
+  >;
 }
 
 const kDefaultQueueCapacity = 10_000;
@@ -126,13 +138,25 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     const { threads = availableParallelism(), queueCapacity = kDefaultQueueCapacity } = options;
     if (!Number.isInteger(threads) || threads < 1) {
-      throw new ConfigurationError('Runtime', threads, `Runtime: 'threads' must be a positive integer, got ${describe(threads)}`);
+      throw new ConfigurationError(
+        'Runtime',
+        threads,
+        `Runtime: 'threads' must be a positive integer, got ${describe(threads)}`,
+      );
     }
     if (!Number.isInteger(queueCapacity) || queueCapacity < 1) {
-      throw new ConfigurationError('Runtime', queueCapacity, `Runtime: 'queueCapacity' must be a positive integer, got ${describe(queueCapacity)}`);
+      throw new ConfigurationError(
+        'Runtime',
+        queueCapacity,
+        `Runtime: 'queueCapacity' must be a positive integer, got ${describe(queueCapacity)}`,
+      );
     }
     if (options.checkpoint !== undefined && (typeof options.checkpoint !== 'string' || options.checkpoint === '')) {
-      throw new ConfigurationError('Runtime', options.checkpoint, `Runtime: 'checkpoint' must be a file path, got ${describe(options.checkpoint)}`);
+      throw new ConfigurationError(
+        'Runtime',
+        options.checkpoint,
+        `Runtime: 'checkpoint' must be a file path, got ${describe(options.checkpoint)}`,
+      );
     }
     this.threads = threads;
     this.queueCapacity = queueCapacity;
@@ -155,18 +179,32 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   register(...components: unknown[]): this {
     if (this.#state !== RuntimeState.Created) {
-      throw new RegistrationError('', `runtime.register: components are registered before start(); the runtime is ${this.#state}`);
+      throw new RegistrationError(
+        '',
+        `runtime.register: components are registered before start(); the runtime is ${this.#state}`,
+      );
     }
     for (const component of components) {
       if (isAccumulatorDeclaration(component)) {
         this.#claimEndpoint(component.name, 'accumulator');
-        this.#slots.set(component.name, { accumulator: instantiate(component), feeds: [], needsDrain: false, writers: [] });
+        this.#slots.set(component.name, {
+          accumulator: instantiate(component),
+          feeds: [],
+          needsDrain: false,
+          writers: [],
+        });
       } else if (component instanceof ComputationGraph) {
         if (this.#graphs.has(component.name)) {
-          throw new RegistrationError(component.name, `runtime.register: a graph named '${component.name}' is already registered`);
+          throw new RegistrationError(
+            component.name,
+            `runtime.register: a graph named '${component.name}' is already registered`,
+          );
         }
         if (component.reactor === null) {
-          throw new RegistrationError(component.name, `runtime.register: graph '${component.name}' has no reactor, so nothing would fire it; run trigger-less graphs with graph.execute(context)`);
+          throw new RegistrationError(
+            component.name,
+            `runtime.register: graph '${component.name}' has no reactor, so nothing would fire it; run trigger-less graphs with graph.execute(context)`,
+          );
         }
         this.#graphs.set(component.name, component);
       } else if (isReactorLike(component)) {
@@ -174,7 +212,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.#claimEndpoint(declaration.name, 'reactor');
         this.#reactors.set(declaration.name, new Reactor(declaration, this.#hooks));
       } else {
-        throw new RegistrationError('', `runtime.register: expected an accumulator, a reactor or a built graph, got ${describe(component)}`);
+        throw new RegistrationError(
+          '',
+          `runtime.register: expected an accumulator, a reactor or a built graph, got ${describe(component)}`,
+        );
       }
     }
     return this;
@@ -252,7 +293,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   push(accumulator: string, event: unknown): boolean {
     const slot = this.#slot(accumulator, 'runtime.push');
     if (this.#state !== RuntimeState.Started) {
-      throw new RegistrationError(accumulator, `runtime.push('${accumulator}'): the runtime is ${this.#state}, not started`);
+      throw new RegistrationError(
+        accumulator,
+        `runtime.push('${accumulator}'): the runtime is ${this.#state}, not started`,
+      );
     }
     if (slot.accumulator.offer(event)) {
       this.#pushed++;
@@ -266,7 +310,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Resolves when a push to `accumulator` (to every accumulator, without a name) would be accepted. */
   whenWritable(accumulator?: string): Promise<void> {
-    const slots = accumulator === undefined ? [...this.#slots.values()] : [this.#slot(accumulator, 'runtime.whenWritable')];
+    const slots =
+      accumulator === undefined ? [...this.#slots.values()] : [this.#slot(accumulator, 'runtime.whenWritable')];
     return Promise.all(
       slots.map((slot) =>
         this.#state !== RuntimeState.Started || slot.accumulator.writable()
@@ -280,7 +325,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   reactor(name: string): ReactorHandle {
     const reactor = this.#reactors.get(name);
     if (reactor === undefined) {
-      throw new RegistrationError(name, `runtime.reactor: no reactor named '${name}' (registered: ${[...this.#reactors.keys()].join(', ') || 'none'})`);
+      throw new RegistrationError(
+        name,
+        `runtime.reactor: no reactor named '${name}' (registered: ${[...this.#reactors.keys()].join(', ') || 'none'})`,
+      );
     }
     return new ReactorHandle(reactor);
   }
@@ -341,7 +389,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   #claimEndpoint(name: string, kind: string): void {
     if (this.#endpointNames.has(name)) {
-      throw new RegistrationError(name, `runtime.register: an accumulator or reactor named '${name}' is already registered; cannot register ${kind} '${name}'`);
+      throw new RegistrationError(
+        name,
+        `runtime.register: an accumulator or reactor named '${name}' is already registered; cannot register ${kind} '${name}'`,
+      );
     }
     this.#endpointNames.add(name);
   }
@@ -350,28 +401,43 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const reactor of this.#reactors.values()) {
       const missing = reactor.declaration.accumulators.filter((a) => !this.#slots.has(a));
       if (missing.length > 0) {
-        throw new RegistrationError(reactor.name, `runtime.start: reactor '${reactor.name}' reads accumulator${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not registered`);
+        throw new RegistrationError(
+          reactor.name,
+          `runtime.start: reactor '${reactor.name}' reads accumulator${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not registered`,
+        );
       }
     }
     for (const graph of this.#graphs.values()) {
       const declared = graph.reactor!;
       const reactor = this.#reactors.get(declared.name);
       if (reactor === undefined) {
-        throw new RegistrationError(declared.name, `runtime.start: graph '${graph.name}' is bound to reactor '${declared.name}', which is not registered`);
+        throw new RegistrationError(
+          declared.name,
+          `runtime.start: graph '${graph.name}' is bound to reactor '${declared.name}', which is not registered`,
+        );
       }
       if (reactor.declaration !== declared && JSON.stringify(reactor.declaration) !== JSON.stringify(declared)) {
-        throw new RegistrationError(declared.name, `runtime.start: graph '${graph.name}' was built with a different declaration of reactor '${declared.name}' than the one registered`);
+        throw new RegistrationError(
+          declared.name,
+          `runtime.start: graph '${graph.name}' was built with a different declaration of reactor '${declared.name}' than the one registered`,
+        );
       }
       if (graph.feedback !== null) {
         const target = this.#slots.get(graph.feedback.accumulator)?.accumulator;
         if (!(target instanceof StateAccumulator)) {
-          throw new RegistrationError(graph.feedback.accumulator, `runtime.start: graph '${graph.name}' feeds back into '${graph.feedback.accumulator}', which is not a registered state accumulator`);
+          throw new RegistrationError(
+            graph.feedback.accumulator,
+            `runtime.start: graph '${graph.name}' feeds back into '${graph.feedback.accumulator}', which is not a registered state accumulator`,
+          );
         }
       }
     }
     for (const { accumulator } of this.#slots.values()) {
       if (accumulator instanceof StreamAccumulator && !this.#streams.has(accumulator.config.type)) {
-        throw new RegistrationError(accumulator.name, `runtime.start: stream accumulator '${accumulator.name}' uses backend type '${accumulator.config.type}', which is not registered (registerStreamBackend)`);
+        throw new RegistrationError(
+          accumulator.name,
+          `runtime.start: stream accumulator '${accumulator.name}' uses backend type '${accumulator.config.type}', which is not registered (registerStreamBackend)`,
+        );
       }
     }
   }
@@ -396,7 +462,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (error) {
       this.#checkpoint?.close();
       this.#checkpoint = null;
-      throw new ConfigurationError('Runtime', path, `runtime.start: cannot use checkpoint file '${path}': ${error instanceof Error ? error.message : String(error)}`);
+      throw new ConfigurationError(
+        'Runtime',
+        path,
+        `runtime.start: cannot use checkpoint file '${path}': ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 
@@ -405,7 +475,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #slot(name: string, caller: string): Slot {
     const slot = this.#slots.get(name);
     if (slot === undefined) {
-      throw new RegistrationError(name, `${caller}: no accumulator named '${name}' (registered: ${[...this.#slots.keys()].join(', ') || 'none'})`);
+      throw new RegistrationError(
+        name,
+        `${caller}: no accumulator named '${name}' (registered: ${[...this.#slots.keys()].join(', ') || 'none'})`,
+      );
     }
     return slot;
   }
@@ -478,7 +551,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const slot = this.#slot(accumulator, 'host.push');
     this.#hostPushes++;
     try {
-      while (this.#state === RuntimeState.Started && !slot.accumulator.offer(value)) await this.whenWritable(accumulator);
+      while (this.#state === RuntimeState.Started && !slot.accumulator.offer(value))
+        await this.whenWritable(accumulator);
       if (this.#state !== RuntimeState.Started) {
         throw new RegistrationError(accumulator, `host.push('${accumulator}'): the runtime is ${this.#state}`);
       }
@@ -513,7 +587,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       (this.emit as (event: K, ...args: RuntimeEvents[K]) => boolean)(event, ...args);
     } catch (error) {
-      this.#reportError(new Error(`a '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      this.#reportError(
+        new Error(`a '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        }),
+      );
     }
   }
 
@@ -527,7 +605,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       this.emit('error', err);
     } catch (thrown) {
-      this.#log(`error: ${err.message}; and an 'error' listener threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`);
+      this.#log(
+        `error: ${err.message}; and an 'error' listener threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
+      );
     }
   }
 
@@ -549,5 +629,4 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const { accumulator } of this.#slots.values()) if (!accumulator.quiescent()) return false;
     return true;
   }
-
 }

@@ -36,7 +36,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       const name = unique('r');
       const batches: unknown[][] = [];
       const R = reactor({ name, accumulators: [trig, fills] });
-      const g = await graph(unique('g'), executor, { reactor: R, graph: { fail_if: { inputs: [trig], next: 'snap' }, snap: { inputs: [fills] } } });
+      const g = await graph(unique('g'), executor, {
+        reactor: R,
+        graph: { fail_if: { inputs: [trig], next: 'snap' }, snap: { inputs: [fills] } },
+      });
       const rt = runtime();
       rt.register(
         batchAccumulator({
@@ -64,7 +67,8 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       const log = new FireLog(rt);
       await rt.start();
       /** Resolves after `count` more ticks of the 20 ms clock. */
-      const ticked = (count: number) => new Promise<void>((resolve) => tickWaiters.push({ at: ticks + count, resolve }));
+      const ticked = (count: number) =>
+        new Promise<void>((resolve) => tickWaiters.push({ at: ticks + count, resolve }));
       /** The batch each record saw. */
       const filled = () => log.records.map((r) => r.inputs[fills]);
       return { rt, fills, trig, name, batches, log, ticked, filled };
@@ -192,7 +196,14 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     });
     const consumer = await graph(unique('consumer'), executor, { reactor: R2, graph: { snap: { inputs: [hist] } } });
     const rt = runtime();
-    rt.register(passthroughAccumulator({ name: input }), stateAccumulator({ name: hist, capacity: 2 }), R1, R2, producer, consumer);
+    rt.register(
+      passthroughAccumulator({ name: input }),
+      stateAccumulator({ name: hist, capacity: 2 }),
+      R1,
+      R2,
+      producer,
+      consumer,
+    );
     const log = new FireLog(rt);
     await rt.start();
     rt.push(input, { v: 1 });

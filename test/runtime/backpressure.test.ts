@@ -56,7 +56,9 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     expect(rt.push(a, control.tag(accepted++))).toBe(true);
     await rt.idle();
     // Every accepted event fired once, in order; the refused ones never did.
-    expect(log.records.map((r) => (r.outputs?.gated as number[])[0])).toStrictEqual(Array.from({ length: accepted }, (_, i) => i));
+    expect(log.records.map((r) => (r.outputs?.gated as number[])[0])).toStrictEqual(
+      Array.from({ length: accepted }, (_, i) => i),
+    );
   });
 
   const attempts = executor === 'inline' ? 200_000 : 20_000;
@@ -178,6 +180,8 @@ describe('other bounded queues', () => {
     await log.until(60);
     await rt.idle();
     expect(maxQueued).toBeLessThanOrEqual(10);
-    expect(log.records.map((r) => (r.outputs?.gated as number[])[0])).toStrictEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(log.records.map((r) => (r.outputs?.gated as number[])[0])).toStrictEqual(
+      Array.from({ length: 60 }, (_, i) => i),
+    );
   });
 });

@@ -26,11 +26,17 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
   /** Names shared by both runs of one test. */
   function names() {
     return {
-      p1: unique('p1'), p2: unique('p2'), L: unique('latest_all'),
-      q: unique('q'), S: unique('seq'),
-      pl: unique('pl'), P: unique('polled'),
-      st: unique('st'), T: unique('windowed'),
-      bt: unique('bt'), B: unique('batched'),
+      p1: unique('p1'),
+      p2: unique('p2'),
+      L: unique('latest_all'),
+      q: unique('q'),
+      S: unique('seq'),
+      pl: unique('pl'),
+      P: unique('polled'),
+      st: unique('st'),
+      T: unique('windowed'),
+      bt: unique('bt'),
+      B: unique('batched'),
     };
   }
   type Names = ReturnType<typeof names>;
@@ -43,7 +49,13 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     const T = reactor({ name: n.T, accumulators: [n.st], strategy: 'sequential' });
     const B = reactor({ name: n.B, accumulators: [n.bt] });
     const graphs: ComputationGraph[] = [];
-    for (const [R, inputs] of [[L, [n.p1, n.p2]], [S, [n.q]], [P, [n.pl]], [T, [n.st]], [B, [n.bt]]] as const) {
+    for (const [R, inputs] of [
+      [L, [n.p1, n.p2]],
+      [S, [n.q]],
+      [P, [n.pl]],
+      [T, [n.st]],
+      [B, [n.bt]],
+    ] as const) {
       graphs.push(await graph(`g_${R.name}`, executor, { reactor: R, graph: { snap: { inputs: [...inputs] } } }));
     }
     rt.register(
@@ -53,7 +65,11 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       pollingAccumulator({ name: n.pl, ...poll }),
       stateAccumulator({ name: n.st, capacity: 3 }),
       batchAccumulator({ name: n.bt }),
-      L, S, P, T, B,
+      L,
+      S,
+      P,
+      T,
+      B,
       ...graphs,
     );
     const log = new FireLog(rt);
@@ -98,7 +114,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     // The state window was restored and delivered once.
     expect(two.fired(n.T)).toStrictEqual([[[2, 3, 4]]]);
     // The latest reactor's cache and dirty flags are back: p2 alone now completes when_all.
-    expect(second.reactor(n.L).getState()).toMatchObject({ cache: { [n.p1]: 'x' }, dirty: { [n.p1]: true, [n.p2]: false } });
+    expect(second.reactor(n.L).getState()).toMatchObject({
+      cache: { [n.p1]: 'x' },
+      dirty: { [n.p1]: true, [n.p2]: false },
+    });
     expect(two.fired(n.L)).toStrictEqual([]);
     second.push(n.p2, 'y');
     second.push(n.st, 5);
@@ -173,7 +192,9 @@ it('persisted() resolves at once without a checkpoint', async () => {
 describe('crash', () => {
   /** A child process running crash-child.mjs; its stdout lines can be awaited. */
   function child(mode: 'produce' | 'recover', file: string) {
-    const proc = spawn(process.execPath, [fixture('crash-child.mjs'), mode, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [fixture('crash-child.mjs'), mode, file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines: string[] = [];
     let stderr = '';
     proc.stderr.setEncoding('utf8');
@@ -199,7 +220,9 @@ describe('crash', () => {
       line(match: (line: string) => boolean): Promise<void> {
         const seen = deferred();
         watchers.push({ match, resolve: () => seen.resolve() });
-        exited.then(({ code, signal }) => seen.reject(new Error(`child exited (${code ?? signal}) first; stderr:\n${stderr}`)));
+        exited.then(({ code, signal }) =>
+          seen.reject(new Error(`child exited (${code ?? signal}) first; stderr:\n${stderr}`)),
+        );
         return seen.promise;
       },
     };

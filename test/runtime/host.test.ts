@@ -15,12 +15,20 @@ const { runtime, graph } = useRuntimes();
 
 describe.each(executors)('%s executor', (executor: ExecutorName) => {
   /** Reactor R1 (source `in`) runs `node`; reactor R2 (source `out`) records what reaches it. */
-  async function setup(node: string, options: { out?: 'passthrough' | 'state'; log?: (...args: unknown[]) => void } = {}) {
+  async function setup(
+    node: string,
+    options: { out?: 'passthrough' | 'state'; log?: (...args: unknown[]) => void } = {},
+  ) {
     const input = unique('in');
     const out = unique('out');
     const R1 = reactor({ name: unique('r1'), accumulators: [input], strategy: 'sequential' });
     const R2 = reactor({ name: unique('r2'), accumulators: [out], strategy: 'sequential' });
-    const talker = await graph(unique('talker'), executor, { reactor: R1, graph: { [node]: { inputs: [input] } } }, { sharedPool: true });
+    const talker = await graph(
+      unique('talker'),
+      executor,
+      { reactor: R1, graph: { [node]: { inputs: [input] } } },
+      { sharedPool: true },
+    );
     const listener = await graph(unique('listener'), 'inline', { reactor: R2, graph: { snap: { inputs: [out] } } });
     const rt = runtime(options.log ? { log: options.log } : {});
     rt.register(
@@ -86,7 +94,12 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     const out = unique('out');
     const R1 = reactor({ name: unique('r1'), accumulators: [input], strategy: 'sequential' });
     const R2 = reactor({ name: unique('r2'), accumulators: [out], strategy: 'sequential' });
-    const talker = await graph(unique('talker'), executor, { reactor: R1, graph: { forward: { inputs: [input] } } }, { sharedPool: true });
+    const talker = await graph(
+      unique('talker'),
+      executor,
+      { reactor: R1, graph: { forward: { inputs: [input] } } },
+      { sharedPool: true },
+    );
     const rt = runtime({ queueCapacity: 2 });
     rt.register(passthroughAccumulator({ name: input }), passthroughAccumulator({ name: out }), R1, R2, talker);
     const log = new FireLog(rt);

@@ -5,7 +5,14 @@
  * fixture's `gated` node, which waits on a SharedArrayBuffer the test releases.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphExecutionError, passthroughAccumulator, reactor, type ComputationGraph, type FireRecord, type ReactorOptions } from 'cloaca';
+import {
+  GraphExecutionError,
+  passthroughAccumulator,
+  reactor,
+  type ComputationGraph,
+  type FireRecord,
+  type ReactorOptions,
+} from 'cloaca';
 import { Control, FireLog, executors, turn, unique, useRuntimes, type ExecutorName } from './support.js';
 
 const { runtime, graph } = useRuntimes();
@@ -15,7 +22,9 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
    * A started runtime with passthrough sources `a` and `b` feeding one reactor whose graph is
    * the single entry node `node` reading both (default `snap`, which returns its arguments).
    */
-  async function setup(options: Partial<Pick<ReactorOptions, 'mode' | 'strategy'>> & { node?: string; graphs?: string[] } = {}) {
+  async function setup(
+    options: Partial<Pick<ReactorOptions, 'mode' | 'strategy'>> & { node?: string; graphs?: string[] } = {},
+  ) {
     const a = unique('a');
     const b = unique('b');
     const name = unique('r');
@@ -44,7 +53,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(log.records[0]!.inputs).toStrictEqual({ [a]: 1 });
       rt.push(b, 2);
       await rt.idle();
-      expect(snaps(log.records)).toStrictEqual([[1, undefined], [1, 2]]);
+      expect(snaps(log.records)).toStrictEqual([
+        [1, undefined],
+        [1, 2],
+      ]);
       expect(log.records.every((r) => r.ok && !r.manual)).toBe(true);
     });
 
@@ -52,7 +64,14 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       const { rt, a, name, graphs, log } = await setup();
       rt.push(a, 1);
       const [record] = await log.until(1);
-      expect(record).toMatchObject({ reactor: name, graph: graphs[0]!.name, ok: true, outputs: { snap: [1, undefined] }, manual: false, inputs: { [a]: 1 } });
+      expect(record).toMatchObject({
+        reactor: name,
+        graph: graphs[0]!.name,
+        ok: true,
+        outputs: { snap: [1, undefined] },
+        manual: false,
+        inputs: { [a]: 1 },
+      });
       expect(record!.error).toBeUndefined();
       expect(record!.durationMs).toBeGreaterThanOrEqual(0);
     });
@@ -73,7 +92,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(log.records).toHaveLength(1);
       rt.push(a, 5);
       await rt.idle();
-      expect(snaps(log.records)).toStrictEqual([[2, 3], [5, 4]]);
+      expect(snaps(log.records)).toStrictEqual([
+        [2, 3],
+        [5, 4],
+      ]);
     });
   });
 
@@ -106,7 +128,11 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       rt.push(a, 3);
       await rt.idle();
       expect(log.records.map((r) => r.inputs)).toStrictEqual([{ [a]: 1 }, { [a]: 1, [b]: 2 }, { [a]: 3, [b]: 2 }]);
-      expect(snaps(log.records)).toStrictEqual([[1, undefined], [1, 2], [3, 2]]);
+      expect(snaps(log.records)).toStrictEqual([
+        [1, undefined],
+        [1, 2],
+        [3, 2],
+      ]);
     });
 
     const count = executor === 'inline' ? 10_000 : 1_000;
@@ -129,7 +155,9 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(handle.getState().queued).toBe(20);
       control.open();
       await rt.idle();
-      expect(log.records.map((r) => (r.outputs?.gated as number[])[0])).toStrictEqual(Array.from({ length: 21 }, (_, i) => i));
+      expect(log.records.map((r) => (r.outputs?.gated as number[])[0])).toStrictEqual(
+        Array.from({ length: 21 }, (_, i) => i),
+      );
     });
 
     it('with when_all, boundaries before every source delivered are applied without firing; then every boundary fires', async () => {
@@ -175,7 +203,11 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       rt.push(b, 2);
       await rt.idle(); // a paused reactor's pending work does not block idle()
       expect(log.records).toHaveLength(0);
-      expect(handle.getState()).toMatchObject({ paused: true, cache: { [a]: 1, [b]: 2 }, dirty: { [a]: true, [b]: true } });
+      expect(handle.getState()).toMatchObject({
+        paused: true,
+        cache: { [a]: 1, [b]: 2 },
+        dirty: { [a]: true, [b]: true },
+      });
       expect(await handle.forceFire()).toBeUndefined();
       expect(await handle.fireWith({ [a]: 9 })).toBeUndefined();
       expect(handle.getState().cache).toStrictEqual({ [a]: 9 }); // replaced even though nothing fired
@@ -294,11 +326,23 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     const { rt, a, b, handle } = await setup({ mode: 'when_all' });
     const initial = handle.getState();
     expect(Object.keys(initial).sort()).toStrictEqual(['cache', 'dirty', 'health', 'paused', 'queued']);
-    expect(initial).toStrictEqual({ cache: {}, dirty: { [a]: false, [b]: false }, paused: false, queued: 0, health: 'live' });
+    expect(initial).toStrictEqual({
+      cache: {},
+      dirty: { [a]: false, [b]: false },
+      paused: false,
+      queued: 0,
+      health: 'live',
+    });
     rt.push(a, { deep: [1, 2] });
     await rt.idle();
     const state = handle.getState();
-    expect(state).toStrictEqual({ cache: { [a]: { deep: [1, 2] } }, dirty: { [a]: true, [b]: false }, paused: false, queued: 0, health: 'live' });
+    expect(state).toStrictEqual({
+      cache: { [a]: { deep: [1, 2] } },
+      dirty: { [a]: true, [b]: false },
+      paused: false,
+      queued: 0,
+      health: 'live',
+    });
     // A copy: mutating it does not touch the reactor.
     delete state.cache[a];
     expect(handle.getState().cache).toHaveProperty(a);
@@ -363,7 +407,12 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       const { rt, a, handle, log } = await setup({ node: 'tracked' });
       const control = new Control();
       rt.push(a, control.tag(0));
-      const manual = await Promise.all([handle.forceFire(), handle.forceFire(), handle.fireWith({ [a]: control.tag(9) }), handle.forceFire()]);
+      const manual = await Promise.all([
+        handle.forceFire(),
+        handle.forceFire(),
+        handle.fireWith({ [a]: control.tag(9) }),
+        handle.forceFire(),
+      ]);
       rt.push(a, control.tag(1));
       await rt.idle();
       expect(manual.every((r) => r?.ok === true && r.manual)).toBe(true);

@@ -88,7 +88,10 @@ describe('registry', () => {
   it('start() rejects for a stream accumulator whose backend type is not registered', async () => {
     const s = unique('s');
     const rt = runtime();
-    rt.register(streamAccumulator({ name: s, type: 'kafka_nope', topic: unique('t') }), reactor({ name: unique('r'), accumulators: [s] }));
+    rt.register(
+      streamAccumulator({ name: s, type: 'kafka_nope', topic: unique('t') }),
+      reactor({ name: unique('r'), accumulators: [s] }),
+    );
     const error = await rejectionOf(rt.start());
     expect(error).toBeInstanceOf(RegistrationError);
     expect((error as Error).message).toContain("'kafka_nope'");
@@ -145,7 +148,13 @@ describe('registry', () => {
     await rt.start();
     for (const [key, name] of Object.entries(names)) expect(rt.push(name, key)).toBe(true);
     await rt.idle();
-    expect(r.getState().cache).toStrictEqual({ [names.p]: 'p', [names.s]: 's', [names.pl]: 'pl', [names.b]: ['b'], [names.st]: ['st'] });
+    expect(r.getState().cache).toStrictEqual({
+      [names.p]: 'p',
+      [names.s]: 's',
+      [names.pl]: 'pl',
+      [names.b]: ['b'],
+      [names.st]: ['st'],
+    });
   });
 });
 
@@ -160,12 +169,15 @@ describe('durations', () => {
     expect(parseDuration(text, 'test')).toBe(ms);
   });
 
-  it.each(['5', '1.5s', '5S', ' 5s', '5s ', '+5s', '-5s', '5 s', 'ms', 's', '', '5d', '1e3ms'])('parseDuration(%j) is an error naming the string', (text) => {
-    const error = thrownBy(() => parseDuration(text, 'test interval'));
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as Error).message).toContain(`'${text}'`);
-    expect((error as Error).message).toContain('test interval');
-  });
+  it.each(['5', '1.5s', '5S', ' 5s', '5s ', '+5s', '-5s', '5 s', 'ms', 's', '', '5d', '1e3ms'])(
+    'parseDuration(%j) is an error naming the string',
+    (text) => {
+      const error = thrownBy(() => parseDuration(text, 'test interval'));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toContain(`'${text}'`);
+      expect((error as Error).message).toContain('test interval');
+    },
+  );
 
   it('a non-string duration is an error', () => {
     expect(() => parseDuration(5000, 'test')).toThrow(ConfigurationError);
@@ -181,11 +193,14 @@ describe('declaration-time validation', () => {
     expect((error as Error).message).toContain(name);
   });
 
-  it.each(['5', '1.5s', 'soon', '5S'])('a malformed polling interval %j is a ConfigurationError naming it', (interval) => {
-    const error = thrownBy(() => pollingAccumulator({ name: unique('poll'), interval, poll: () => 1 }));
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as Error).message).toContain(`'${interval}'`);
-  });
+  it.each(['5', '1.5s', 'soon', '5S'])(
+    'a malformed polling interval %j is a ConfigurationError naming it',
+    (interval) => {
+      const error = thrownBy(() => pollingAccumulator({ name: unique('poll'), interval, poll: () => 1 }));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toContain(`'${interval}'`);
+    },
+  );
 
   it('a zero or malformed batch flushInterval is a ConfigurationError naming it', () => {
     for (const flushInterval of ['0s', '1.5s', 'later']) {
@@ -199,6 +214,8 @@ describe('declaration-time validation', () => {
     expect(() => batchAccumulator({ name: unique('b'), maxBufferSize: 0 })).toThrow(ConfigurationError);
     expect(() => stateAccumulator({ name: unique('s'), capacity: 1.5 })).toThrow(ConfigurationError);
     expect(() => streamAccumulator({ name: unique('s'), type: 'memory', topic: '' })).toThrow(ConfigurationError);
-    expect(() => streamAccumulator({ name: unique('s'), type: 'memory', topic: 't', retry: { baseMs: 0 } })).toThrow(ConfigurationError);
+    expect(() => streamAccumulator({ name: unique('s'), type: 'memory', topic: 't', retry: { baseMs: 0 } })).toThrow(
+      ConfigurationError,
+    );
   });
 });

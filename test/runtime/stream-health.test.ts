@@ -18,7 +18,17 @@ import {
   type StreamBackend,
   type StreamMessage,
 } from 'cloaca';
-import { FireLog, HealthLog, deferred, executors, turn, unique, useRuntimes, type Deferred, type ExecutorName } from './support.js';
+import {
+  FireLog,
+  HealthLog,
+  deferred,
+  executors,
+  turn,
+  unique,
+  useRuntimes,
+  type Deferred,
+  type ExecutorName,
+} from './support.js';
 
 const { runtime, graph } = useRuntimes();
 
@@ -55,7 +65,14 @@ class ScriptedBackend implements StreamBackend {
 }
 
 describe.each(executors)('%s executor', (executor: ExecutorName) => {
-  async function setup(stream: Parameters<typeof streamAccumulator>[0], extra: { strategy?: InputStrategy; withPassthrough?: boolean; register?: (rt: ReturnType<typeof runtime>) => void } = {}) {
+  async function setup(
+    stream: Parameters<typeof streamAccumulator>[0],
+    extra: {
+      strategy?: InputStrategy;
+      withPassthrough?: boolean;
+      register?: (rt: ReturnType<typeof runtime>) => void;
+    } = {},
+  ) {
     const other = unique('other');
     const sources = extra.withPassthrough ? [stream.name, other] : [stream.name];
     const name = unique('r');
@@ -63,7 +80,12 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     const g = await graph(unique('g'), executor, { reactor: R, graph: { snap: { inputs: sources } } });
     const rt = runtime();
     extra.register?.(rt);
-    rt.register(streamAccumulator(stream), ...(extra.withPassthrough ? [passthroughAccumulator({ name: other })] : []), R, g);
+    rt.register(
+      streamAccumulator(stream),
+      ...(extra.withPassthrough ? [passthroughAccumulator({ name: other })] : []),
+      R,
+      g,
+    );
     const log = new FireLog(rt);
     const health = new HealthLog(rt);
     const errors: Error[] = [];
@@ -76,7 +98,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       const topic = memoryBroker.topic(unique('topic'));
       const s = unique('s');
       topic.publish({ px: 1 });
-      const { rt, log } = await setup({ name: s, type: 'memory', topic: topic.name, process: (m) => (m as { px: number }).px * 2 }, { strategy: 'sequential' });
+      const { rt, log } = await setup(
+        { name: s, type: 'memory', topic: topic.name, process: (m) => (m as { px: number }).px * 2 },
+        { strategy: 'sequential' },
+      );
       await rt.start();
       await log.until(1);
       topic.publish({ px: 2 });
@@ -206,7 +231,8 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(health.of(n.s)).toStrictEqual(['connecting', 'live']);
       expect(health.of(name)).toStrictEqual(['warming', 'live']);
       // The reactor went live only after the last accumulator (the stream) did.
-      const index = (target: string, state: string) => health.events.findIndex((e) => e.name === target && e.health === state);
+      const index = (target: string, state: string) =>
+        health.events.findIndex((e) => e.name === target && e.health === state);
       expect(index(name, 'live')).toBeGreaterThan(index(n.s, 'live'));
     });
 
@@ -221,7 +247,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(rt.reactor(name).getState().health).toBe('starting');
       await rt.start();
       expect(health.of(name)).toStrictEqual(['warming', 'live']);
-      expect(health.events.filter((e) => e.name === name).map((e) => e.previous)).toStrictEqual(['starting', 'warming']);
+      expect(health.events.filter((e) => e.name === name).map((e) => e.previous)).toStrictEqual([
+        'starting',
+        'warming',
+      ]);
       expect(health.of(p)).toStrictEqual(['socket_only']);
       expect(rt.reactor(name).getState().health).toBe('live');
     });
@@ -234,7 +263,11 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
         const connected = deferred<StreamBackend>();
         const { rt, name, other, health, log, handle } = await setup(
           { name: s, type, topic: 't' },
-          { strategy, withPassthrough: true, register: (rt) => rt.registerStreamBackend(type, () => connected.promise) },
+          {
+            strategy,
+            withPassthrough: true,
+            register: (rt) => rt.registerStreamBackend(type, () => connected.promise),
+          },
         );
         await rt.start();
         expect(health.of(s)).toStrictEqual(['connecting']);
@@ -252,7 +285,14 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
         await health.reach(name, 'live');
         await rt.idle();
         const seen = log.records.map((r) => r.outputs?.snap);
-        expect(seen).toStrictEqual(strategy === 'latest' ? [[undefined, 2]] : [[undefined, 1], [undefined, 2]]);
+        expect(seen).toStrictEqual(
+          strategy === 'latest'
+            ? [[undefined, 2]]
+            : [
+                [undefined, 1],
+                [undefined, 2],
+              ],
+        );
         expect(health.of(name)).toStrictEqual(['warming', 'live']);
       },
     );
@@ -325,7 +365,10 @@ describe('backoff schedule (fake timers)', () => {
       attempts.push(Date.now());
       throw new Error('refused');
     });
-    rt.register(streamAccumulator({ name: s, type, topic: 't', ...(retry ? { retry } : {}) }), reactor({ name, accumulators: [s] }));
+    rt.register(
+      streamAccumulator({ name: s, type, topic: 't', ...(retry ? { retry } : {}) }),
+      reactor({ name, accumulators: [s] }),
+    );
     rt.on('error', () => {});
     const health = new HealthLog(rt);
     return { rt, s, name, attempts, health };

@@ -126,7 +126,9 @@ export class HealthLog {
   reach(name: string, health: string): Promise<HealthEvent> {
     const seen = this.events.find((e) => e.name === name && e.health === health);
     if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ match: (e) => e.name === name && e.health === health, resolve }));
+    return new Promise((resolve) =>
+      this.#waiters.push({ match: (e) => e.name === name && e.health === health, resolve }),
+    );
   }
 }
 
@@ -200,7 +202,12 @@ export interface RuntimeHarness {
    * on this file's NodePool, or with `sharedPool: true` on the process-wide default pool, which a
    * Runtime replaces with its own (the only pool whose workers reach the runtime's `host`).
    */
-  graph(name: string, executor: ExecutorName, options: GraphOptions, extra?: { sharedPool?: boolean }): Promise<ComputationGraph>;
+  graph(
+    name: string,
+    executor: ExecutorName,
+    options: GraphOptions,
+    extra?: { sharedPool?: boolean },
+  ): Promise<ComputationGraph>;
   /** A fresh temporary directory, removed after the file. */
   tmp(): string;
 }
@@ -236,7 +243,10 @@ export function useRuntimes(threads = 2): RuntimeHarness {
     },
     async graph(name, executor, options, extra = {}) {
       const base = { nodes, ...options, executor } as ComputationGraphOptions;
-      const withPool = executor === 'pool' && extra.sharedPool !== true ? { ...base, pool: (pool ??= new NodePool({ threads })) } : base;
+      const withPool =
+        executor === 'pool' && extra.sharedPool !== true
+          ? { ...base, pool: (pool ??= new NodePool({ threads })) }
+          : base;
       const graph = await new ComputationGraphBuilder(name, withPool).build();
       graphs.push(graph);
       return graph;

@@ -1,14 +1,9 @@
 /**
- * `cloaca/worker`: what node modules import to talk back to the runtime running them.
+ * The node side of `host` (`cloaca/worker`): finds the runtime running the current node.
  *
- *     import { host } from 'cloaca/worker';
- *     export async function detect(tick) {
- *       if (tick.price > 100) await host.push('alerts', { price: tick.price });
- *       return tick;
- *     }
- *
- * In a pool worker `host` is a comlink proxy to the main thread's runtime; on the main thread
- * (inline executor) it is the running runtime itself. Outside a runtime (a bare
+ * In a pool worker it is a comlink proxy to the main thread's runtime, reached over the
+ * BroadcastChannels named in the worker's `workerData` (see `host-channel.ts`); on the main
+ * thread (inline executor) it is the running runtime itself. Outside a runtime (a bare
  * `graph.execute`) its calls reject with a clear error.
  */
 import { BroadcastChannel, isMainThread, threadId, workerData } from 'node:worker_threads';
@@ -21,7 +16,7 @@ import {
   replyChannel,
   requestChannel,
   type HostApi,
-} from './runtime/host-channel.js';
+} from './host-channel.js';
 
 /** The runtime, as seen from a node. */
 export interface Host {
@@ -65,7 +60,11 @@ function resolveHost(): Promise<HostApi | Remote<HostApi>> {
   }
   const base = (workerData as Record<string, unknown> | undefined)?.[kHostChannelKey];
   if (typeof base !== 'string') {
-    return Promise.reject(new Error('host: this worker does not belong to a Runtime; host.push and host.log work only in nodes run by a started Runtime'));
+    return Promise.reject(
+      new Error(
+        'host: this worker does not belong to a Runtime; host.push and host.log work only in nodes run by a started Runtime',
+      ),
+    );
   }
   return (remote ??= connect(base));
 }

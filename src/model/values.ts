@@ -16,7 +16,15 @@ export interface Uncloneable {
   readonly type: string;
 }
 
-const kRefused = new Set(['Promise', 'WeakMap', 'WeakSet', 'WeakRef', 'FinalizationRegistry', 'Generator', 'AsyncGenerator']);
+const kRefused = new Set([
+  'Promise',
+  'WeakMap',
+  'WeakSet',
+  'WeakRef',
+  'FinalizationRegistry',
+  'Generator',
+  'AsyncGenerator',
+]);
 
 /**
  * Returns the first part of `value` that cannot be structured-cloned, or null. When `marked` is
@@ -43,7 +51,8 @@ export function findUncloneable(
   let path = 'value';
   for (let k = trail.length - 1; k >= 0; k--) {
     const key = trail[k]!;
-    path += typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+    path +=
+      typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
   }
   return { path, type: found };
 }
@@ -77,13 +86,14 @@ function walk(
     return null;
   }
   if (ArrayBuffer.isView(v)) {
-    if (marked !== null && (marked.has(v) || marked.has(v.buffer)) && v.buffer instanceof ArrayBuffer) transfers!.add(v.buffer);
+    if (marked !== null && (marked.has(v) || marked.has(v.buffer)) && v.buffer instanceof ArrayBuffer)
+      transfers!.add(v.buffer);
     return null;
   }
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const found = walk(v[i], seen, trail, marked, transfers);
-      if (found !== null) return trail.push(i), found;
+      if (found !== null) return (trail.push(i), found);
     }
     return null;
   }
@@ -91,7 +101,7 @@ function walk(
     let i = 0;
     for (const [key, item] of v) {
       const found = walk(key, seen, trail, marked, transfers) ?? walk(item, seen, trail, marked, transfers);
-      if (found !== null) return trail.push(`<map entry ${i}>`), found;
+      if (found !== null) return (trail.push(`<map entry ${i}>`), found);
       i++;
     }
     return null;
@@ -100,7 +110,7 @@ function walk(
     let i = 0;
     for (const item of v) {
       const found = walk(item, seen, trail, marked, transfers);
-      if (found !== null) return trail.push(`<set entry ${i}>`), found;
+      if (found !== null) return (trail.push(`<set entry ${i}>`), found);
       i++;
     }
     return null;
@@ -110,7 +120,7 @@ function walk(
   if (kRefused.has(tag)) return tag;
   for (const key of Object.keys(v)) {
     const found = walk((v as Record<string, unknown>)[key], seen, trail, marked, transfers);
-    if (found !== null) return trail.push(key), found;
+    if (found !== null) return (trail.push(key), found);
   }
   return null;
 }

@@ -3,9 +3,9 @@
  * names the graph and the node(s) at fault. Where the reference system ignores a mistake silently
  * (unknown keys, unknown targets, cycles, `next` beside `routes`), this package rejects it.
  */
-import { describe } from '../describe.js';
-import { TopologyError } from '../errors.js';
-import type { ReactorDeclaration } from '../reactor/declaration.js';
+import { describe } from './describe.js';
+import { TopologyError } from './errors.js';
+import type { ReactorDeclaration } from './reactor-declaration.js';
 import type { NodeSpec, NormalizedNode, Topology } from './topology.js';
 
 const kSpecKeys = new Set(['inputs', 'next', 'routes', 'timeoutMs']);
@@ -20,7 +20,11 @@ export function validateTopology(
   reactor: ReactorDeclaration | null,
 ): NormalizedNode[] {
   if (typeof topology !== 'object' || topology === null || Array.isArray(topology)) {
-    throw new TopologyError(graph, [], `graph '${graph}': 'graph' must be an object of node specs, got ${describe(topology)}`);
+    throw new TopologyError(
+      graph,
+      [],
+      `graph '${graph}': 'graph' must be an object of node specs, got ${describe(topology)}`,
+    );
   }
   const names = Object.keys(topology);
   if (names.length === 0) {
@@ -32,7 +36,11 @@ export function validateTopology(
     const targets = [...node.next, ...(node.routes ?? []).flatMap(([, t]) => t)];
     for (const target of targets) {
       if (!known.has(target)) {
-        throw new TopologyError(graph, [node.name], `graph '${graph}': node '${node.name}' has an edge to '${target}', which is not a node of the topology`);
+        throw new TopologyError(
+          graph,
+          [node.name],
+          `graph '${graph}': node '${node.name}' has an edge to '${target}', which is not a node of the topology`,
+        );
       }
     }
   }
@@ -43,7 +51,12 @@ export function validateTopology(
   return nodes;
 }
 
-function normalizeSpec(graph: string, name: string, spec: NodeSpec, reactor: ReactorDeclaration | null): NormalizedNode {
+function normalizeSpec(
+  graph: string,
+  name: string,
+  spec: NodeSpec,
+  reactor: ReactorDeclaration | null,
+): NormalizedNode {
   const fail = (detail: string): never => {
     throw new TopologyError(graph, [name], `graph '${graph}': node '${name}' ${detail}`);
   };
@@ -60,11 +73,15 @@ function normalizeSpec(graph: string, name: string, spec: NodeSpec, reactor: Rea
   const inputs = spec.inputs === undefined ? [] : targetList(spec.inputs, `'inputs'`, fail, false);
   if (inputs.length > 0) {
     if (reactor === null) {
-      fail(`declares inputs [${inputs.join(', ')}], but graph '${graph}' has no reactor; a trigger-less graph receives data through execute(context) instead`);
+      fail(
+        `declares inputs [${inputs.join(', ')}], but graph '${graph}' has no reactor; a trigger-less graph receives data through execute(context) instead`,
+      );
     } else {
       for (const input of inputs) {
         if (!reactor.accumulators.includes(input)) {
-          fail(`reads input '${input}', which is not one of reactor '${reactor.name}' accumulators [${reactor.accumulators.join(', ')}]`);
+          fail(
+            `reads input '${input}', which is not one of reactor '${reactor.name}' accumulators [${reactor.accumulators.join(', ')}]`,
+          );
         }
       }
     }
@@ -94,7 +111,9 @@ function normalizeSpec(graph: string, name: string, spec: NodeSpec, reactor: Rea
 function targetList(value: unknown, what: string, fail: (detail: string) => never, single: boolean): string[] {
   const list = single && typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || (single && list.length === 0)) {
-    fail(`${what} must be ${single ? 'a node name or a non-empty array of node names' : 'an array of accumulator names'}, got ${describe(value)}`);
+    fail(
+      `${what} must be ${single ? 'a node name or a non-empty array of node names' : 'an array of accumulator names'}, got ${describe(value)}`,
+    );
   }
   const seen = new Set<string>();
   for (const item of list as unknown[]) {

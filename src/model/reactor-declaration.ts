@@ -11,8 +11,8 @@
  * {@link toReactorDeclaration}: a declaration, a decorated class, or a plain object of the same
  * shape (validated then, with the same errors).
  */
-import { describe } from '../describe.js';
-import { TopologyError } from '../errors.js';
+import { describe } from './describe.js';
+import { TopologyError } from './errors.js';
 
 /** When a reactor fires: on any new source value, or once every source has delivered. */
 export const ReactionMode = { WhenAny: 'when_any', WhenAll: 'when_all' } as const;
@@ -128,16 +128,28 @@ function validateReactorOptions(options: ReactorOptions): ReactorDeclaration {
   }
   for (const key of Object.keys(options)) {
     if (!kOptionKeys.has(key)) {
-      throw new TopologyError(name, [], `reactor '${name}': unknown option '${key}' (expected name, accumulators, mode, strategy)`);
+      throw new TopologyError(
+        name,
+        [],
+        `reactor '${name}': unknown option '${key}' (expected name, accumulators, mode, strategy)`,
+      );
     }
   }
   if (!Array.isArray(accumulators) || accumulators.length === 0) {
-    throw new TopologyError(name, [], `reactor '${name}': 'accumulators' must be a non-empty array of names, got ${describe(accumulators)}`);
+    throw new TopologyError(
+      name,
+      [],
+      `reactor '${name}': 'accumulators' must be a non-empty array of names, got ${describe(accumulators)}`,
+    );
   }
   const seen = new Set<string>();
   for (const accumulator of accumulators) {
     if (typeof accumulator !== 'string' || accumulator === '') {
-      throw new TopologyError(name, [], `reactor '${name}': accumulator names must be non-empty strings, got ${describe(accumulator)}`);
+      throw new TopologyError(
+        name,
+        [],
+        `reactor '${name}': accumulator names must be non-empty strings, got ${describe(accumulator)}`,
+      );
     }
     if (seen.has(accumulator)) {
       throw new TopologyError(name, [], `reactor '${name}': accumulator '${accumulator}' is listed more than once`);
@@ -145,10 +157,18 @@ function validateReactorOptions(options: ReactorOptions): ReactorDeclaration {
     seen.add(accumulator);
   }
   if (!kModes.includes(mode)) {
-    throw new TopologyError(name, [], `reactor '${name}': unknown mode ${describe(mode)}, expected 'when_any' or 'when_all'`);
+    throw new TopologyError(
+      name,
+      [],
+      `reactor '${name}': unknown mode ${describe(mode)}, expected 'when_any' or 'when_all'`,
+    );
   }
   if (!kStrategies.includes(strategy)) {
-    throw new TopologyError(name, [], `reactor '${name}': unknown strategy ${describe(strategy)}, expected 'latest' or 'sequential'`);
+    throw new TopologyError(
+      name,
+      [],
+      `reactor '${name}': unknown strategy ${describe(strategy)}, expected 'latest' or 'sequential'`,
+    );
   }
   return Object.freeze({ name, accumulators: Object.freeze([...accumulators]), mode, strategy });
 }

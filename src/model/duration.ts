@@ -3,8 +3,8 @@
  * `'1m'`, `'2h'`). Stricter than the reference parser, which also takes `'+5s'` and surrounding
  * blanks: anything else is an error that names the string.
  */
-import { describe } from '../describe.js';
-import { ConfigurationError } from '../errors.js';
+import { describe } from './describe.js';
+import { ConfigurationError } from './errors.js';
 
 const kPattern = /^(\d+)(ms|s|m|h)$/;
 const kUnitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
