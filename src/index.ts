@@ -63,4 +63,8 @@ export {
   ConfigurationError,
   RegistrationError,
   AccumulatorError,
+  StateError,
+  InvalidArgumentError,
+  CheckpointError,
+  ListenerError,
 } from './model/errors.js';

@@ -11,6 +11,7 @@ import {
   GraphExecutionError,
   NodeTimeoutError,
   RoutingError,
+  ConfigurationError,
   TopologyError,
   UncloneableValueError,
   WorkerExitError,
@@ -198,11 +199,11 @@ describe('reactor declarations', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(TopologyError);
-    const e = error as TopologyError;
+    expect(error).toBeInstanceOf(ConfigurationError);
+    const e = error as ConfigurationError;
+    expect(e.code).toBe('CLOACA_ERR_CONFIGURATION');
     expect(e.message).toContain(detail);
-    expect(e.graph).toBe((options as ReactorOptions).name);
-    expect(e.nodes).toStrictEqual([]);
+    expect(e.component).toBe((options as ReactorOptions).name === '' ? 'reactor' : "reactor 'r'");
     if ((options as ReactorOptions).name !== '') expect(e.message).toContain("reactor 'r'");
   });
 
@@ -215,7 +216,7 @@ describe('reactor declarations', () => {
     });
     expectNames(error, 'with_bad_reactor', []);
     expect(error.message).toContain(detail);
-    expect(error.cause).toBeInstanceOf(TopologyError);
+    expect(error.cause).toBeInstanceOf(ConfigurationError);
   });
 
   it('build() rejects a reactor that is not a reactor at all', async () => {

@@ -4,7 +4,7 @@
  * runtime makes of it, which talks to the runtime only through an {@link AccumulatorHost}.
  */
 import { describe } from '../model/describe.js';
-import { AccumulatorError, ConfigurationError } from '../model/errors.js';
+import { AccumulatorError, ConfigurationError, StateError } from '../model/errors.js';
 import { AccumulatorHealth } from '../model/health.js';
 import { isThenable } from '../model/values.js';
 
@@ -81,7 +81,9 @@ export abstract class Accumulator {
   }
 
   protected get host(): AccumulatorHost {
-    if (this.#host === null) throw new Error(`accumulator '${this.name}' is not attached to a runtime`);
+    if (this.#host === null) {
+      throw new StateError(this.name, 'detached', `accumulator '${this.name}' is not attached to a runtime`);
+    }
     return this.#host;
   }
 
@@ -159,12 +161,4 @@ export function requireName(kind: AccumulatorKind, name: unknown): string {
     );
   }
   return name;
-}
-
-/** Validates an optional function option. */
-export function optionalFunction<F>(owner: string, option: string, value: unknown): F | undefined {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new ConfigurationError(owner, value, `${owner}: '${option}' must be a function, got ${describe(value)}`);
-  }
-  return value as F | undefined;
 }

@@ -10,11 +10,11 @@
 import { ConfigurationError } from '../model/errors.js';
 import { parseDuration } from '../model/duration.js';
 import { AccumulatorHealth } from '../model/health.js';
+import { optionalFunction } from '../model/options.js';
 import {
   Accumulator,
   AccumulatorKind,
   declareAccumulator,
-  optionalFunction,
   requireName,
   type AccumulatorDeclaration,
 } from './accumulator.js';

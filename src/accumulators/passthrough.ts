@@ -2,11 +2,11 @@
  * Passthrough accumulator: each pushed event goes through `process` (identity by default) and
  * becomes a boundary at once; `process` returning `undefined` drops the event.
  */
+import { optionalFunction } from '../model/options.js';
 import {
   Accumulator,
   AccumulatorKind,
   declareAccumulator,
-  optionalFunction,
   requireName,
   type AccumulatorDeclaration,
 } from './accumulator.js';

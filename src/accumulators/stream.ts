@@ -9,14 +9,14 @@
  * `degraded`). A message received resets the count: a backend that connects but cannot deliver
  * still runs out of retries. `runtime.push` delivers an event as if it had been received.
  */
-import { AccumulatorError, ConfigurationError } from '../model/errors.js';
+import { AccumulatorError, ConfigurationError, RegistrationError } from '../model/errors.js';
 import { describe } from '../model/describe.js';
 import { AccumulatorHealth } from '../model/health.js';
+import { optionalFunction } from '../model/options.js';
 import {
   Accumulator,
   AccumulatorKind,
   declareAccumulator,
-  optionalFunction,
   requireName,
   type AccumulatorDeclaration,
 } from './accumulator.js';
@@ -185,7 +185,12 @@ export class StreamAccumulator extends Accumulator {
 
   async #connect(): Promise<StreamBackend> {
     const { type, topic, group, options } = this.config;
-    if (this.factory === undefined) throw new Error(`no stream backend of type '${type}'`);
+    if (this.factory === undefined) {
+      throw new RegistrationError(
+        type,
+        `accumulator '${this.name}': no stream backend of type '${type}' is registered`,
+      );
+    }
     return this.factory({ accumulator: this.name, topic, group, options });
   }
 

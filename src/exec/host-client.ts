@@ -8,6 +8,7 @@
  */
 import { BroadcastChannel, isMainThread, threadId, workerData } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
+import { StateError } from '../model/errors.js';
 import {
   channelEndpoint,
   helloChannel,
@@ -51,7 +52,9 @@ function resolveHost(): Promise<HostApi | Remote<HostApi>> {
     const running = [...hostRegistry().running];
     if (running.length === 1) return Promise.resolve(running[0]!);
     return Promise.reject(
-      new Error(
+      new StateError(
+        'host',
+        running.length === 0 ? 'no runtime' : 'several runtimes',
         running.length === 0
           ? 'host: no runtime is running in this process; host.push and host.log work only in nodes run by a started Runtime'
           : `host: ${running.length} runtimes are running in this process, so an inline node's host is ambiguous; run such graphs on the pool executor`,
@@ -61,7 +64,9 @@ function resolveHost(): Promise<HostApi | Remote<HostApi>> {
   const base = (workerData as Record<string, unknown> | undefined)?.[kHostChannelKey];
   if (typeof base !== 'string') {
     return Promise.reject(
-      new Error(
+      new StateError(
+        'host',
+        'no runtime',
         'host: this worker does not belong to a Runtime; host.push and host.log work only in nodes run by a started Runtime',
       ),
     );

@@ -6,6 +6,7 @@
  * through tsx's `tsImport`, loaded on first use: about 150 ms and 25 MiB per thread, paid only by
  * graphs whose nodes are TypeScript. tsx is an optional peer dependency.
  */
+import { ConfigurationError } from '../model/errors.js';
 import type { NodeFunction } from '../model/topology.js';
 
 const kTypeScript = /\.(ts|mts|cts)$/;
@@ -17,9 +18,14 @@ export async function importNodeModule(href: string): Promise<Record<string, unk
   try {
     api = await import('tsx/esm/api');
   } catch (error) {
-    throw new Error(`the node module ${href} is TypeScript, which needs the 'tsx' package: npm install tsx`, {
-      cause: error,
-    });
+    throw new ConfigurationError(
+      'nodes',
+      href,
+      `the node module ${href} is TypeScript, which needs the 'tsx' package: npm install tsx`,
+      {
+        cause: error,
+      },
+    );
   }
   return (await api.tsImport(href, import.meta.url)) as Record<string, unknown>;
 }

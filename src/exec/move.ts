@@ -8,6 +8,8 @@
  * of cloaca still marks values for the worker that runs it.
  */
 
+import { InvalidArgumentError } from '../model/errors.js';
+
 interface MoveRegistry {
   readonly marked: WeakSet<object>;
   /** Whether this thread ever called move(); until then the worker skips looking for marks. */
@@ -35,7 +37,11 @@ export function moveRegistry(): MoveRegistry {
  */
 export function move<T extends ArrayBuffer | ArrayBufferView>(value: T): T {
   if (!(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) {
-    throw new TypeError(`move() takes an ArrayBuffer or a typed array, got ${Object.prototype.toString.call(value)}`);
+    throw new InvalidArgumentError(
+      'move(value)',
+      value,
+      `move() takes an ArrayBuffer or a typed array, got ${Object.prototype.toString.call(value)}`,
+    );
   }
   const registry = moveRegistry();
   registry.marked.add(value);

@@ -25,8 +25,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { describe } from '../model/describe.js';
 import { ExecutorClosedError } from '../model/errors.js';
+import { rejectUnknownKeys, requireOneOf, requireOptionsObject, requirePositiveInteger } from '../model/options.js';
 import type { DescribeReply, UnitReply, UnitTask } from './protocol.js';
 import { ReadyQueue } from './ready-queue.js';
 import { kHostChannelKey } from './host-channel.js';
@@ -77,6 +77,8 @@ export interface NodePoolStats {
   readonly completed: number;
 }
 
+const kPoolOptionKeys = ['threads', 'concurrentTasksPerWorker', 'atomics', 'resourceLimits', 'hostChannel'];
+
 const kWorkerFile = new URL('../../workers/node-worker.js', import.meta.url);
 
 const before = (a: PoolWork, b: PoolWork): boolean => (a.seq !== b.seq ? a.seq < b.seq : a.rank > b.rank);
@@ -93,15 +95,12 @@ export class NodePool {
   #pumpQueued = false;
 
   constructor(options: NodePoolOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`NodePool: expected an options object, got ${describe(options)}`);
-    }
+    requireOptionsObject('NodePool', options);
+    rejectUnknownKeys('NodePool', options, kPoolOptionKeys);
     const { threads = availableParallelism(), concurrentTasksPerWorker = 4, atomics = 'disabled' } = options;
-    requirePositiveInteger('threads', threads);
-    requirePositiveInteger('concurrentTasksPerWorker', concurrentTasksPerWorker);
-    if (!['sync', 'async', 'disabled'].includes(atomics)) {
-      throw new TypeError(`NodePool: 'atomics' must be 'sync', 'async' or 'disabled', got ${describe(atomics)}`);
-    }
+    requirePositiveInteger('NodePool', 'threads', threads);
+    requirePositiveInteger('NodePool', 'concurrentTasksPerWorker', concurrentTasksPerWorker);
+    requireOneOf('NodePool', 'atomics mode', atomics, ['sync', 'async', 'disabled'] as const);
     this.threads = threads;
     this.#capacity = threads * concurrentTasksPerWorker;
     this.#piscina = new Piscina({
@@ -220,12 +219,6 @@ export class NodePool {
     this.#inFlight--;
     if (heavy) this.#inFlightHeavy--;
     this.#completed++;
-  }
-}
-
-function requirePositiveInteger(name: string, value: unknown): void {
-  if (!Number.isInteger(value) || (value as number) < 1) {
-    throw new TypeError(`NodePool: '${name}' must be a positive integer, got ${describe(value)}`);
   }
 }
 

@@ -2,7 +2,7 @@
  * A built computation graph: its compiled plan bound to an executor.
  */
 import { describe } from '../model/describe.js';
-import { ExecutorClosedError } from '../model/errors.js';
+import { ExecutorClosedError, InvalidArgumentError } from '../model/errors.js';
 import type { CostModel } from '../exec/cost-model.js';
 import { fromErrorEnvelope } from '../exec/error-envelope.js';
 import type { NodePool } from '../exec/node-pool.js';
@@ -84,7 +84,9 @@ export class ComputationGraph {
     if (this.#closed) return Promise.reject(new ExecutorClosedError(this.name));
     if (this.reactor !== null && input !== undefined && input !== null && typeof input !== 'object') {
       return Promise.reject(
-        new TypeError(
+        new InvalidArgumentError(
+          'execute(input)',
+          input,
           `graph '${this.name}': execute() takes the input cache as an object of source -> value, got ${describe(input)}`,
         ),
       );

@@ -1,7 +1,7 @@
 /**
- * Error classes thrown or rejected by cloaca. Every class carries the offending names as
- * properties (`graph`, `node`, `nodes`, ...) so callers can branch on them without parsing
- * messages.
+ * Error classes thrown or rejected by cloaca. Every class has a stable `code` (`CLOACA_ERR_...`,
+ * listed in docs/errors.md) and carries the offending names as properties (`graph`, `node`,
+ * `nodes`, ...), so callers can branch on them without parsing messages.
  *
  * `instanceof` works across duplicate copies of the package (a node module that resolves its own
  * copy of cloaca, a bundled copy): each class checks a brand registered with `Symbol.for`, the
@@ -12,9 +12,15 @@ const kBrand = Symbol.for('cloaca.error.brand');
 
 /** Base class of every error cloaca creates. */
 export class CloacaError extends Error {
+  /** The code every instance of this class carries. */
+  static readonly code: string = 'CLOACA_ERR_UNKNOWN';
+  /** A stable, machine-readable code such as `CLOACA_ERR_TOPOLOGY`; it never changes between versions. */
+  readonly code: string;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
+    this.code = (new.target as typeof CloacaError).code;
     Object.defineProperty(this, kBrand, { value: new.target.name, enumerable: false });
   }
 
@@ -33,6 +39,7 @@ export class CloacaError extends Error {
  * error).
  */
 export class TopologyError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_TOPOLOGY';
   /** The graph being built (or the reactor being declared). */
   readonly graph: string;
   /** The nodes at fault, in topology order; empty when the fault is graph-wide. */
@@ -52,6 +59,7 @@ export class TopologyError extends CloacaError {
  * {@link RoutingError}.
  */
 export class GraphExecutionError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_GRAPH_EXECUTION';
   readonly graph: string;
   readonly node: string;
 
@@ -64,6 +72,7 @@ export class GraphExecutionError extends CloacaError {
 
 /** A node ran past its `timeoutMs`. The worker that ran it was terminated and replaced. */
 export class NodeTimeoutError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_NODE_TIMEOUT';
   readonly node: string;
   readonly timeoutMs: number;
 
@@ -76,6 +85,7 @@ export class NodeTimeoutError extends CloacaError {
 
 /** The worker thread running a node died (process.exit, out of memory); the pool replaced it. */
 export class WorkerExitError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_WORKER_EXIT';
   readonly node: string;
 
   constructor(node: string, detail: string, options?: { cause?: unknown }) {
@@ -86,6 +96,7 @@ export class WorkerExitError extends CloacaError {
 
 /** A node returned a value that cannot cross a thread boundary (a function, a symbol, ...). */
 export class UncloneableValueError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_UNCLONEABLE_VALUE';
   readonly node: string;
   /** Where in the returned value the culprit sits, e.g. `value.handler` or `value[2]`. */
   readonly path: string;
@@ -102,6 +113,7 @@ export class UncloneableValueError extends CloacaError {
 
 /** A routing node returned something other than `[variant, value]` with a known variant. */
 export class RoutingError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_ROUTING';
   readonly node: string;
   /** The variants the node's `routes` declare. */
   readonly variants: readonly string[];
@@ -118,6 +130,7 @@ export class RoutingError extends CloacaError {
 
 /** Work was submitted to a graph or executor after `close()`. */
 export class ExecutorClosedError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_CLOSED';
   readonly graph: string;
 
   constructor(graph: string) {
@@ -128,13 +141,14 @@ export class ExecutorClosedError extends CloacaError {
 
 /** A runtime component was declared with a bad option (a malformed duration, a bad capacity...). */
 export class ConfigurationError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_CONFIGURATION';
   /** The component (accumulator, reactor, runtime option) at fault. */
   readonly component: string;
   /** The received value, as it was given. */
   readonly value: unknown;
 
-  constructor(component: string, value: unknown, message: string) {
-    super(message);
+  constructor(component: string, value: unknown, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.component = component;
     this.value = value;
   }
@@ -146,6 +160,7 @@ export class ConfigurationError extends CloacaError {
  * accumulators are not registered.
  */
 export class RegistrationError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_REGISTRATION';
   /** The name at fault. */
   readonly component: string;
 
@@ -157,6 +172,7 @@ export class RegistrationError extends CloacaError {
 
 /** An accumulator's `process`/`poll` threw, or its stream backend failed; the event was dropped. */
 export class AccumulatorError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_ACCUMULATOR';
   readonly accumulator: string;
   /** The event being processed when it failed, if any. */
   readonly event: unknown;
@@ -164,6 +180,70 @@ export class AccumulatorError extends CloacaError {
   constructor(accumulator: string, message: string, event: unknown, options?: { cause?: unknown }) {
     super(message, options);
     this.accumulator = accumulator;
+    this.event = event;
+  }
+}
+
+/**
+ * A call made in the wrong lifecycle state: `push` before `start()` or after `shutdown()`,
+ * `register` after `start()`, `start()` after `shutdown()`, `host.push` outside a runtime.
+ */
+export class StateError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_STATE';
+  /** The component whose state refused the call (a runtime, an accumulator, `host`). */
+  readonly component: string;
+  /** The state it was in. */
+  readonly state: string;
+
+  constructor(component: string, state: string, message: string) {
+    super(message);
+    this.component = component;
+    this.state = state;
+  }
+}
+
+/** A function was called with an argument of the wrong shape; `value` is what it received. */
+export class InvalidArgumentError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_INVALID_ARGUMENT';
+  /** The argument at fault, e.g. `fireWith(cache)`. */
+  readonly argument: string;
+  readonly value: unknown;
+
+  constructor(argument: string, value: unknown, message: string) {
+    super(message);
+    this.argument = argument;
+    this.value = value;
+  }
+}
+
+/**
+ * A checkpoint file cannot be used: it is owned by another runtime, it is corrupt or truncated,
+ * it cannot be opened, a commit to it failed, or its saved state no longer matches what is
+ * registered (then `components` names what was left in the file).
+ */
+export class CheckpointError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_CHECKPOINT';
+  /** The checkpoint file. */
+  readonly path: string;
+  /** The components whose saved state is at fault; empty when the fault is file-wide. */
+  readonly components: readonly string[];
+
+  constructor(path: string, components: readonly string[], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.path = path;
+    this.components = components;
+  }
+}
+
+/** A `fire`, `health`, `drain` or `error` listener threw; reported, never let into the runtime. */
+export class ListenerError extends CloacaError {
+  static override readonly code = 'CLOACA_ERR_LISTENER';
+  /** The event whose listener threw. */
+  readonly event: string;
+
+  constructor(event: string, options?: { cause?: unknown }) {
+    const cause = options?.cause;
+    super(`a '${event}' listener threw: ${cause instanceof Error ? cause.message : String(cause)}`, options);
     this.event = event;
   }
 }

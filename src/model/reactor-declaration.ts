@@ -12,7 +12,8 @@
  * shape (validated then, with the same errors).
  */
 import { describe } from './describe.js';
-import { TopologyError } from './errors.js';
+import { ConfigurationError, InvalidArgumentError } from './errors.js';
+import { rejectUnknownKeys, requireOneOf, requireOptionsObject } from './options.js';
 
 /** When a reactor fires: on any new source value, or once every source has delivered. */
 export const ReactionMode = { WhenAny: 'when_any', WhenAll: 'when_all' } as const;
@@ -54,12 +55,12 @@ export interface ReactorDefinition extends ReactorDeclaration {
 export type ReactorLike = ReactorDeclaration | ReactorDefinition | (abstract new (...args: never[]) => unknown);
 
 const kReactor = Symbol.for('cloaca.reactor');
-const kModes: readonly string[] = Object.values(ReactionMode);
-const kStrategies: readonly string[] = Object.values(InputStrategy);
-const kOptionKeys = new Set(['name', 'accumulators', 'mode', 'strategy']);
+const kModes: readonly ReactionMode[] = Object.values(ReactionMode);
+const kStrategies: readonly InputStrategy[] = Object.values(InputStrategy);
+const kOptionKeys = ['name', 'accumulators', 'mode', 'strategy'];
 
 /**
- * Declares a reactor. Throws {@link TopologyError} for an empty name, an empty or duplicated
+ * Declares a reactor. Throws {@link ConfigurationError} for an empty name, an empty or duplicated
  * accumulator list, or an unknown mode or strategy.
  *
  * @example
@@ -69,7 +70,11 @@ export function reactor(options: ReactorOptions): ReactorDefinition {
   const declaration = validateReactorOptions(options);
   const decorate = function <C extends abstract new (...args: never[]) => unknown>(target: C): C {
     if (typeof target !== 'function') {
-      throw new TypeError(`@reactor must decorate a class, got ${describe(target)}`);
+      throw new InvalidArgumentError(
+        '@reactor target',
+        target,
+        `@reactor must decorate a class, got ${describe(target)}`,
+      );
     }
     // Mirror the Python API's class attributes, and brand the class so it resolves back.
     for (const [key, value] of [
@@ -100,8 +105,8 @@ export function isReactorLike(value: unknown): value is ReactorLike {
 }
 
 /**
- * Resolves anything reactor-like to its validated declaration; throws {@link TopologyError} when
- * it is not one.
+ * Resolves anything reactor-like to its validated declaration; throws {@link ConfigurationError}
+ * for bad options and {@link InvalidArgumentError} for something that is not a reactor at all.
  */
 export function toReactorDeclaration(value: unknown): ReactorDeclaration {
   if ((typeof value === 'function' || (typeof value === 'object' && value !== null)) && kReactor in (value as object)) {
@@ -110,65 +115,47 @@ export function toReactorDeclaration(value: unknown): ReactorDeclaration {
   if (typeof value === 'object' && value !== null) {
     return validateReactorOptions(value as ReactorOptions);
   }
-  throw new TopologyError(
-    '',
-    [],
+  throw new InvalidArgumentError(
+    'reactor',
+    value,
     `expected a reactor declared with reactor({...}) or a class decorated with @reactor, got ${describe(value)}`,
   );
 }
 
 function validateReactorOptions(options: ReactorOptions): ReactorDeclaration {
-  if (typeof options !== 'object' || options === null) {
-    throw new TopologyError('', [], `reactor: expected an options object, got ${describe(options)}`);
-  }
+  requireOptionsObject('reactor', options);
   const { name, accumulators, mode = 'when_any', strategy = 'latest' } = options;
-  const label = typeof name === 'string' ? name : '';
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new TopologyError(label, [], `reactor: 'name' must be a non-empty string, got ${describe(name)}`);
+    throw new ConfigurationError('reactor', name, `reactor: 'name' must be a non-empty string, got ${describe(name)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!kOptionKeys.has(key)) {
-      throw new TopologyError(
-        name,
-        [],
-        `reactor '${name}': unknown option '${key}' (expected name, accumulators, mode, strategy)`,
-      );
-    }
-  }
+  const owner = `reactor '${name}'`;
+  rejectUnknownKeys(owner, options, kOptionKeys);
   if (!Array.isArray(accumulators) || accumulators.length === 0) {
-    throw new TopologyError(
-      name,
-      [],
-      `reactor '${name}': 'accumulators' must be a non-empty array of names, got ${describe(accumulators)}`,
+    throw new ConfigurationError(
+      owner,
+      accumulators,
+      `${owner}: 'accumulators' must be a non-empty array of names, got ${describe(accumulators)}`,
     );
   }
   const seen = new Set<string>();
   for (const accumulator of accumulators) {
     if (typeof accumulator !== 'string' || accumulator === '') {
-      throw new TopologyError(
-        name,
-        [],
-        `reactor '${name}': accumulator names must be non-empty strings, got ${describe(accumulator)}`,
+      throw new ConfigurationError(
+        owner,
+        accumulator,
+        `${owner}: accumulator names must be non-empty strings, got ${describe(accumulator)}`,
       );
     }
     if (seen.has(accumulator)) {
-      throw new TopologyError(name, [], `reactor '${name}': accumulator '${accumulator}' is listed more than once`);
+      throw new ConfigurationError(
+        owner,
+        accumulator,
+        `${owner}: accumulator '${accumulator}' is listed more than once`,
+      );
     }
     seen.add(accumulator);
   }
-  if (!kModes.includes(mode)) {
-    throw new TopologyError(
-      name,
-      [],
-      `reactor '${name}': unknown mode ${describe(mode)}, expected 'when_any' or 'when_all'`,
-    );
-  }
-  if (!kStrategies.includes(strategy)) {
-    throw new TopologyError(
-      name,
-      [],
-      `reactor '${name}': unknown strategy ${describe(strategy)}, expected 'latest' or 'sequential'`,
-    );
-  }
+  requireOneOf(owner, 'mode', mode, kModes);
+  requireOneOf(owner, 'strategy', strategy, kStrategies);
   return Object.freeze({ name, accumulators: Object.freeze([...accumulators]), mode, strategy });
 }

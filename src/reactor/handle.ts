@@ -1,6 +1,7 @@
 /**
  * `runtime.reactor(name)`: the commands a user has over one reactor.
  */
+import { InvalidArgumentError } from '../model/errors.js';
 import type { FireRecord, Reactor, ReactorState } from './reactor.js';
 
 export class ReactorHandle {
@@ -38,7 +39,11 @@ export class ReactorHandle {
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     if (typeof cache !== 'object' || cache === null) {
       return Promise.reject(
-        new TypeError(`reactor '${this.name}': fireWith() takes a cache object of source -> value`),
+        new InvalidArgumentError(
+          'fireWith(cache)',
+          cache,
+          `reactor '${this.name}': fireWith() takes a cache object of source -> value`,
+        ),
       );
     }
     return this.#reactor.fireWith(cache);
