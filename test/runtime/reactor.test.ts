@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   GraphExecutionError,
+  InvalidArgumentError,
   passthroughAccumulator,
   reactor,
   type ComputationGraph,
@@ -318,7 +319,7 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
 
     it('fireWith rejects a non-object cache', async () => {
       const { handle } = await setup();
-      await expect(handle.fireWith(null as unknown as Record<string, unknown>)).rejects.toThrow(TypeError);
+      await expect(handle.fireWith(null as unknown as Record<string, unknown>)).rejects.toThrow(InvalidArgumentError);
     });
   });
 
