@@ -7,6 +7,7 @@ import { describe } from '../model/describe.js';
 import { AccumulatorError, ConfigurationError, StateError } from '../model/errors.js';
 import { AccumulatorHealth } from '../model/health.js';
 import { isThenable } from '../model/values.js';
+import type { StreamBackendFactory } from './stream-backend.js';
 
 /** The accumulator kinds. */
 export const AccumulatorKind = {
@@ -63,6 +64,13 @@ export interface AccumulatorHost {
   whenCanEmit(): Promise<void>;
   /** Something finished (a message, a poll, a flush): lets the runtime re-check `idle()` and writers. */
   progressed(): void;
+  /** Resolves once every boundary this accumulator emitted so far is durable: committed to the
+   * runtime's checkpoint when it has one, at once otherwise (delivery itself is synchronous). */
+  durable(): Promise<void>;
+  /** The runtime's bound on queues: the most events a buffer without a size of its own may hold. */
+  readonly queueCapacity: number;
+  /** The stream backend factory registered under `type`; throws RegistrationError naming it when none is. */
+  streamBackend(type: string): StreamBackendFactory;
 }
 
 /** A live accumulator owned by one runtime. */
@@ -105,6 +113,24 @@ export abstract class Accumulator {
   writable(): boolean {
     return this.host.canEmit();
   }
+
+  /**
+   * Checks, at `start()` before anything runs, that the runtime offers what this accumulator
+   * needs (a stream backend of its type...); throws RegistrationError naming what is missing.
+   */
+  check(): void {}
+
+  /**
+   * Called after each successful firing of a reactor this accumulator feeds, when defined (a
+   * batch accumulator flushes there).
+   */
+  afterFire?(): void;
+
+  /**
+   * Writes a graph's feedback (`feedback: { terminal, accumulator }`), never refused; defined by
+   * the kinds that accept feedback (state accumulators).
+   */
+  writeFeedback?(value: unknown): void;
 
   /** Stops timers and consumers; a batch accumulator delivers its last batch here. */
   async stop(): Promise<void> {}

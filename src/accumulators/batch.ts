@@ -10,7 +10,7 @@
 import { ConfigurationError } from '../model/errors.js';
 import { parseDuration } from '../model/duration.js';
 import { AccumulatorHealth } from '../model/health.js';
-import { optionalFunction } from '../model/options.js';
+import { optionalFunction, rejectUnknownKeys, requireOptionsObject } from '../model/options.js';
 import {
   Accumulator,
   AccumulatorKind,
@@ -36,8 +36,10 @@ export interface BatchAccumulatorOptions<E = unknown, O = unknown> {
  * batchAccumulator({ name: 'fills', flushInterval: '1s', maxBufferSize: 100, process: (fills) => summarize(fills) })
  */
 export function batchAccumulator<E, O>(options: BatchAccumulatorOptions<E, O>): AccumulatorDeclaration {
-  const name = requireName(AccumulatorKind.Batch, options?.name);
+  requireOptionsObject('batchAccumulator', options);
+  const name = requireName(AccumulatorKind.Batch, options.name);
   const owner = `batch accumulator '${name}'`;
+  rejectUnknownKeys(owner, options, ['name', 'flushInterval', 'maxBufferSize', 'process']);
   let intervalMs: number | undefined;
   if (options.flushInterval !== undefined) {
     intervalMs = parseDuration(options.flushInterval, `${owner} flushInterval`);
@@ -64,15 +66,13 @@ export function batchAccumulator<E, O>(options: BatchAccumulatorOptions<E, O>): 
   );
 }
 
-export class BatchAccumulator extends Accumulator {
+class BatchAccumulator extends Accumulator {
   readonly kind = AccumulatorKind.Batch;
   readonly #intervalMs: number | undefined;
   readonly #maxBufferSize: number | undefined;
   readonly #process: ((events: unknown[]) => unknown) | undefined;
   #buffer: unknown[] = [];
   #timer: NodeJS.Timeout | undefined;
-  /** The bound when no maxBufferSize is set; the runtime sets it to its queue capacity. */
-  capacity = Number.POSITIVE_INFINITY;
 
   constructor(
     name: string,
@@ -93,7 +93,7 @@ export class BatchAccumulator extends Accumulator {
   }
 
   override writable(): boolean {
-    return this.#buffer.length < (this.#maxBufferSize ?? this.capacity) && this.host.canEmit();
+    return this.#buffer.length < (this.#maxBufferSize ?? this.host.queueCapacity) && this.host.canEmit();
   }
 
   offer(event: unknown): boolean {
@@ -105,8 +105,8 @@ export class BatchAccumulator extends Accumulator {
     return true;
   }
 
-  /** Called after each successful firing of a reactor this accumulator feeds. */
-  afterFire(): void {
+  /** Flushes after each successful firing of a reactor this accumulator feeds. */
+  override afterFire(): void {
     this.flush();
   }
 

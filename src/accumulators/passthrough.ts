@@ -2,7 +2,7 @@
  * Passthrough accumulator: each pushed event goes through `process` (identity by default) and
  * becomes a boundary at once; `process` returning `undefined` drops the event.
  */
-import { optionalFunction } from '../model/options.js';
+import { optionalFunction, rejectUnknownKeys, requireOptionsObject } from '../model/options.js';
 import {
   Accumulator,
   AccumulatorKind,
@@ -25,7 +25,9 @@ export interface PassthroughAccumulatorOptions<E = unknown, O = unknown> {
  * passthroughAccumulator({ name: 'alpha', process: (e) => (e.value > 0 ? e : undefined) })
  */
 export function passthroughAccumulator<E, O>(options: PassthroughAccumulatorOptions<E, O>): AccumulatorDeclaration {
-  const name = requireName(AccumulatorKind.Passthrough, options?.name);
+  requireOptionsObject('passthroughAccumulator', options);
+  const name = requireName(AccumulatorKind.Passthrough, options.name);
+  rejectUnknownKeys(`passthrough accumulator '${name}'`, options, ['name', 'process']);
   const process = optionalFunction<(event: unknown) => unknown>(
     `passthrough accumulator '${name}'`,
     'process',

@@ -6,6 +6,7 @@
  * A pushed event becomes a boundary as if it had been polled (but is not checkpointed).
  */
 import { ConfigurationError } from '../model/errors.js';
+import { rejectUnknownKeys, requireOptionsObject } from '../model/options.js';
 import { parseDuration } from '../model/duration.js';
 import { AccumulatorHealth } from '../model/health.js';
 import {
@@ -31,8 +32,10 @@ export interface PollingAccumulatorOptions<O = unknown> {
  * pollingAccumulator({ name: 'config', interval: '5s', poll: async () => readConfig() })
  */
 export function pollingAccumulator<O>(options: PollingAccumulatorOptions<O>): AccumulatorDeclaration {
-  const name = requireName(AccumulatorKind.Polling, options?.name);
+  requireOptionsObject('pollingAccumulator', options);
+  const name = requireName(AccumulatorKind.Polling, options.name);
   const owner = `polling accumulator '${name}'`;
+  rejectUnknownKeys(owner, options, ['name', 'interval', 'poll']);
   const intervalMs = parseDuration(options.interval, `${owner} interval`);
   if (intervalMs === 0)
     throw new ConfigurationError(

@@ -3,10 +3,12 @@
  * boundary on every write. `capacity > 0` keeps the newest `capacity` values, `< 0` keeps all of
  * them, `0` is a write-only sink that keeps and checkpoints its values but never emits.
  * Written by `runtime.push` and by a graph's `feedback` option. After a restart on a checkpoint
- * file the window is restored and, unless the accumulator is a sink, delivered once.
+ * file the window is restored (trimmed to the capacity declared now) and, unless the
+ * accumulator is a sink, delivered once.
  */
 import { ConfigurationError } from '../model/errors.js';
 import { AccumulatorHealth } from '../model/health.js';
+import { rejectUnknownKeys, requireOptionsObject } from '../model/options.js';
 import {
   Accumulator,
   AccumulatorKind,
@@ -15,66 +17,84 @@ import {
   type AccumulatorDeclaration,
 } from './accumulator.js';
 
+/** The options of {@link stateAccumulator}. */
 export interface StateAccumulatorOptions {
+  /** Unique name among the runtime's accumulators and reactors. */
   readonly name: string;
-  /** Window size: `> 0` bounded, `< 0` unbounded, `0` write-only sink. */
+  /**
+   * Window size: `> 0` keeps the newest `capacity` values, `< 0` keeps every value, `0` is a
+   * write-only sink that never emits.
+   * @example 100
+   */
   readonly capacity: number;
 }
 
 /**
- * Declares a state accumulator.
+ * Declares a state accumulator. Throws ConfigurationError for a capacity that is not an
+ * integer or an unknown option.
  *
  * @example
  * stateAccumulator({ name: 'tick_window', capacity: 100 })
  */
 export function stateAccumulator(options: StateAccumulatorOptions): AccumulatorDeclaration {
-  const name = requireName(AccumulatorKind.State, options?.name);
+  requireOptionsObject('stateAccumulator', options);
+  const name = requireName(AccumulatorKind.State, options.name);
+  const owner = `state accumulator '${name}'`;
+  rejectUnknownKeys(owner, options, ['name', 'capacity']);
   const { capacity } = options;
   if (!Number.isInteger(capacity)) {
     throw new ConfigurationError(
-      `state accumulator '${name}'`,
+      owner,
       capacity,
-      `state accumulator '${name}': 'capacity' must be an integer (> 0 window, < 0 unbounded, 0 sink), got ${String(capacity)}`,
+      `${owner}: 'capacity' must be an integer (> 0 window, < 0 unbounded, 0 sink), got ${String(capacity)}`,
     );
   }
   return declareAccumulator(AccumulatorKind.State, name, () => new StateAccumulator(name, capacity));
 }
 
-export class StateAccumulator extends Accumulator {
+class StateAccumulator extends Accumulator {
   readonly kind = AccumulatorKind.State;
-  readonly capacity: number;
+  readonly #capacity: number;
   #window: unknown[] = [];
 
   constructor(name: string, capacity: number) {
     super(name);
-    this.capacity = capacity;
+    this.#capacity = capacity;
   }
 
   start(restored: unknown): void {
     if (Array.isArray(restored) && restored.length > 0) {
-      this.#window = restored;
-      if (this.capacity !== 0) this.host.emit([...this.#window]);
+      this.#window = this.#trim(restored);
+      if (this.#capacity !== 0) this.host.emit([...this.#window]);
     }
     this.host.setHealth(AccumulatorHealth.SocketOnly);
   }
 
   offer(event: unknown): boolean {
     if (!this.host.canEmit()) return false;
-    this.write(event);
+    this.#write(event);
     return true;
   }
 
-  /** Appends a value and delivers the window; also the path of graph feedback, which is never refused. */
-  write(value: unknown): void {
-    this.events++;
-    const window = this.#window;
-    window.push(value);
-    if (this.capacity > 0 && window.length > this.capacity) window.splice(0, window.length - this.capacity);
-    this.host.save();
-    if (this.capacity !== 0) this.host.emit([...window]);
+  /** Graph feedback is never refused: the firing that produced it already happened. */
+  override writeFeedback(value: unknown): void {
+    this.#write(value);
   }
 
   override checkpointData(): unknown {
     return this.#window;
+  }
+
+  #write(value: unknown): void {
+    this.events++;
+    this.#window.push(value);
+    this.#window = this.#trim(this.#window);
+    this.host.save();
+    if (this.#capacity !== 0) this.host.emit([...this.#window]);
+  }
+
+  #trim(window: unknown[]): unknown[] {
+    if (this.#capacity > 0 && window.length > this.#capacity) window.splice(0, window.length - this.#capacity);
+    return window;
   }
 }

@@ -4,7 +4,7 @@
  * is built in (`memory-broker.ts`).
  */
 import { describe } from '../model/describe.js';
-import { ConfigurationError } from '../model/errors.js';
+import { ConfigurationError, RegistrationError } from '../model/errors.js';
 
 /** One message of a topic. */
 export interface StreamMessage {
@@ -67,14 +67,13 @@ export class StreamBackendRegistry {
     return this.#factories.has(type);
   }
 
-  /** The factory of `type`; throws naming the known types when there is none. */
+  /** The factory of `type`; throws RegistrationError naming the known types when there is none. */
   get(type: string): StreamBackendFactory {
     const factory = this.#factories.get(type);
     if (factory === undefined) {
-      throw new ConfigurationError(
-        'stream backend',
+      throw new RegistrationError(
         type,
-        `no stream backend of type '${type}' is registered (known: ${[...this.#factories.keys()].join(', ')})`,
+        `no stream backend of type '${type}' is registered (known: ${[...this.#factories.keys()].join(', ')}); register one with runtime.registerStreamBackend(type, factory)`,
       );
     }
     return factory;

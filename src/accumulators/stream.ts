@@ -9,7 +9,7 @@
  * `degraded`). A message received resets the count: a backend that connects but cannot deliver
  * still runs out of retries. `runtime.push` delivers an event as if it had been received.
  */
-import { AccumulatorError, ConfigurationError, RegistrationError } from '../model/errors.js';
+import { AccumulatorError, ConfigurationError } from '../model/errors.js';
 import { describe } from '../model/describe.js';
 import { AccumulatorHealth } from '../model/health.js';
 import { optionalFunction } from '../model/options.js';
@@ -20,7 +20,7 @@ import {
   requireName,
   type AccumulatorDeclaration,
 } from './accumulator.js';
-import type { StreamBackend, StreamBackendFactory } from './stream-backend.js';
+import type { StreamBackend } from './stream-backend.js';
 
 /** Retry schedule of a failing backend. */
 export interface StreamRetryOptions {
@@ -91,12 +91,10 @@ interface StreamConfig {
   readonly retry: Required<StreamRetryOptions>;
 }
 
-export class StreamAccumulator extends Accumulator {
+class StreamAccumulator extends Accumulator {
   readonly kind = AccumulatorKind.Stream;
   readonly config: StreamConfig;
   readonly #process: ((message: unknown) => unknown) | undefined;
-  /** Set by the runtime before start: the factory of `config.type`. */
-  factory: StreamBackendFactory | undefined;
   #backend: StreamBackend | undefined;
   #stopped = false;
   #busy = false;
@@ -110,6 +108,10 @@ export class StreamAccumulator extends Accumulator {
     super(name);
     this.config = config;
     this.#process = process;
+  }
+
+  override check(): void {
+    this.host.streamBackend(this.config.type);
   }
 
   start(): void {
@@ -185,13 +187,7 @@ export class StreamAccumulator extends Accumulator {
 
   async #connect(): Promise<StreamBackend> {
     const { type, topic, group, options } = this.config;
-    if (this.factory === undefined) {
-      throw new RegistrationError(
-        type,
-        `accumulator '${this.name}': no stream backend of type '${type}' is registered`,
-      );
-    }
-    return this.factory({ accumulator: this.name, topic, group, options });
+    return this.host.streamBackend(type)({ accumulator: this.name, topic, group, options });
   }
 
   #deliver(value: unknown): void {

@@ -95,12 +95,7 @@ export class NodePool {
   #pumpQueued = false;
 
   constructor(options: NodePoolOptions = {}) {
-    requireOptionsObject('NodePool', options);
-    rejectUnknownKeys('NodePool', options, kPoolOptionKeys);
-    const { threads = availableParallelism(), concurrentTasksPerWorker = 4, atomics = 'disabled' } = options;
-    requirePositiveInteger('NodePool', 'threads', threads);
-    requirePositiveInteger('NodePool', 'concurrentTasksPerWorker', concurrentTasksPerWorker);
-    requireOneOf('NodePool', 'atomics mode', atomics, ['sync', 'async', 'disabled'] as const);
+    const { threads, concurrentTasksPerWorker, atomics } = NodePool.checkOptions(options);
     this.threads = threads;
     this.#capacity = threads * concurrentTasksPerWorker;
     this.#piscina = new Piscina({
@@ -121,6 +116,24 @@ export class NodePool {
         `cloaca: a pool worker failed outside any node call: ${error instanceof Error ? error.message : String(error)}`,
       );
     });
+  }
+
+  /**
+   * Validates pool options without starting a thread (a graph checks its `pool` option at build
+   * time and creates the pool on first execution). Throws ConfigurationError.
+   */
+  static checkOptions(options: NodePoolOptions): {
+    threads: number;
+    concurrentTasksPerWorker: number;
+    atomics: 'sync' | 'async' | 'disabled';
+  } {
+    requireOptionsObject('NodePool', options);
+    rejectUnknownKeys('NodePool', options, kPoolOptionKeys);
+    const { threads = availableParallelism(), concurrentTasksPerWorker = 4, atomics = 'disabled' } = options;
+    requirePositiveInteger('NodePool', 'threads', threads);
+    requirePositiveInteger('NodePool', 'concurrentTasksPerWorker', concurrentTasksPerWorker);
+    requireOneOf('NodePool', 'atomics mode', atomics, ['sync', 'async', 'disabled'] as const);
+    return { threads, concurrentTasksPerWorker, atomics };
   }
 
   /** Current counters. */
@@ -220,24 +233,4 @@ export class NodePool {
     if (heavy) this.#inFlightHeavy--;
     this.#completed++;
   }
-}
-
-let shared: NodePool | null = null;
-let sharedUsers = 0;
-
-/** The process-wide pool graphs use when given none; released with {@link releaseSharedPool}. */
-export function acquireSharedPool(): NodePool {
-  if (shared === null || shared.closed) {
-    shared = new NodePool();
-    sharedUsers = 0;
-  }
-  sharedUsers++;
-  return shared;
-}
-
-/** Drops one reference to the shared pool and closes it when none is left. */
-export async function releaseSharedPool(pool: NodePool): Promise<void> {
-  if (pool !== shared || --sharedUsers > 0) return;
-  shared = null;
-  await pool.close();
 }

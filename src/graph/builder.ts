@@ -8,15 +8,14 @@ import { pathToFileURL } from 'node:url';
 import { describe } from '../model/describe.js';
 import { TopologyError } from '../model/errors.js';
 import { CostModel } from '../exec/cost-model.js';
-import { fromErrorEnvelope } from '../exec/error-envelope.js';
-import { ExecutorKind, type Executor } from '../exec/executor.js';
+import { ExecutorKind } from '../exec/executor.js';
 import { InlineExecutor } from '../exec/inline-executor.js';
 import { importNodeModule, nodeFunctions } from '../exec/module-loader.js';
-import { acquireSharedPool, NodePool, releaseSharedPool, type NodePoolOptions } from '../exec/node-pool.js';
-import { PoolExecutor } from '../exec/pool-executor.js';
+import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
 import { toReactorDeclaration, type ReactorDeclaration, type ReactorLike } from '../model/reactor-declaration.js';
 import { ComputationGraph, type GraphFeedback } from './computation-graph.js';
 import { compilePlan } from '../model/plan.js';
+import { PoolBinding } from './pool-binding.js';
 import type { NodeFunction, NormalizedNode, Topology } from '../model/topology.js';
 import { validateTopology } from '../model/validate.js';
 
@@ -151,35 +150,27 @@ export class ComputationGraphBuilder {
     }
 
     const href = moduleHref(nodes as string | URL, fail);
-    if (kind === ExecutorKind.Inline) {
-      let table: Map<string, NodeFunction>;
-      try {
-        table = nodeFunctions(await importNodeModule(href));
-      } catch (error) {
-        return fail(`node module ${href} failed to import: ${(error as Error)?.message ?? String(error)}`, error);
-      }
-      requireFunctions(name, wanted, [...table.keys()], `module ${href}`);
-      return inline(table);
-    }
-
-    const { pool, shared, release } = takePool(options.pool, fail);
-    let executor: Executor | undefined;
+    // The module is imported here, on the main thread, to check its exports; a pool graph's
+    // workers import it again when the graph binds to a pool (see pool-binding.ts).
+    let table: Map<string, NodeFunction>;
     try {
-      // Every worker imports the module now, so the first run pays no import.
-      const reply = await pool.describe(href, pool.threads);
-      if (!reply.ok) {
-        const cause = fromErrorEnvelope(reply.e);
-        fail(`node module ${href} failed to import: ${(cause as Error)?.message ?? String(cause)}`, cause);
-      } else {
-        requireFunctions(name, wanted, reply.exports, `module ${href}`);
-      }
-      const plan = compilePlan(name, normalized, options.fuse ?? true);
-      const costs = new CostModel(plan);
-      executor = new PoolExecutor(plan, costs, pool, href, shared, release);
-      return new ComputationGraph(name, reactor, plan, costs, executor, feedback);
-    } finally {
-      if (executor === undefined) await release();
+      table = nodeFunctions(await importNodeModule(href));
+    } catch (error) {
+      return fail(`node module ${href} failed to import: ${(error as Error)?.message ?? String(error)}`, error);
     }
+    requireFunctions(name, wanted, [...table.keys()], `module ${href}`);
+    if (kind === ExecutorKind.Inline) return inline(table);
+
+    if (options.pool !== undefined && !(options.pool instanceof NodePool)) {
+      try {
+        NodePool.checkOptions(options.pool);
+      } catch (error) {
+        fail((error as Error).message, error);
+      }
+    }
+    const plan = compilePlan(name, normalized, options.fuse ?? true);
+    const costs = new CostModel(plan);
+    return new ComputationGraph(name, reactor, plan, costs, new PoolBinding(plan, costs, href, options.pool), feedback);
   }
 }
 
@@ -222,21 +213,4 @@ function moduleHref(nodes: string | URL, fail: (detail: string) => never): strin
     return url.href;
   }
   return pathToFileURL(resolvePath(nodes)).href;
-}
-
-function takePool(
-  option: NodePool | NodePoolOptions | undefined,
-  fail: (detail: string, cause?: unknown) => never,
-): { pool: NodePool; shared: boolean; release: () => Promise<void> } {
-  if (option instanceof NodePool) return { pool: option, shared: false, release: async () => {} };
-  if (option === undefined) {
-    const pool = acquireSharedPool();
-    return { pool, shared: true, release: () => releaseSharedPool(pool) };
-  }
-  try {
-    const pool = new NodePool(option);
-    return { pool, shared: false, release: () => pool.close() };
-  } catch (error) {
-    return fail((error as Error).message, error);
-  }
 }

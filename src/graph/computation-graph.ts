@@ -1,16 +1,29 @@
 /**
- * A built computation graph: its compiled plan bound to an executor.
+ * A built computation graph: its compiled plan bound to an executor (inline, or a pool binding).
  */
 import { describe } from '../model/describe.js';
 import { ExecutorClosedError, InvalidArgumentError } from '../model/errors.js';
 import type { CostModel } from '../exec/cost-model.js';
-import { fromErrorEnvelope } from '../exec/error-envelope.js';
-import type { NodePool } from '../exec/node-pool.js';
-import { PoolExecutor } from '../exec/pool-executor.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
 import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
+import { PoolBinding } from './pool-binding.js';
+
+/** What the runtime needs of a graph and users do not: see {@link graphInternals}. */
+export interface GraphInternals {
+  /** The pool binding of a pool graph, null for an inline one. */
+  readonly binding: PoolBinding | null;
+  /** Runs one traversal and reports to `complete`, synchronously when every node was synchronous and inline. */
+  run(input: unknown, complete: RunCallback): void;
+}
+
+const kInternals = new WeakMap<ComputationGraph, GraphInternals>();
+
+/** The runtime's access to a graph's internals; not part of the package's public surface. */
+export function graphInternals(graph: ComputationGraph): GraphInternals {
+  return kInternals.get(graph)!;
+}
 
 /** Where a graph writes back: after each successful firing, `terminal`'s output goes to `accumulator`. */
 export interface GraphFeedback {
@@ -48,26 +61,13 @@ export class ComputationGraph {
     this.executor = executor.kind;
     this.feedback = feedback;
     this.#ctx = { plan, costs, executor, triggerless: reactor === null };
-  }
-
-  /** @internal True while the graph runs on the process-wide default pool (a Runtime moves it onto its own). */
-  get onSharedPool(): boolean {
-    const executor = this.#ctx.executor;
-    return executor instanceof PoolExecutor && executor.shared && !this.#closed;
-  }
-
-  /**
-   * @internal A Runtime moves graphs that run on the process-wide default pool onto its own
-   * pool (sized by its `threads`, and wired for `host`). Returns false for any other graph.
-   */
-  async adoptPool(pool: NodePool): Promise<boolean> {
-    const current = this.#ctx.executor;
-    if (!this.onSharedPool || !(current instanceof PoolExecutor)) return false;
-    const reply = await pool.describe(current.href, pool.threads);
-    if (!reply.ok) throw fromErrorEnvelope(reply.e);
-    this.#ctx.executor = new PoolExecutor(this.plan, this.#ctx.costs, pool, current.href, false, async () => {});
-    await current.close();
-    return true;
+    kInternals.set(this, {
+      binding: executor instanceof PoolBinding ? executor : null,
+      run: (input, complete) => {
+        if (this.#closed) complete(new ExecutorClosedError(name), undefined);
+        else new GraphRun(this.#ctx, input, undefined, complete).start();
+      },
+    });
   }
 
   /**
@@ -98,19 +98,7 @@ export class ComputationGraph {
     });
   }
 
-  /**
-   * @internal The runtime's entry: runs one traversal and reports to `complete`, synchronously
-   * when every node was synchronous and inline.
-   */
-  run(input: unknown, complete: RunCallback): void {
-    if (this.#closed) {
-      complete(new ExecutorClosedError(this.name), undefined);
-      return;
-    }
-    new GraphRun(this.#ctx, input, undefined, complete).start();
-  }
-
-  /** Releases the executor (the graph's reference to its pool). Later executions reject. */
+  /** Releases the executor (the graph's hold on its pool). Later executions reject. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

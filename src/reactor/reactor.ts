@@ -6,9 +6,10 @@
  *   criterion holds (`when_any`: some flag set; `when_all`: every flag set) a firing takes a
  *   snapshot of the cache and clears the flags in the same synchronous step, so no update can
  *   fall between them. Boundaries that arrive during a firing collapse into one next firing.
- * - `sequential`: every boundary is queued and fires once, in arrival order, with the cache as
- *   it is after applying it. Under `when_all`, boundaries that arrive before every source has
- *   delivered once are applied without firing.
+ * - `sequential`: every boundary is queued (bounded and fair across sources, see
+ *   `boundary-queue.ts`) and fires once, in arrival order, with the cache as it is after
+ *   applying it. Under `when_all`, boundaries that arrive before every source has delivered
+ *   once are applied without firing.
  * - Firings never overlap. All graphs bound to the reactor run concurrently on one snapshot,
  *   each with its own fire record; the firing ends when all of them have.
  * - Manual commands (`forceFire`, `fireWith`) go before queued boundaries. While paused nothing
@@ -16,14 +17,29 @@
  *   once if the criterion holds or the queue is not empty. Nothing fires before the reactor is
  *   `live` (or `degraded`); what arrives meanwhile is kept.
  *
- * The loop runs synchronously while firings complete synchronously (inline graphs of
- * synchronous nodes), yielding to the event loop every {@link kBatch} firings.
+ * The firing loop is a small state machine (`ReactorLoop`):
+ *
+ *     idle ──(latest boundary)──► collapsing ──(microtask)──► pumping
+ *     idle ──(sequential boundary, command, resume, health)──► pumping
+ *     pumping ──(a firing completed synchronously)──► pumping
+ *     pumping ──(a firing waits on a node)──► firing ──(it completes)──► pumping
+ *     pumping ──(256 firings in a row)──► yielding ──(setImmediate)──► pumping
+ *     pumping ──(nothing to fire)──► idle
+ *
+ * `collapsing` lets a synchronous burst of pushes under `latest` fire once instead of once per
+ * push; `yielding` keeps a long synchronous drain (inline graphs of synchronous nodes) from
+ * starving I/O and timers. In every state but `idle` a new boundary or command is only
+ * recorded: the loop picks it up.
  */
 import { performance } from 'node:perf_hooks';
 import type { GraphResult } from '../exec/graph-run.js';
-import type { ComputationGraph } from '../graph/computation-graph.js';
+import { graphInternals, type ComputationGraph } from '../graph/computation-graph.js';
+import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';
+import { BoundaryQueue, type QueuedBoundary } from './boundary-queue.js';
+
+export type { QueuedBoundary } from './boundary-queue.js';
 
 /** What one graph did in one firing (the payload of the runtime's `fire` event). */
 export interface FireRecord {
@@ -55,12 +71,30 @@ export interface ReactorState {
   readonly health: ReactorHealth;
 }
 
-/** One queued boundary of a sequential reactor; `seq` orders it and keys its checkpoint row. */
-export interface QueuedBoundary {
-  readonly seq: number;
-  readonly source: string;
-  readonly value: unknown;
+/** What a checkpoint keeps of a reactor besides its queue. */
+export interface ReactorSnapshot {
+  readonly cache: Record<string, unknown>;
+  readonly dirty: Record<string, boolean>;
+  readonly paused: boolean;
 }
+
+/** The states of a reactor's firing loop (see the module comment). */
+export const ReactorLoop = {
+  Idle: 'idle',
+  Collapsing: 'collapsing',
+  Pumping: 'pumping',
+  Firing: 'firing',
+  Yielding: 'yielding',
+} as const;
+export type ReactorLoop = (typeof ReactorLoop)[keyof typeof ReactorLoop];
+
+const kTransitions: Readonly<Record<ReactorLoop, readonly ReactorLoop[]>> = {
+  idle: ['collapsing', 'pumping'],
+  collapsing: ['pumping'],
+  pumping: ['firing', 'yielding', 'idle'],
+  firing: ['pumping'],
+  yielding: ['pumping'],
+};
 
 /** What the runtime does around a reactor's firings. */
 export interface ReactorHooks {
@@ -74,9 +108,9 @@ export interface ReactorHooks {
   accepted(reactor: Reactor, boundary: QueuedBoundary): void;
   /** Sequential boundaries up to `seq` are done (fired, or applied without firing). */
   consumed(reactor: Reactor, seq: number): void;
-  /** The cache or dirty flags changed. */
+  /** The cache, the dirty flags or the paused flag changed. */
   changed(reactor: Reactor): void;
-  /** The queue, after filling up, is down to half its capacity. */
+  /** The queue, after refusing a boundary, has room again. */
   room(reactor: Reactor): void;
 }
 
@@ -89,10 +123,6 @@ interface Firing {
   readonly resolve?: (record: FireRecord | undefined) => void;
 }
 
-interface Command {
-  readonly resolve: (record: FireRecord | undefined) => void;
-}
-
 /** Firings run back to back before the loop yields to the event loop. */
 const kBatch = 256;
 
@@ -100,28 +130,26 @@ export class Reactor {
   readonly declaration: ReactorDeclaration;
   readonly graphs: ComputationGraph[] = [];
   health: ReactorHealth = ReactorHealth.Starting;
-  paused = false;
   /** Completed firings and failed graph runs, for status lines. */
   fires = 0;
   failures = 0;
   readonly #hooks: ReactorHooks;
+  readonly #sequential: boolean;
+  #paused = false;
+  #loop: ReactorLoop = ReactorLoop.Idle;
   #cache: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   readonly #dirty = new Map<string, boolean>();
   /** Declared sources that have a value in the cache (the when_all gate of `sequential`). */
   readonly #delivered = new Set<string>();
-  #queue: QueuedBoundary[] = [];
-  #head = 0;
+  readonly #queue: BoundaryQueue;
   #nextSeq = 0;
-  #commands: Command[] = [];
-  #firing = false;
-  #pumping = false;
-  #yieldScheduled = false;
-  #pumpQueued = false;
-  #full = false;
+  #commands: Array<(record: FireRecord | undefined) => void> = [];
 
   constructor(declaration: ReactorDeclaration, hooks: ReactorHooks) {
     this.declaration = declaration;
     this.#hooks = hooks;
+    this.#sequential = declaration.strategy === InputStrategy.Sequential;
+    this.#queue = new BoundaryQueue(hooks.queueCapacity, () => hooks.room(this));
     for (const source of declaration.accumulators) this.#dirty.set(source, false);
   }
 
@@ -129,73 +157,78 @@ export class Reactor {
     return this.declaration.name;
   }
 
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Where the firing loop is. */
+  get loop(): ReactorLoop {
+    return this.#loop;
+  }
+
   /** Boundaries waiting in the sequential queue. */
   get queued(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.size;
   }
 
-  /** True while another boundary can be accepted (always, under `latest`). */
-  hasRoom(): boolean {
-    return this.declaration.strategy === InputStrategy.Latest || this.queued < this.#hooks.queueCapacity;
+  /** True while a boundary of `source` would be accepted (always, under `latest`). */
+  hasRoom(source: string): boolean {
+    return !this.#sequential || this.#queue.hasRoomFor(source);
   }
 
-  /** True when nothing would fire now by itself: not firing, and nothing runnable waiting. */
+  /** True when nothing would fire now by itself: the loop is idle and nothing runnable waits. */
   quiescent(): boolean {
-    return !this.#firing && !this.#pumpQueued && (this.paused || !this.#canFire() || !this.#hasWork());
+    return this.#loop === ReactorLoop.Idle && (this.#paused || !this.#canFire() || !this.#hasWork());
   }
 
   /** Restores checkpointed state before start. */
-  restore(cache: Record<string, unknown>, dirty: Record<string, boolean>, queue: readonly QueuedBoundary[]): void {
-    Object.assign(this.#cache, cache);
-    for (const source of Object.keys(cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
-    for (const [source, flag] of Object.entries(dirty)) if (this.#dirty.has(source)) this.#dirty.set(source, flag);
-    this.#queue = [...queue];
-    this.#head = 0;
-    this.#nextSeq = queue.length === 0 ? 0 : queue[queue.length - 1]!.seq + 1;
+  restore(snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void {
+    Object.assign(this.#cache, snapshot.cache);
+    for (const source of Object.keys(snapshot.cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
+    for (const [source, flag] of Object.entries(snapshot.dirty)) {
+      if (this.#dirty.has(source)) this.#dirty.set(source, flag);
+    }
+    this.#paused = snapshot.paused;
+    for (const boundary of queue) this.#queue.push(boundary);
+    if (queue.length > 0) this.#nextSeq = queue[queue.length - 1]!.seq + 1;
   }
 
   /** Moves health; firing starts (or resumes) once live or degraded. */
   setHealth(health: ReactorHealth): void {
     this.health = health;
-    this.#pump();
+    this.#kick();
   }
 
   /**
-   * A boundary from one of the reactor's accumulators. Under `latest` the firing it may cause
-   * waits for the end of the current synchronous job (a microtask), so a synchronous burst of
-   * pushes collapses into one firing instead of running the graph once per push; under
-   * `sequential`, where every boundary fires anyway, the loop starts at once.
+   * A boundary from one of the reactor's accumulators (admission was checked with
+   * {@link hasRoom}). Under `latest` the firing it may cause waits for the end of the current
+   * synchronous job, so a burst collapses into one firing; under `sequential`, where every
+   * boundary fires anyway, the loop starts at once.
    */
   deliver(source: string, value: unknown): void {
-    if (this.declaration.strategy === InputStrategy.Latest) {
+    if (!this.#sequential) {
       this.#cache[source] = value;
       this.#delivered.add(source);
       this.#dirty.set(source, true);
       this.#hooks.changed(this);
-      if (!this.#firing && !this.#pumpQueued) {
-        this.#pumpQueued = true;
-        queueMicrotask(this.#queuedPump);
+      if (this.#loop === ReactorLoop.Idle) {
+        this.#to(ReactorLoop.Collapsing);
+        queueMicrotask(this.#afterCollapse);
       }
       return;
     }
     const boundary = { seq: this.#nextSeq++, source, value };
     this.#queue.push(boundary);
-    if (this.queued >= this.#hooks.queueCapacity) this.#full = true;
     this.#hooks.accepted(this, boundary);
-    if (!this.#firing) this.#pump();
+    this.#kick();
   }
-
-  readonly #queuedPump = (): void => {
-    this.#pumpQueued = false;
-    this.#pump();
-  };
 
   /** Fires once with the current cache; resolves to the first graph's record, or undefined when paused. */
   forceFire(): Promise<FireRecord | undefined> {
-    if (this.paused) return Promise.resolve(undefined);
+    if (this.#paused) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      this.#commands.push({ resolve });
-      this.#pump();
+      this.#commands.push(resolve);
+      this.#kick();
     });
   }
 
@@ -208,31 +241,63 @@ export class Reactor {
   }
 
   pause(): void {
-    this.paused = true;
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#hooks.changed(this);
     const commands = this.#commands;
     this.#commands = [];
-    for (const command of commands) command.resolve(undefined);
+    for (const resolve of commands) resolve(undefined);
   }
 
   resume(): void {
-    this.paused = false;
-    this.#pump();
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#hooks.changed(this);
+    this.#kick();
   }
 
   getState(): ReactorState {
     return {
       cache: { ...this.#cache },
       dirty: Object.fromEntries(this.#dirty),
-      paused: this.paused,
+      paused: this.#paused,
       queued: this.queued,
       health: this.health,
     };
   }
 
-  /** What a checkpoint stores: the cache and dirty flags. */
-  snapshotState(): { cache: Record<string, unknown>; dirty: Record<string, boolean> } {
-    return { cache: { ...this.#cache }, dirty: Object.fromEntries(this.#dirty) };
+  /** What a checkpoint stores besides the queue. */
+  snapshot(): ReactorSnapshot {
+    return { cache: { ...this.#cache }, dirty: Object.fromEntries(this.#dirty), paused: this.#paused };
   }
+
+  #to(next: ReactorLoop): void {
+    if (!kTransitions[this.#loop].includes(next)) {
+      throw new StateError(
+        `reactor '${this.name}'`,
+        this.#loop,
+        `reactor '${this.name}': no transition ${this.#loop} -> ${next}`,
+      );
+    }
+    this.#loop = next;
+  }
+
+  /** Starts the loop if it is idle; otherwise the running loop picks up the new work. */
+  #kick(): void {
+    if (this.#loop !== ReactorLoop.Idle) return;
+    this.#to(ReactorLoop.Pumping);
+    this.#pump();
+  }
+
+  readonly #afterCollapse = (): void => {
+    this.#to(ReactorLoop.Pumping);
+    this.#pump();
+  };
+
+  readonly #afterYield = (): void => {
+    this.#to(ReactorLoop.Pumping);
+    this.#pump();
+  };
 
   #canFire(): boolean {
     return this.health === ReactorHealth.Live || this.health === ReactorHealth.Degraded;
@@ -240,7 +305,7 @@ export class Reactor {
 
   #hasWork(): boolean {
     if (this.#commands.length > 0) return true;
-    if (this.declaration.strategy === InputStrategy.Sequential) return this.queued > 0;
+    if (this.#sequential) return this.#queue.size > 0;
     return this.#criterionHolds();
   }
 
@@ -260,27 +325,23 @@ export class Reactor {
 
   /** The next firing to run, or null; applies sequential boundaries on the way. */
   #take(): Firing | null {
-    if (this.paused || !this.#canFire()) return null;
+    if (this.#paused || !this.#canFire()) return null;
     const command = this.#commands.shift();
     if (command !== undefined) {
       this.#clearDirty();
       this.#hooks.changed(this);
-      return { snapshot: { ...this.#cache }, manual: true, seq: -1, resolve: command.resolve };
+      return { snapshot: { ...this.#cache }, manual: true, seq: -1, resolve: command };
     }
-    if (this.declaration.strategy === InputStrategy.Latest) {
+    if (!this.#sequential) {
       if (!this.#criterionHolds()) return null;
       this.#clearDirty();
       this.#hooks.changed(this);
       return { snapshot: { ...this.#cache }, manual: false, seq: -1 };
     }
-    while (this.#head < this.#queue.length) {
-      const boundary = this.#queue[this.#head]!;
-      this.#queue[this.#head++] = undefined as unknown as QueuedBoundary; // let it be collected
-      this.#compactQueue();
+    for (let boundary = this.#queue.shift(); boundary !== undefined; boundary = this.#queue.shift()) {
       this.#cache[boundary.source] = boundary.value;
       this.#delivered.add(boundary.source);
       this.#dirty.set(boundary.source, true);
-      this.#noteRoom();
       const gated =
         this.declaration.mode === ReactionMode.WhenAll && this.#delivered.size < this.declaration.accumulators.length;
       if (gated) {
@@ -293,98 +354,66 @@ export class Reactor {
     return null;
   }
 
-  #compactQueue(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  /** After a full queue, announces room once it is down to half, so producers wake in batches. */
-  #noteRoom(): void {
-    if (this.#full && this.queued <= this.#hooks.queueCapacity >> 1) {
-      this.#full = false;
-      this.#hooks.room(this);
-    }
-  }
-
+  /** The `pumping` state: fires what there is, up to a batch, then idles, waits or yields. */
   #pump(): void {
-    if (this.#pumping || this.#firing) return;
-    this.#pumping = true;
-    try {
-      for (let budget = kBatch; budget > 0; budget--) {
-        if (this.#firing) return;
-        const firing = this.#take();
-        if (firing === null) return;
-        this.#fire(firing);
+    for (let budget = kBatch; budget > 0; budget--) {
+      const firing = this.#take();
+      if (firing === null) {
+        this.#to(ReactorLoop.Idle);
+        return;
       }
-      if (!this.#firing && !this.#yieldScheduled) {
-        // A long synchronous drain would starve I/O and timers: continue on the next turn.
-        this.#yieldScheduled = true;
-        setImmediate(() => {
-          this.#yieldScheduled = false;
-          this.#pump();
-        });
-      }
-    } finally {
-      this.#pumping = false;
+      if (!this.#fire(firing)) return; // `firing`: its completion resumes the loop
     }
+    this.#to(ReactorLoop.Yielding);
+    setImmediate(this.#afterYield);
   }
 
-  /** Runs every graph on the snapshot; completes synchronously when all of them do. */
-  #fire(firing: Firing): void {
-    this.#firing = true;
+  /**
+   * Runs every graph on the snapshot. Returns true when all of them completed synchronously;
+   * otherwise moves to `firing` and resumes the loop when the last one completes.
+   */
+  #fire(firing: Firing): boolean {
     const graphs = this.graphs;
     const started = performance.now();
     const firedAt = Date.now();
     let pending = graphs.length;
     let ok = true;
+    let synchronous = true;
     let first: FireRecord | undefined; // the record of the first bound graph
     const finish = (): void => {
-      this.#firing = false;
       this.fires++;
       if (firing.seq >= 0) this.#hooks.consumed(this, firing.seq);
       this.#hooks.fired(this, ok);
       firing.resolve?.(first);
-      this.#pump();
     };
-    if (pending === 0) {
-      finish();
-      return;
-    }
     for (const graph of graphs) {
-      const isFirst = graph === graphs[0];
-      graph.run(firing.snapshot, (error: unknown, result: GraphResult | undefined) => {
+      graphInternals(graph).run(firing.snapshot, (error: unknown, result: GraphResult | undefined) => {
+        const durationMs = performance.now() - started;
+        const base = { reactor: this.name, graph: graph.name, manual: firing.manual, inputs: firing.snapshot };
         const record: FireRecord =
           result === undefined
-            ? {
-                reactor: this.name,
-                graph: graph.name,
-                ok: false,
-                error,
-                manual: firing.manual,
-                inputs: firing.snapshot,
-                durationMs: performance.now() - started,
-                firedAt,
-              }
-            : {
-                reactor: this.name,
-                graph: graph.name,
-                ok: true,
-                outputs: result.outputs,
-                manual: firing.manual,
-                inputs: firing.snapshot,
-                durationMs: performance.now() - started,
-                firedAt,
-              };
+            ? { ...base, ok: false, error, durationMs, firedAt }
+            : { ...base, ok: true, outputs: result.outputs, durationMs, firedAt };
         if (result === undefined) {
           ok = false;
           this.failures++;
         }
-        if (isFirst) first = record;
+        if (graph === graphs[0]) first = record;
         this.#hooks.recorded(this, record);
-        if (--pending === 0) finish();
+        if (--pending > 0) return;
+        finish();
+        if (!synchronous) {
+          this.#to(ReactorLoop.Pumping);
+          this.#pump();
+        }
       });
     }
+    synchronous = false;
+    if (pending === 0) {
+      if (graphs.length === 0) finish();
+      return true;
+    }
+    this.#to(ReactorLoop.Firing);
+    return false;
   }
 }

@@ -1,64 +1,88 @@
 /**
- * The reactive runtime: registries of accumulators, reactors and graphs; the wiring between
- * them; checkpoints; backpressure; lifecycle.
+ * The reactive runtime: a facade over small parts.
  *
- * Lifecycle (`RuntimeState`): `created` (register components) -> `started` (accumulators run,
- * reactors fire) -> `stopping` (accumulators stopped, batches flushed, reactors drained) ->
- * `stopped` (checkpoint written and closed, pool closed, graphs closed).
+ * - `registry.ts`: accumulators, reactors and graphs by name; wiring checks at `start()`.
+ * - `lifecycle.ts`: `created -> starting -> started -> stopping -> stopped`, idempotent
+ *   `start()` and `shutdown()`.
+ * - `outlet.ts`: each accumulator's host: delivery to the reactors it feeds, backpressure,
+ *   waiting writers and `drain`.
+ * - `persistence.ts` over `checkpoint.ts`: what is saved, matched and restored.
+ * - `host-bridge.ts`: `host` for nodes, inline and in the runtime's pool workers.
+ * - `signals.ts`: `shutdownOnSignals()`.
  *
  * Everything runs on the main thread except graph nodes on the pool executor. A boundary goes
- * accumulator -> every reactor that lists it; a reactor fires its graphs; each graph's record is
- * a `fire` event. Pushes are refused (`push` returns false) while a sequential reactor fed by the
- * accumulator has `queueCapacity` boundaries waiting, or a batch buffer is full; `whenWritable()`
- * and the `drain` event say when to retry.
+ * accumulator -> outlet -> every reactor that lists it; a reactor fires its graphs; each graph's
+ * record is a `fire` event. The runtime has one pool (`threads` workers in all), created at
+ * `start()` when a registered graph runs on the pool and names no pool of its own.
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { randomUUID } from 'node:crypto';
-import { describe } from '../model/describe.js';
-import { ConfigurationError, RegistrationError } from '../model/errors.js';
-import {
-  Accumulator,
-  AccumulatorKind,
-  instantiate,
-  isAccumulatorDeclaration,
-  type AccumulatorHost,
-} from '../accumulators/accumulator.js';
-import { BatchAccumulator } from '../accumulators/batch.js';
+import type { Accumulator, AccumulatorKind } from '../accumulators/accumulator.js';
 import { memoryBroker } from '../accumulators/memory-broker.js';
-import { StateAccumulator } from '../accumulators/state.js';
-import { StreamAccumulator } from '../accumulators/stream.js';
 import { StreamBackendRegistry, type StreamBackendFactory } from '../accumulators/stream-backend.js';
 import { NodePool } from '../exec/node-pool.js';
-import { ComputationGraph } from '../graph/computation-graph.js';
-import { isReactorLike, toReactorDeclaration } from '../model/reactor-declaration.js';
-import { ReactorHandle } from '../reactor/handle.js';
-import { Reactor, type FireRecord, type QueuedBoundary, type ReactorHooks } from '../reactor/reactor.js';
-import { Checkpoint, type Durability } from './checkpoint.js';
+import { graphInternals } from '../graph/computation-graph.js';
+import { ListenerError, StateError, UncloneableValueError } from '../model/errors.js';
 import { reactorHealthOf, type AccumulatorHealth, type HealthEvent, type ReactorHealth } from '../model/health.js';
+import {
+  rejectUnknownKeys,
+  requireNonEmptyString,
+  requireOneOf,
+  requireOptionsObject,
+  requirePositiveInteger,
+} from '../model/options.js';
+import type { ReactorDeclaration } from '../model/reactor-declaration.js';
+import { findUncloneable } from '../model/values.js';
+import { ReactorHandle } from '../reactor/handle.js';
+import { Reactor, type FireRecord, type ReactorHooks } from '../reactor/reactor.js';
+import type { Durability } from './checkpoint.js';
 import { HostBridge } from './host-bridge.js';
-import { hostRegistry, type HostApi } from '../exec/host-channel.js';
+import { Lifecycle, RuntimeState } from './lifecycle.js';
+import { Outlet, type OutletServices } from './outlet.js';
+import { noRestoredState, Persistence, type StateMismatchPolicy } from './persistence.js';
+import { Registry } from './registry.js';
+import { installSignalHandlers, type ShutdownOnSignalsOptions } from './signals.js';
 
-/** Lifecycle states of a {@link Runtime}. */
-export const RuntimeState = {
-  Created: 'created',
-  Started: 'started',
-  Stopping: 'stopping',
-  Stopped: 'stopped',
-} as const;
-export type RuntimeState = (typeof RuntimeState)[keyof typeof RuntimeState];
+export { RuntimeState } from './lifecycle.js';
 
 /** Options of a {@link Runtime}. */
 export interface RuntimeOptions {
-  /** Worker threads of the runtime's pool; default `os.availableParallelism()`. */
+  /**
+   * Worker threads of the runtime's pool, in all: every registered pool graph that names no
+   * pool of its own runs there.
+   * @default os.availableParallelism()
+   */
   readonly threads?: number;
-  /** SQLite file to checkpoint to and restore from; omit to keep state in memory only. */
+  /**
+   * SQLite file to checkpoint to and restore from; omit to keep state in memory only. The file
+   * belongs to one runtime at a time.
+   * @example './cloaca.db'
+   */
   readonly checkpoint?: string;
-  /** `'process'` (default): commits survive SIGKILL; `'power'`: also a power cut (slower). */
+  /**
+   * `'process'`: commits survive the process being killed (SIGKILL); `'power'`: also a power
+   * cut (an fsync per commit, slower).
+   * @default 'process'
+   */
   readonly durability?: Durability;
-  /** Most boundaries a sequential reactor queues, and most events an unsized batch buffers; default 10,000. */
+  /**
+   * Most boundaries a sequential reactor queues, and most events a batch accumulator without a
+   * `maxBufferSize` buffers; past it `push` returns false.
+   * @default 10000
+   */
   readonly queueCapacity?: number;
-  /** Where `host.log(...)` from nodes, and errors nobody listens for, go; default `console.log`. */
+  /**
+   * What to do with checkpointed state that no longer fits the registrations (a component
+   * renamed or removed, a reactor's strategy or an accumulator's kind changed): `'fail'` rejects
+   * `start()` naming it; `'set-aside'` keeps it in the file's `set_aside` table, reports it as an
+   * `error` event and starts the component empty. It is never applied to the wrong thing.
+   * @default 'fail'
+   */
+  readonly stateMismatch?: StateMismatchPolicy;
+  /**
+   * Where `host.log(...)` from nodes, and errors nobody listens for, go.
+   * @default console.log, prefixed with '[cloaca]'
+   */
   readonly log?: (...args: unknown[]) => void;
 }
 
@@ -66,18 +90,24 @@ export interface RuntimeOptions {
 export interface RuntimeEvents {
   /** One graph's outcome of one firing. */
   fire: [record: FireRecord];
-  /** An accumulator dropped an event, a stream backend failed, or a checkpoint commit failed. */
+  /**
+   * Something went wrong that the runtime survived: an accumulator dropped an event, a stream
+   * backend failed, a checkpoint commit failed (retried), saved state was set aside, a listener
+   * threw.
+   */
   error: [error: Error];
   /** A component's health moved. */
   health: [event: HealthEvent];
   /** An accumulator that refused a push accepts again. */
   drain: [accumulator: string];
+  /** The runtime moved in its lifecycle. */
+  state: [state: RuntimeState, previous: RuntimeState];
 }
 
 /** What `runtime.stats()` returns. */
 export interface RuntimeStats {
   readonly state: RuntimeState;
-  /** Events accepted by `push` (all accumulators). */
+  /** Events accepted by `push` and `host.push` (all accumulators). */
   readonly pushed: number;
   /** Pushes refused for backpressure. */
   readonly refused: number;
@@ -91,133 +121,78 @@ export interface RuntimeStats {
   >;
 }
 
+const kOptionKeys = ['threads', 'checkpoint', 'durability', 'queueCapacity', 'stateMismatch', 'log'];
 const kDefaultQueueCapacity = 10_000;
-const kNone: readonly never[] = [];
-
-/** One registered accumulator with its wiring. */
-interface Slot {
-  readonly accumulator: Accumulator;
-  /** Reactors that list it. */
-  readonly feeds: Reactor[];
-  /** Refused a push since it was last writable. */
-  needsDrain: boolean;
-  writers: Array<() => void>;
-}
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
+  /** Worker threads of the runtime's pool. */
   readonly threads: number;
+  /** The bound of sequential queues and unsized batch buffers. */
   readonly queueCapacity: number;
   readonly #options: RuntimeOptions;
   readonly #log: (...args: unknown[]) => void;
-  readonly #slots = new Map<string, Slot>();
-  readonly #reactors = new Map<string, Reactor>();
-  readonly #graphs = new Map<string, ComputationGraph>();
-  /** Accumulators and reactors share one namespace (both are addressed by name); graphs have their own. */
-  readonly #endpointNames = new Set<string>();
+  readonly #registry: Registry;
   readonly #streams = new StreamBackendRegistry();
+  readonly #lifecycle = new Lifecycle((state, previous) => this.#notify('state', state, previous));
+  readonly #outlets = new Map<string, Outlet>();
   /** Graph name -> where its feedback goes. */
-  readonly #feedback = new Map<string, { readonly terminal: string; readonly target: StateAccumulator }>();
-  /** Reactor -> the batch accumulators that flush after its successful firings. */
-  readonly #batchesOf = new Map<Reactor, readonly BatchAccumulator[]>();
-  #state: RuntimeState = RuntimeState.Created;
-  #checkpoint: Checkpoint | null = null;
+  readonly #feedback = new Map<string, { readonly terminal: string; readonly target: Accumulator }>();
+  /** Reactor -> its accumulators that act after each of its successful firings. */
+  readonly #afterFire = new Map<Reactor, readonly Accumulator[]>();
+  #persistence: Persistence | null = null;
   #pool: NodePool | null = null;
   #bridge: HostBridge | null = null;
-  #hostApi: HostApi | null = null;
   #idleWaiters: Array<() => void> = [];
   #idleCheckScheduled = false;
   #hostPushes = 0;
   #pushed = 0;
   #refused = 0;
-  readonly #hooks: ReactorHooks;
 
+  /**
+   * @example
+   * const runtime = new Runtime({ threads: 4, checkpoint: './cloaca.db' });
+   */
   constructor(options: RuntimeOptions = {}) {
     super();
-    if (typeof options !== 'object' || options === null) {
-      throw new ConfigurationError('Runtime', options, `Runtime: expected an options object, got ${describe(options)}`);
-    }
+    requireOptionsObject('Runtime', options);
+    rejectUnknownKeys('Runtime', options, kOptionKeys);
     const { threads = availableParallelism(), queueCapacity = kDefaultQueueCapacity } = options;
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new ConfigurationError(
-        'Runtime',
-        threads,
-        `Runtime: 'threads' must be a positive integer, got ${describe(threads)}`,
-      );
+    this.threads = requirePositiveInteger('Runtime', 'threads', threads);
+    this.queueCapacity = requirePositiveInteger('Runtime', 'queueCapacity', queueCapacity);
+    if (options.checkpoint !== undefined) requireNonEmptyString('Runtime', 'checkpoint', options.checkpoint);
+    if (options.durability !== undefined) {
+      requireOneOf('Runtime', 'durability', options.durability, ['process', 'power'] as const);
     }
-    if (!Number.isInteger(queueCapacity) || queueCapacity < 1) {
-      throw new ConfigurationError(
-        'Runtime',
-        queueCapacity,
-        `Runtime: 'queueCapacity' must be a positive integer, got ${describe(queueCapacity)}`,
-      );
+    if (options.stateMismatch !== undefined) {
+      requireOneOf('Runtime', 'stateMismatch', options.stateMismatch, ['fail', 'set-aside'] as const);
     }
-    if (options.checkpoint !== undefined && (typeof options.checkpoint !== 'string' || options.checkpoint === '')) {
-      throw new ConfigurationError(
-        'Runtime',
-        options.checkpoint,
-        `Runtime: 'checkpoint' must be a file path, got ${describe(options.checkpoint)}`,
-      );
-    }
-    this.threads = threads;
-    this.queueCapacity = queueCapacity;
     this.#options = options;
     this.#log = options.log ?? ((...args) => console.log('[cloaca]', ...args));
     this.#streams.register('memory', memoryBroker.backend);
-    this.#hooks = this.#makeHooks();
+    const hooks = this.#reactorHooks();
+    this.#registry = new Registry((declaration: ReactorDeclaration) => new Reactor(declaration, hooks));
   }
 
   /** Where the runtime is in its lifecycle. */
   get state(): RuntimeState {
-    return this.#state;
+    return this.#lifecycle.state;
   }
 
   /**
    * Registers accumulators (what the accumulator factories return), reactors (`reactor({...})`
-   * or a decorated class) and built graphs. Before `start()` only. Throws RegistrationError for
-   * two components under one name (accumulators and reactors share a namespace; a graph may be
-   * named after its reactor).
+   * or a decorated class) and built graphs, before `start()`. Throws RegistrationError for two
+   * components under one name (accumulators and reactors share a namespace; a graph may be named
+   * after its reactor), StateError after `start()`.
    */
   register(...components: unknown[]): this {
-    if (this.#state !== RuntimeState.Created) {
-      throw new RegistrationError(
-        '',
-        `runtime.register: components are registered before start(); the runtime is ${this.#state}`,
+    if (this.state !== RuntimeState.Created) {
+      throw new StateError(
+        'runtime',
+        this.state,
+        `runtime.register: components are registered before start(); the runtime is ${this.state}`,
       );
     }
-    for (const component of components) {
-      if (isAccumulatorDeclaration(component)) {
-        this.#claimEndpoint(component.name, 'accumulator');
-        this.#slots.set(component.name, {
-          accumulator: instantiate(component),
-          feeds: [],
-          needsDrain: false,
-          writers: [],
-        });
-      } else if (component instanceof ComputationGraph) {
-        if (this.#graphs.has(component.name)) {
-          throw new RegistrationError(
-            component.name,
-            `runtime.register: a graph named '${component.name}' is already registered`,
-          );
-        }
-        if (component.reactor === null) {
-          throw new RegistrationError(
-            component.name,
-            `runtime.register: graph '${component.name}' has no reactor, so nothing would fire it; run trigger-less graphs with graph.execute(context)`,
-          );
-        }
-        this.#graphs.set(component.name, component);
-      } else if (isReactorLike(component)) {
-        const declaration = toReactorDeclaration(component);
-        this.#claimEndpoint(declaration.name, 'reactor');
-        this.#reactors.set(declaration.name, new Reactor(declaration, this.#hooks));
-      } else {
-        throw new RegistrationError(
-          '',
-          `runtime.register: expected an accumulator, a reactor or a built graph, got ${describe(component)}`,
-        );
-      }
-    }
+    this.#registry.register(components);
     return this;
   }
 
@@ -228,109 +203,50 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * Validates the wiring, restores the checkpoint, starts the accumulators and lets the reactors
-   * go live. Rejects with RegistrationError naming a missing reactor or accumulator.
+   * Checks the wiring, opens and restores the checkpoint, starts the pool, then the
+   * accumulators, and lets the reactors go live. Anything that can fail comes before anything
+   * runs: a failed start leaves nothing running. Rejects with RegistrationError naming a missing
+   * reactor or accumulator, CheckpointError for a file in use, corrupt or holding mismatched
+   * state. A second call returns the same promise.
    */
-  async start(): Promise<void> {
-    if (this.#state !== RuntimeState.Created) {
-      throw new RegistrationError('', `runtime.start: the runtime is already ${this.#state}`);
-    }
-    this.#validate();
-    // Everything that can fail on the environment (the checkpoint file, the pool's module
-    // imports) comes before anything starts; a failed start leaves nothing running.
-    const restored = this.#openCheckpoint();
-    this.#hostApi = {
-      push: (accumulator, value) => this.#hostPush(accumulator, value),
-      log: (...args) => this.#log(...args),
-    };
-    try {
-      await this.#startPool(this.#hostApi);
-    } catch (error) {
-      this.#state = RuntimeState.Stopped;
-      this.#checkpoint?.close();
-      await this.#pool?.close();
-      throw error;
-    }
-    for (const reactor of this.#reactors.values()) {
-      for (const source of reactor.declaration.accumulators) this.#slots.get(source)!.feeds.push(reactor);
-    }
-    for (const graph of this.#graphs.values()) {
-      this.#reactors.get(graph.reactor!.name)!.graphs.push(graph);
-      if (graph.feedback !== null) {
-        const target = this.#slots.get(graph.feedback.accumulator)!.accumulator as StateAccumulator;
-        this.#feedback.set(graph.name, { terminal: graph.feedback.terminal, target });
-      }
-    }
-    // Per firing, only batch accumulators act on "after a successful firing": look them up once.
-    for (const reactor of this.#reactors.values()) {
-      const batches = reactor.declaration.accumulators
-        .map((source) => this.#slots.get(source)!.accumulator)
-        .filter((a): a is BatchAccumulator => a instanceof BatchAccumulator);
-      if (batches.length > 0) this.#batchesOf.set(reactor, batches);
-    }
-    this.#state = RuntimeState.Started;
-    hostRegistry().running.add(this.#hostApi);
-
-    for (const reactor of this.#reactors.values()) {
-      const state = restored?.reactors.get(reactor.name);
-      if (state !== undefined) reactor.restore(state.cache, state.dirty, state.queue);
-      this.#setReactorHealth(reactor);
-    }
-    for (const slot of this.#slots.values()) {
-      const { accumulator } = slot;
-      accumulator.attach(this.#hostFor(slot));
-      if (accumulator instanceof BatchAccumulator) accumulator.capacity = this.queueCapacity;
-      if (accumulator instanceof StreamAccumulator) accumulator.factory = this.#streams.get(accumulator.config.type);
-      await accumulator.start(restored?.accumulators.get(accumulator.name));
-    }
+  start(): Promise<void> {
+    return this.#lifecycle.start(() => this.#start());
   }
 
   /**
    * Feeds an accumulator (its socket path). Returns false when the event was NOT accepted
    * (backpressure): retry after `whenWritable(name)` or the `drain` event. Throws
-   * RegistrationError for an unknown name.
+   * RegistrationError for an unknown name, StateError unless started, and
+   * UncloneableValueError (naming the accumulator and the path) for an event that cannot be
+   * cloned or checkpointed, which is not accepted.
+   *
+   * The event is handed over: do not mutate it after pushing.
    */
   push(accumulator: string, event: unknown): boolean {
-    const slot = this.#slot(accumulator, 'runtime.push');
-    if (this.#state !== RuntimeState.Started) {
-      throw new RegistrationError(
-        accumulator,
-        `runtime.push('${accumulator}'): the runtime is ${this.#state}, not started`,
-      );
-    }
-    if (slot.accumulator.offer(event)) {
+    this.#registry.accumulator(accumulator, 'runtime.push');
+    this.#lifecycle.requireStarted(`runtime.push('${accumulator}')`);
+    checkEvent(accumulator, event);
+    const outlet = this.#outlets.get(accumulator)!;
+    if (outlet.offer(event)) {
       this.#pushed++;
       this.#scheduleIdleCheck();
       return true;
     }
     this.#refused++;
-    slot.needsDrain = true;
     return false;
   }
 
   /** Resolves when a push to `accumulator` (to every accumulator, without a name) would be accepted. */
   whenWritable(accumulator?: string): Promise<void> {
-    const slots =
-      accumulator === undefined ? [...this.#slots.values()] : [this.#slot(accumulator, 'runtime.whenWritable')];
-    return Promise.all(
-      slots.map((slot) =>
-        this.#state !== RuntimeState.Started || slot.accumulator.writable()
-          ? undefined
-          : new Promise<void>((resolve) => slot.writers.push(resolve)),
-      ),
-    ).then(() => undefined);
+    if (accumulator !== undefined) this.#registry.accumulator(accumulator, 'runtime.whenWritable');
+    if (this.state !== RuntimeState.Started) return Promise.resolve();
+    const outlets = accumulator === undefined ? [...this.#outlets.values()] : [this.#outlets.get(accumulator)!];
+    return Promise.all(outlets.map((o) => o.whenWritable())).then(() => undefined);
   }
 
   /** The handle of a registered reactor. Throws RegistrationError for an unknown name. */
   reactor(name: string): ReactorHandle {
-    const reactor = this.#reactors.get(name);
-    if (reactor === undefined) {
-      throw new RegistrationError(
-        name,
-        `runtime.reactor: no reactor named '${name}' (registered: ${[...this.#reactors.keys()].join(', ') || 'none'})`,
-      );
-    }
-    return new ReactorHandle(reactor);
+    return new ReactorHandle(this.#registry.reactor(name, 'runtime.reactor'));
   }
 
   /** Resolves when nothing is queued or running (a paused reactor's backlog does not count). */
@@ -341,222 +257,223 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  /** Resolves once every boundary accepted so far is on disk (at once without a checkpoint). */
+  /**
+   * Resolves once every boundary accepted so far is on disk (at once without a checkpoint).
+   * Rejects with CheckpointError when the commit that should write them fails; they stay staged
+   * and a later `persisted()` resolves once a retry has written them.
+   */
   persisted(): Promise<void> {
-    return this.#checkpoint?.persisted() ?? Promise.resolve();
+    return this.#persistence?.persisted() ?? Promise.resolve();
   }
 
   /** Counters for status lines. */
   stats(): RuntimeStats {
     const reactors: Record<string, RuntimeStats['reactors'][string]> = {};
-    for (const r of this.#reactors.values()) {
+    for (const r of this.#registry.reactors.values()) {
       reactors[r.name] = { fires: r.fires, failures: r.failures, queued: r.queued, health: r.health, paused: r.paused };
     }
     const accumulators: Record<string, RuntimeStats['accumulators'][string]> = {};
-    for (const { accumulator: a } of this.#slots.values()) {
+    for (const a of this.#registry.accumulators.values()) {
       accumulators[a.name] = { kind: a.kind, events: a.events, failures: a.failures, health: a.health };
     }
-    return { state: this.#state, pushed: this.#pushed, refused: this.#refused, reactors, accumulators };
+    return { state: this.state, pushed: this.#pushed, refused: this.#refused, reactors, accumulators };
   }
 
   /**
    * Stops the accumulators (a batch delivers its last batch), lets every reactor that is not
-   * paused drain, writes the checkpoint and closes it, and closes the graphs and the pool.
+   * paused drain, commits and closes the checkpoint, and closes the pool. A second call returns
+   * the same promise. Rejects with CheckpointError when the last commit fails (everything is
+   * closed all the same).
    */
-  async shutdown(): Promise<void> {
-    if (this.#state === RuntimeState.Stopping || this.#state === RuntimeState.Stopped) return;
-    const started = this.#state === RuntimeState.Started;
-    this.#state = RuntimeState.Stopping;
-    if (started) {
-      for (const { accumulator } of this.#slots.values()) await accumulator.stop();
-      // Writers still waiting for room (a host.push into a paused reactor) give up now, so the
-      // firings waiting on them can end; whenWritable() resolves at once from here on.
-      for (const slot of this.#slots.values()) this.#wakeWriters(slot);
-      await this.idle();
-    }
-    if (this.#hostApi !== null) hostRegistry().running.delete(this.#hostApi);
-    this.#bridge?.close();
-    if (this.#checkpoint !== null) {
-      for (const reactor of this.#reactors.values()) this.#hooks.changed(reactor);
-      this.#checkpoint.close();
-    }
-    for (const graph of this.#graphs.values()) await graph.close();
-    await this.#pool?.close();
-    this.#state = RuntimeState.Stopped;
+  shutdown(): Promise<void> {
+    return this.#lifecycle.shutdown(() => this.#stop());
   }
 
-  // --- start-up ------------------------------------------------------------------------------
-
-  #claimEndpoint(name: string, kind: string): void {
-    if (this.#endpointNames.has(name)) {
-      throw new RegistrationError(
-        name,
-        `runtime.register: an accumulator or reactor named '${name}' is already registered; cannot register ${kind} '${name}'`,
-      );
-    }
-    this.#endpointNames.add(name);
+  /**
+   * Shuts the runtime down gracefully on the first of `signals` (drain, persist, close), then
+   * lets the process exit (code `process.exitCode ?? 0`); a second signal exits at once. Returns
+   * a function that removes the handlers.
+   *
+   * @example
+   * await runtime.start();
+   * runtime.shutdownOnSignals();
+   */
+  shutdownOnSignals(
+    signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'],
+    options: ShutdownOnSignalsOptions = {},
+  ): () => void {
+    requireOptionsObject('shutdownOnSignals', options);
+    rejectUnknownKeys('shutdownOnSignals', options, ['exit']);
+    return installSignalHandlers(
+      signals,
+      () => this.shutdown(),
+      (message) => this.#log(message),
+      options,
+    );
   }
 
-  #validate(): void {
-    for (const reactor of this.#reactors.values()) {
-      const missing = reactor.declaration.accumulators.filter((a) => !this.#slots.has(a));
-      if (missing.length > 0) {
-        throw new RegistrationError(
-          reactor.name,
-          `runtime.start: reactor '${reactor.name}' reads accumulator${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not registered`,
-        );
-      }
-    }
-    for (const graph of this.#graphs.values()) {
-      const declared = graph.reactor!;
-      const reactor = this.#reactors.get(declared.name);
-      if (reactor === undefined) {
-        throw new RegistrationError(
-          declared.name,
-          `runtime.start: graph '${graph.name}' is bound to reactor '${declared.name}', which is not registered`,
-        );
-      }
-      if (reactor.declaration !== declared && JSON.stringify(reactor.declaration) !== JSON.stringify(declared)) {
-        throw new RegistrationError(
-          declared.name,
-          `runtime.start: graph '${graph.name}' was built with a different declaration of reactor '${declared.name}' than the one registered`,
-        );
-      }
-      if (graph.feedback !== null) {
-        const target = this.#slots.get(graph.feedback.accumulator)?.accumulator;
-        if (!(target instanceof StateAccumulator)) {
-          throw new RegistrationError(
-            graph.feedback.accumulator,
-            `runtime.start: graph '${graph.name}' feeds back into '${graph.feedback.accumulator}', which is not a registered state accumulator`,
-          );
-        }
-      }
-    }
-    for (const { accumulator } of this.#slots.values()) {
-      if (accumulator instanceof StreamAccumulator && !this.#streams.has(accumulator.config.type)) {
-        throw new RegistrationError(
-          accumulator.name,
-          `runtime.start: stream accumulator '${accumulator.name}' uses backend type '${accumulator.config.type}', which is not registered (registerStreamBackend)`,
-        );
-      }
-    }
-  }
+  // --- start and stop -----------------------------------------------------------------------
 
-  /** Moves graphs on the process-wide default pool onto a pool of the runtime's own size, wired for `host`. */
-  async #startPool(api: HostApi): Promise<void> {
-    const graphs = [...this.#graphs.values()].filter((g) => g.onSharedPool);
-    if (graphs.length === 0) return;
-    const channel = `cloaca-host-${randomUUID()}`;
-    const pool = new NodePool({ threads: this.threads, hostChannel: channel });
-    this.#pool = pool;
-    for (const graph of graphs) await graph.adoptPool(pool);
-    this.#bridge = new HostBridge(channel, api);
-  }
-
-  #openCheckpoint() {
-    const path = this.#options.checkpoint;
-    if (path === undefined) return null;
+  async #start(): Promise<void> {
+    const registry = this.#registry;
+    let restored = noRestoredState;
     try {
-      this.#checkpoint = new Checkpoint(path, (error) => this.#reportError(error), this.#options.durability);
-      return this.#checkpoint.load();
+      registry.checkWiring();
+      for (const accumulator of registry.accumulators.values()) {
+        const outlet = new Outlet(accumulator, this.#outletServices());
+        accumulator.attach(outlet);
+        accumulator.check();
+        this.#outlets.set(accumulator.name, outlet);
+      }
+      if (this.#options.checkpoint !== undefined) {
+        this.#persistence = new Persistence(this.#options.checkpoint, this.#options.durability ?? 'process', (e) =>
+          this.#reportError(e),
+        );
+        restored = this.#persistence.restore(
+          new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
+          registry.accumulators,
+          this.#options.stateMismatch ?? 'fail',
+          (e) => this.#reportError(e),
+        );
+      }
+      this.#bridge = new HostBridge({
+        push: (name, value) => this.#hostPush(name, value),
+        log: (...args) => this.#log(...args),
+      });
+      await this.#startPool(this.#bridge.channel);
     } catch (error) {
-      this.#checkpoint?.close();
-      this.#checkpoint = null;
-      throw new ConfigurationError(
-        'Runtime',
-        path,
-        `runtime.start: cannot use checkpoint file '${path}': ${error instanceof Error ? error.message : String(error)}`,
-      );
+      await this.#release();
+      this.#outlets.clear();
+      throw error;
+    }
+
+    for (const reactor of registry.reactors.values()) {
+      for (const source of reactor.declaration.accumulators) this.#outlets.get(source)!.feeds.push(reactor);
+      const acting = reactor.declaration.accumulators
+        .map((source) => registry.accumulators.get(source)!)
+        .filter((a) => a.afterFire !== undefined);
+      if (acting.length > 0) this.#afterFire.set(reactor, acting);
+    }
+    for (const graph of registry.graphs.values()) {
+      registry.reactors.get(graph.reactor!.name)!.graphs.push(graph);
+      if (graph.feedback !== null) {
+        this.#feedback.set(graph.name, {
+          terminal: graph.feedback.terminal,
+          target: registry.accumulators.get(graph.feedback.accumulator)!,
+        });
+      }
+    }
+    for (const reactor of registry.reactors.values()) {
+      const state = restored.reactor(reactor.name);
+      if (state !== undefined) reactor.restore(state.snapshot, state.queue);
+    }
+    for (const reactor of registry.reactors.values()) this.#updateReactorHealth(reactor);
+    for (const accumulator of registry.accumulators.values()) {
+      await accumulator.start(restored.accumulator(accumulator.name));
     }
   }
 
-  // --- wiring ----------------------------------------------------------------------------------
-
-  #slot(name: string, caller: string): Slot {
-    const slot = this.#slots.get(name);
-    if (slot === undefined) {
-      throw new RegistrationError(
-        name,
-        `${caller}: no accumulator named '${name}' (registered: ${[...this.#slots.keys()].join(', ') || 'none'})`,
-      );
-    }
-    return slot;
+  /** Creates the runtime's pool when a graph runs on it, and loads their node modules there. */
+  async #startPool(channel: string): Promise<void> {
+    const graphs = [...this.#registry.graphs.values()].filter((g) => graphInternals(g).binding?.followsRuntime);
+    if (graphs.length === 0) return;
+    this.#pool = new NodePool({ threads: this.threads, hostChannel: channel });
+    for (const graph of graphs) await graphInternals(graph).binding!.attach(this, this.#pool);
   }
 
-  #hostFor(slot: Slot): AccumulatorHost {
-    const { accumulator, feeds } = slot;
-    const name = accumulator.name;
+  async #stop(): Promise<void> {
+    for (const accumulator of this.#registry.accumulators.values()) await accumulator.stop();
+    // Writers still waiting for room (a host.push into a paused reactor) give up now, so the
+    // firings waiting on them can end; whenWritable() resolves at once from here on.
+    for (const outlet of this.#outlets.values()) outlet.wakeWriters();
+    await this.idle();
+    for (const reactor of this.#registry.reactors.values()) this.#persistence?.changed(reactor);
+    await this.#release();
+  }
+
+  /** Closes what a start opened; the checkpoint's last commit failing is reported last. */
+  async #release(): Promise<void> {
+    let failure: unknown = null;
+    this.#bridge?.close();
+    this.#bridge = null;
+    try {
+      this.#persistence?.close();
+    } catch (error) {
+      failure = error;
+    }
+    this.#persistence = null;
+    for (const graph of this.#registry.graphs.values()) await graphInternals(graph).binding?.detach(this);
+    await this.#pool?.close();
+    this.#pool = null;
+    if (failure !== null) throw failure;
+  }
+
+  // --- wiring --------------------------------------------------------------------------------
+
+  #outletServices(): OutletServices {
     return {
-      emit: (value) => {
-        for (const reactor of feeds) reactor.deliver(name, value);
+      queueCapacity: this.queueCapacity,
+      open: () => this.state === RuntimeState.Started || this.state === RuntimeState.Starting,
+      streamBackend: (type) => this.#streams.get(type),
+      persisted: () => this.persisted(),
+      report: (error) => this.#reportError(error),
+      healthChanged: (outlet, health, previous) => {
+        this.#notify('health', { kind: 'accumulator', name: outlet.name, health, previous });
+        for (const reactor of outlet.feeds) this.#updateReactorHealth(reactor);
       },
-      fail: (error) => this.#reportError(error),
-      setHealth: (health) => this.#setAccumulatorHealth(slot, health),
-      save: () => this.#checkpoint?.saveAccumulator(name, () => accumulator.checkpointData()),
-      canEmit: () => {
-        for (const reactor of feeds) if (!reactor.hasRoom()) return false;
-        return true;
-      },
-      whenCanEmit: () => this.whenWritable(name),
-      progressed: () => {
-        this.#wakeWriters(slot);
-        this.#scheduleIdleCheck();
-      },
+      save: (name, read) => this.#persistence?.saveAccumulator(name, read),
+      progressed: () => this.#scheduleIdleCheck(),
+      drained: (name) => this.#notify('drain', name),
     };
   }
 
-  #makeHooks(): ReactorHooks {
+  #reactorHooks(): ReactorHooks {
     return {
       queueCapacity: this.queueCapacity,
       recorded: (_reactor, record) => {
         if (this.listenerCount('fire') > 0) this.#notify('fire', record);
         const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
         if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
-          feedback.target.write(record.outputs[feedback.terminal]);
+          feedback.target.writeFeedback!(record.outputs[feedback.terminal]);
         }
       },
       fired: (reactor, ok) => {
-        if (ok) for (const batch of this.#batchesOf.get(reactor) ?? kNone) batch.afterFire();
+        if (ok) for (const accumulator of this.#afterFire.get(reactor) ?? []) accumulator.afterFire!();
         this.#scheduleIdleCheck();
       },
-      accepted: (reactor, boundary: QueuedBoundary) => this.#checkpoint?.append(reactor.name, boundary),
-      consumed: (reactor, seq) => {
-        if (this.#checkpoint === null) return;
-        this.#checkpoint.consume(reactor.name, seq);
-        this.#hooks.changed(reactor);
-      },
-      changed: (reactor) => this.#checkpoint?.saveReactor(reactor.name, () => reactor.snapshotState()),
+      accepted: (reactor, boundary) => this.#persistence?.accepted(reactor, boundary),
+      consumed: (reactor, seq) => this.#persistence?.consumed(reactor, seq),
+      changed: (reactor) => this.#persistence?.changed(reactor),
       room: (reactor) => {
-        for (const source of reactor.declaration.accumulators) this.#wakeWriters(this.#slots.get(source)!);
+        for (const source of reactor.declaration.accumulators) this.#outlets.get(source)?.wakeWriters();
       },
     };
   }
 
-  /** Resolves waiting writers of an accumulator that accepts again, and announces `drain`. */
-  #wakeWriters(slot: Slot): void {
-    const open = this.#state !== RuntimeState.Started || slot.accumulator.writable();
-    if (!open) return;
-    if (slot.writers.length > 0) {
-      const writers = slot.writers;
-      slot.writers = [];
-      for (const wake of writers) wake();
-    }
-    if (slot.needsDrain && this.#state === RuntimeState.Started) {
-      slot.needsDrain = false;
-      this.#notify('drain', slot.accumulator.name);
-    }
-  }
-
   async #hostPush(accumulator: string, value: unknown): Promise<void> {
-    const slot = this.#slot(accumulator, 'host.push');
+    this.#registry.accumulator(accumulator, 'host.push');
+    checkEvent(accumulator, value);
+    const outlet = this.#outlets.get(accumulator)!;
     this.#hostPushes++;
     try {
-      while (this.#state === RuntimeState.Started && !slot.accumulator.offer(value))
-        await this.whenWritable(accumulator);
-      if (this.#state !== RuntimeState.Started) {
-        throw new RegistrationError(accumulator, `host.push('${accumulator}'): the runtime is ${this.#state}`);
+      for (;;) {
+        const state = this.state;
+        if (state !== RuntimeState.Started && state !== RuntimeState.Stopping) {
+          throw new StateError('runtime', state, `host.push('${accumulator}'): the runtime is ${state}`);
+        }
+        if (outlet.offer(value)) {
+          this.#pushed++;
+          return;
+        }
+        if (state === RuntimeState.Stopping) {
+          throw new StateError(
+            'runtime',
+            state,
+            `host.push('${accumulator}'): the runtime is stopping and '${accumulator}' has no room`,
+          );
+        }
+        await outlet.whenWritable();
       }
-      this.#pushed++;
     } finally {
       this.#hostPushes--;
       this.#scheduleIdleCheck();
@@ -565,33 +482,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   // --- health, errors, idleness ---------------------------------------------------------------
 
-  #setAccumulatorHealth(slot: Slot, health: AccumulatorHealth): void {
-    const accumulator = slot.accumulator;
-    const previous = accumulator.health;
-    if (previous === health) return;
-    accumulator.health = health;
-    this.#notify('health', { kind: 'accumulator', name: accumulator.name, health, previous });
-    for (const reactor of slot.feeds) this.#setReactorHealth(reactor);
-  }
-
-  #setReactorHealth(reactor: Reactor): void {
-    const health = reactorHealthOf(reactor.declaration.accumulators.map((a) => this.#slots.get(a)!.accumulator.health));
+  #updateReactorHealth(reactor: Reactor): void {
+    const health = reactorHealthOf(
+      reactor.declaration.accumulators.map((a) => this.#registry.accumulators.get(a)!.health),
+    );
     const previous = reactor.health;
     if (previous === health) return;
     this.#notify('health', { kind: 'reactor', name: reactor.name, health, previous });
     reactor.setHealth(health);
   }
 
-  /** Emits an event; a listener that throws is user code, reported and never let into the reactor loop. */
-  #notify<K extends 'fire' | 'drain' | 'health'>(event: K, ...args: RuntimeEvents[K]): void {
+  /** Emits an event; a listener that throws is user code, reported and never let into the runtime. */
+  #notify<K extends 'fire' | 'drain' | 'health' | 'state'>(event: K, ...args: RuntimeEvents[K]): void {
     try {
       (this.emit as (event: K, ...args: RuntimeEvents[K]) => boolean)(event, ...args);
     } catch (error) {
-      this.#reportError(
-        new Error(`a '${event}' listener threw: ${error instanceof Error ? error.message : String(error)}`, {
-          cause: error,
-        }),
-      );
+      this.#reportError(new ListenerError(event, { cause: error }));
     }
   }
 
@@ -625,8 +531,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   #isIdle(): boolean {
     if (this.#hostPushes > 0) return false;
-    for (const reactor of this.#reactors.values()) if (!reactor.quiescent()) return false;
-    for (const { accumulator } of this.#slots.values()) if (!accumulator.quiescent()) return false;
+    for (const reactor of this.#registry.reactors.values()) if (!reactor.quiescent()) return false;
+    for (const accumulator of this.#registry.accumulators.values()) if (!accumulator.quiescent()) return false;
     return true;
   }
+}
+
+/** Refuses an event that cannot be cloned or checkpointed, naming the accumulator and the path. */
+function checkEvent(accumulator: string, event: unknown): void {
+  const refused = findUncloneable(event);
+  if (refused === null) return;
+  const path = `event${refused.path.slice('value'.length)}`;
+  throw new UncloneableValueError(accumulator, path, refused.type);
 }

@@ -5,7 +5,7 @@
  * loses none of the boundaries accepted before its last resolved `persisted()`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +21,18 @@ import {
 import { FireLog, deferred, executors, fixture, unique, useRuntimes, type ExecutorName } from './support.js';
 
 const { runtime, graph, tmp } = useRuntimes();
+
+/**
+ * What a crash right now would leave of a checkpoint file that a live runtime holds (locked):
+ * a copy of the file and its write-ahead log, taken while nothing writes (the test is
+ * synchronous here), under a new name.
+ */
+function crashCopy(file: string): string {
+  const copy = join(tmp(), `crashed-${unique('copy')}.db`);
+  copyFileSync(file, copy);
+  if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+  return copy;
+}
 
 describe.each(executors)('%s executor', (executor: ExecutorName) => {
   /** Names shared by both runs of one test. */
@@ -105,7 +117,12 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     const two = await wire(second, n, { interval: '1h', poll: () => ++secondPolls });
     await second.start();
     await second.idle();
-    // The sequential backlog drained by itself, in order.
+    // The reactor was paused when the first runtime stopped, and still is: its backlog waits.
+    expect(second.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 3 });
+    expect(two.fired(n.S)).toStrictEqual([]);
+    second.reactor(n.S).resume();
+    await second.idle();
+    // The sequential backlog drained, in order.
     expect(two.fired(n.S)).toStrictEqual([[1], [2], [3]]);
     expect(second.reactor(n.S).getState()).toMatchObject({ queued: 0, cache: { [n.q]: 3 } });
     // The last polled value was delivered again at start (no poll ran: the interval is an hour).
@@ -137,10 +154,13 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     first.push(n.bt, 'e1');
     first.push(n.bt, 'e2');
     await first.persisted();
-    // `first` is never shut down before `second` reads the file: what it had not committed is lost.
-    const second = runtime({ checkpoint: file });
+    // `first` is never shut down: `second` reads what a crash at this point would leave.
+    const second = runtime({ checkpoint: crashCopy(file) });
     const two = await wire(second, n, { interval: '1h', poll: () => undefined });
     await second.start();
+    // Paused at the crash, paused after it.
+    expect(second.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 4 });
+    second.reactor(n.S).resume();
     await second.idle();
     expect(two.fired(n.S)).toStrictEqual([[1], [2], [3], [4]]);
     // The restored batch buffer waits for a trigger; a firing of its reactor flushes it.
@@ -157,23 +177,23 @@ it('the dirty flags a manual firing cleared are what a restart sees', async () =
   const a = unique('a');
   const b = unique('b');
   const name = unique('r');
-  const start = async () => {
+  const start = async (path: string) => {
     const R = reactor({ name, accumulators: [a, b], mode: 'when_all' });
     const g = await graph(unique('g'), 'inline', { reactor: R, graph: { snap: { inputs: [a, b] } } });
-    const rt = runtime({ checkpoint: file });
+    const rt = runtime({ checkpoint: path });
     rt.register(passthroughAccumulator({ name: a }), passthroughAccumulator({ name: b }), R, g);
     const log = new FireLog(rt);
     await rt.start();
     return { rt, log };
   };
-  const first = await start();
+  const first = await start(file);
   first.rt.push(a, 1);
   await first.rt.persisted();
   expect(await first.rt.reactor(name).forceFire()).toMatchObject({ manual: true, inputs: { [a]: 1 } });
   await first.rt.persisted();
   expect(first.rt.reactor(name).getState().dirty).toStrictEqual({ [a]: false, [b]: false });
-  // `first` is never shut down before `second` reads the file (as after a crash).
-  const second = await start();
+  // `first` is never shut down: `second` reads what a crash at this point would leave.
+  const second = await start(crashCopy(file));
   expect(second.rt.reactor(name).getState()).toMatchObject({ cache: { [a]: 1 }, dirty: { [a]: false, [b]: false } });
   second.rt.push(b, 2);
   await second.rt.idle();

@@ -5,8 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  CheckpointError,
   ConfigurationError,
   RegistrationError,
+  StateError,
   batchAccumulator,
   parseDuration,
   passthroughAccumulator,
@@ -46,17 +48,17 @@ describe('registry', () => {
     expect((across as RegistrationError).component).toBe(name);
   });
 
-  it('start() rejects with a ConfigurationError naming a checkpoint file it cannot open, and starts nothing', async () => {
+  it('start() rejects with a CheckpointError naming a checkpoint file it cannot open, and starts nothing', async () => {
     const a = unique('a');
     const path = '/nonexistent-dir-for-cloaca-tests/state.db';
     const rt = runtime({ checkpoint: path });
     rt.register(passthroughAccumulator({ name: a }), reactor({ name: unique('r'), accumulators: [a] }));
     const error = await rejectionOf(rt.start());
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as ConfigurationError).value).toBe(path);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as CheckpointError).path).toBe(path);
     expect((error as Error).message).toContain(path);
     expect(rt.state).toBe('created');
-    expect(() => rt.push(a, 1)).toThrow(RegistrationError);
+    expect(() => rt.push(a, 1)).toThrow(StateError);
   });
 
   it("start() rejects naming a graph's reactor that is not registered", async () => {
@@ -113,23 +115,26 @@ describe('registry', () => {
     const a = unique('a');
     rt.register(passthroughAccumulator({ name: a }), reactor({ name: unique('r'), accumulators: [a] }));
     const before = thrownBy(() => rt.push(a, 1));
-    expect(before).toBeInstanceOf(RegistrationError);
+    expect(before).toBeInstanceOf(StateError);
     expect((before as Error).message).toMatch(/created, not started/);
     await rt.start();
     expect(rt.push(a, 1)).toBe(true);
     await rt.shutdown();
     const after = thrownBy(() => rt.push(a, 2));
-    expect(after).toBeInstanceOf(RegistrationError);
+    expect(after).toBeInstanceOf(StateError);
     expect((after as Error).message).toMatch(/stopped, not started/);
   });
 
-  it('register after start and a second start() are refused', async () => {
+  it('register after start is refused with a StateError; start() after shutdown too', async () => {
     const rt = runtime();
     const a = unique('a');
     rt.register(passthroughAccumulator({ name: a }), reactor({ name: unique('r'), accumulators: [a] }));
     await rt.start();
-    expect(() => rt.register(passthroughAccumulator({ name: unique('late') }))).toThrow(RegistrationError);
-    expect(await rejectionOf(rt.start())).toBeInstanceOf(RegistrationError);
+    expect(() => rt.register(passthroughAccumulator({ name: unique('late') }))).toThrow(StateError);
+    await rt.shutdown();
+    const again = await rejectionOf(rt.start());
+    expect(again).toBeInstanceOf(StateError);
+    expect((again as StateError).state).toBe('stopped');
   });
 
   it('every accumulator kind accepts runtime.push', async () => {

@@ -1,0 +1,116 @@
+/**
+ * Where a pool graph's units run. Building a graph starts no thread: the graph binds to a pool
+ * when it first executes, or when a Runtime starts it.
+ *
+ * - A graph built with `pool: aNodePool` always runs there (the pool is the caller's to close).
+ * - A graph built with `pool: { threads }` gets a pool of its own on first execution, closed by
+ *   `graph.close()`.
+ * - Any other graph runs on the pool of the Runtime that started it while that runtime runs
+ *   (one pool per runtime: `threads: N` means N workers in all), and otherwise on the process
+ *   default pool (`default-pool.ts`).
+ *
+ * Rebinding (a graph executed on its own, then started by a runtime) gives the old pool back
+ * first, so no thread outlives its use and each node module is imported once per worker of the
+ * pool that runs it.
+ */
+import { leaseDefaultPool, type PoolLease } from '../exec/default-pool.js';
+import type { Executor, UnitJob } from '../exec/executor.js';
+import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
+import { PoolExecutor } from '../exec/pool-executor.js';
+import type { CostModel } from '../exec/cost-model.js';
+import { ExecutorClosedError, StateError } from '../model/errors.js';
+import type { GraphPlan } from '../model/plan.js';
+
+export class PoolBinding implements Executor {
+  readonly kind = 'pool' as const;
+  /** The node module's URL. */
+  readonly href: string;
+  readonly #plan: GraphPlan;
+  readonly #costs: CostModel;
+  readonly #option: NodePool | NodePoolOptions | undefined;
+  #executor: PoolExecutor | null = null;
+  #lease: PoolLease | null = null;
+  /** The runtime holding this graph, while one does. */
+  #owner: object | null = null;
+  #closed = false;
+
+  constructor(plan: GraphPlan, costs: CostModel, href: string, option: NodePool | NodePoolOptions | undefined) {
+    this.#plan = plan;
+    this.#costs = costs;
+    this.href = href;
+    this.#option = option;
+  }
+
+  /** True when the graph names no pool of its own, so a runtime runs it on the runtime's pool. */
+  get followsRuntime(): boolean {
+    return this.#option === undefined;
+  }
+
+  /** The pool the graph runs on now, or null while unbound. */
+  get pool(): NodePool | null {
+    return this.#lease?.pool ?? null;
+  }
+
+  dispatch(job: UnitJob): void {
+    if (this.#closed) {
+      job.run.unitFailed(job, 0, new ExecutorClosedError(this.#plan.graph));
+      return;
+    }
+    (this.#executor ?? this.#bind(this.#ownLease())).dispatch(job);
+  }
+
+  /**
+   * Binds the graph to a runtime's pool and loads the node module in every worker. Throws
+   * StateError while another runtime holds the graph.
+   */
+  async attach(owner: object, pool: NodePool): Promise<void> {
+    if (this.#owner !== null && this.#owner !== owner) {
+      throw new StateError(
+        `graph '${this.#plan.graph}'`,
+        'held by another runtime',
+        `graph '${this.#plan.graph}' is already run by another started Runtime; a graph belongs to one runtime at a time`,
+      );
+    }
+    this.#owner = owner;
+    if (this.#lease?.pool !== pool) {
+      await this.#unbind();
+      this.#bind({ pool, release: async () => {} });
+    }
+    await pool.describe(this.href, pool.threads);
+  }
+
+  /** Lets go of the runtime's pool; the next execution binds as if the graph were new. */
+  async detach(owner: object): Promise<void> {
+    if (this.#owner !== owner) return;
+    this.#owner = null;
+    await this.#unbind();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#owner = null;
+    await this.#unbind();
+  }
+
+  #ownLease(): PoolLease {
+    const option = this.#option;
+    if (option instanceof NodePool) return { pool: option, release: async () => {} };
+    if (option === undefined) return leaseDefaultPool();
+    const pool = new NodePool(option);
+    return { pool, release: () => pool.close() };
+  }
+
+  #bind(lease: PoolLease): PoolExecutor {
+    this.#lease = lease;
+    this.#executor = new PoolExecutor(this.#plan, this.#costs, lease.pool, this.href, false, async () => {});
+    return this.#executor;
+  }
+
+  async #unbind(): Promise<void> {
+    const lease = this.#lease;
+    this.#lease = null;
+    this.#executor = null;
+    await lease?.release();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The sequential reactor's queue of accepted boundaries: bounded, and fair across its sources.
+ *
+ * - Bounded: at most `capacity` boundaries wait. A full queue refuses more (the runtime's `push`
+ *   returns false); once it has drained to half, `onRoom` fires once, so waiting producers wake
+ *   in batches rather than one boundary at a time.
+ * - Fair: while more than one source wants room, each may hold at most its share of the
+ *   capacity (`capacity / contending sources`, rounded up). A source contends while it has
+ *   boundaries queued or has been refused since it was last admitted. Without this, a producer
+ *   that retries in a tight loop takes every slot the moment one frees, and a source that
+ *   offers a boundary now and then (a batch flushing once a second) is refused forever.
+ *   Alone, a source may fill the whole queue.
+ */
+
+/** One queued boundary; `seq` orders it and keys its checkpoint row. */
+export interface QueuedBoundary {
+  readonly seq: number;
+  readonly source: string;
+  readonly value: unknown;
+}
+
+export class BoundaryQueue {
+  readonly capacity: number;
+  #items: Array<QueuedBoundary | undefined> = [];
+  #head = 0;
+  readonly #perSource = new Map<string, number>();
+  /** Sources refused since they were last admitted. */
+  readonly #wanting = new Set<string>();
+  #full = false;
+  readonly #onRoom: () => void;
+
+  constructor(capacity: number, onRoom: () => void) {
+    this.capacity = capacity;
+    this.#onRoom = onRoom;
+  }
+
+  /** Boundaries waiting. */
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /**
+   * True when a boundary of `source` would be admitted now. A refusal counts `source` as
+   * contending until it is admitted.
+   */
+  hasRoomFor(source: string): boolean {
+    const size = this.size;
+    if (size >= this.capacity) return this.#refuse(source);
+    const mine = this.#perSource.get(source) ?? 0;
+    if (mine === 0) return true;
+    let contending = this.#wanting.has(source) ? 0 : 1;
+    for (const [other, count] of this.#perSource) if (count > 0 && other !== source) contending++;
+    for (const other of this.#wanting) if (!this.#perSource.get(other)) contending++;
+    if (contending <= 1 || mine < Math.ceil(this.capacity / contending)) return true;
+    return this.#refuse(source);
+  }
+
+  /** Appends a boundary (admission was checked by the caller, or the boundary is restored). */
+  push(boundary: QueuedBoundary): void {
+    this.#items.push(boundary);
+    this.#perSource.set(boundary.source, (this.#perSource.get(boundary.source) ?? 0) + 1);
+    this.#wanting.delete(boundary.source);
+    if (this.size >= this.capacity) this.#full = true;
+  }
+
+  /** Removes and returns the oldest boundary. */
+  shift(): QueuedBoundary | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const boundary = this.#items[this.#head]!;
+    this.#items[this.#head++] = undefined; // let it be collected
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    const left = this.#perSource.get(boundary.source)! - 1;
+    if (left === 0) this.#perSource.delete(boundary.source);
+    else this.#perSource.set(boundary.source, left);
+    if (this.#full && this.size <= this.capacity >> 1) {
+      this.#full = false;
+      this.#onRoom();
+    }
+    return boundary;
+  }
+
+  /** The waiting boundaries, oldest first (for checkpoints and state reports). */
+  toArray(): QueuedBoundary[] {
+    return this.#items.slice(this.#head) as QueuedBoundary[];
+  }
+
+  #refuse(source: string): false {
+    this.#wanting.add(source);
+    this.#full = true;
+    return false;
+  }
+}

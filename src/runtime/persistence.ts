@@ -1,0 +1,170 @@
+/**
+ * The runtime's checkpoint: what each component saves, and how saved state is matched against
+ * what is registered when a runtime starts on an existing file.
+ *
+ * Saved state is applied only to a component of the same name, role and kind (a reactor's
+ * strategy, an accumulator's kind), and a reactor's saved queue only when every boundary in it
+ * comes from a source the reactor still reads and its saved dirty flags name no source it
+ * dropped. Anything else — a component renamed or removed, a reactor switched from
+ * `sequential` to `latest`, a state window where a batch accumulator now stands — is a
+ * mismatch, and is never applied silently:
+ *
+ * - `stateMismatch: 'fail'` (the default): `start()` rejects with a CheckpointError naming each
+ *   mismatched component and why; nothing starts and the file is left as it was.
+ * - `stateMismatch: 'set-aside'`: the mismatched state moves into the file's `set_aside` table
+ *   (kept, with the reason and the time), an `error` event names it, and the component starts
+ *   empty.
+ */
+import type { Accumulator } from '../accumulators/accumulator.js';
+import { CheckpointError } from '../model/errors.js';
+import type { ReactorDeclaration } from '../model/reactor-declaration.js';
+import type { QueuedBoundary, Reactor, ReactorSnapshot } from '../reactor/reactor.js';
+import { Checkpoint, type Durability, type RestoredState, type SavedComponent } from './checkpoint.js';
+
+/** What a runtime does with saved state that no longer fits what is registered. */
+export type StateMismatchPolicy = 'fail' | 'set-aside';
+
+/** The state a started runtime applies to its components. */
+export interface Restored {
+  reactor(name: string): { snapshot: ReactorSnapshot; queue: QueuedBoundary[] } | undefined;
+  accumulator(name: string): unknown;
+}
+
+export class Persistence {
+  readonly #checkpoint: Checkpoint;
+
+  /** Opens the file and takes its lock; throws CheckpointError. */
+  constructor(path: string, durability: Durability, report: (error: unknown) => void) {
+    this.#checkpoint = new Checkpoint(path, durability, report, ({ component, error }) =>
+      report(
+        new CheckpointError(
+          path,
+          [component],
+          `checkpoint: a value of '${component}' cannot be serialised and was not written: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Loads the file, matches it against the registrations and records them. Throws
+   * CheckpointError for a corrupt file, or (policy 'fail') for mismatched state.
+   */
+  restore(
+    reactors: ReadonlyMap<string, ReactorDeclaration>,
+    accumulators: ReadonlyMap<string, Accumulator>,
+    policy: StateMismatchPolicy,
+    report: (error: unknown) => void,
+  ): Restored {
+    const checkpoint = this.#checkpoint;
+    const saved = checkpoint.load();
+    const mismatches = findMismatches(saved, reactors, accumulators);
+    if (mismatches.size > 0 && policy === 'fail') {
+      throw new CheckpointError(
+        checkpoint.path,
+        [...mismatches.keys()],
+        `checkpoint file '${checkpoint.path}' holds state that does not fit what is registered (left in the file; start with stateMismatch: 'set-aside' to keep it aside and start empty): ${[
+          ...mismatches,
+        ]
+          .map(([name, reason]) => `'${name}': ${reason}`)
+          .join('; ')}`,
+      );
+    }
+    const registered: SavedComponent[] = [
+      ...[...reactors.values()].map((r) => ({ name: r.name, role: 'reactor' as const, kind: r.strategy })),
+      ...[...accumulators.values()].map((a) => ({ name: a.name, role: 'accumulator' as const, kind: a.kind })),
+    ];
+    checkpoint.prepare(registered, mismatches);
+    for (const [name, reason] of mismatches) {
+      report(
+        new CheckpointError(
+          checkpoint.path,
+          [name],
+          `checkpoint: the saved state of '${name}' was set aside (kept in the file's set_aside table): ${reason}`,
+        ),
+      );
+    }
+    return {
+      reactor: (name) => (mismatches.has(name) ? undefined : saved.reactors.get(name)),
+      accumulator: (name) => (mismatches.has(name) ? undefined : saved.accumulators.get(name)),
+    };
+  }
+
+  /** Wires a reactor's changes into the checkpoint. */
+  accepted(reactor: Reactor, boundary: QueuedBoundary): void {
+    this.#checkpoint.append(reactor.name, boundary);
+  }
+
+  consumed(reactor: Reactor, seq: number): void {
+    this.#checkpoint.consume(reactor.name, seq);
+    this.changed(reactor);
+  }
+
+  changed(reactor: Reactor): void {
+    this.#checkpoint.saveReactor(reactor.name, () => reactor.snapshot());
+  }
+
+  saveAccumulator(name: string, read: () => unknown): void {
+    this.#checkpoint.saveAccumulator(name, read);
+  }
+
+  persisted(): Promise<void> {
+    return this.#checkpoint.persisted();
+  }
+
+  /** Commits what is staged and releases the file; throws CheckpointError when that commit fails. */
+  close(): void {
+    this.#checkpoint.close();
+  }
+}
+
+/** The state a runtime without a checkpoint starts from. */
+export const noRestoredState: Restored = { reactor: () => undefined, accumulator: () => undefined };
+
+/** Saved components that do not fit the registrations, with the reason for each. */
+function findMismatches(
+  saved: RestoredState,
+  reactors: ReadonlyMap<string, ReactorDeclaration>,
+  accumulators: ReadonlyMap<string, Accumulator>,
+): Map<string, string> {
+  const mismatches = new Map<string, string>();
+  for (const component of saved.components.values()) {
+    const { name, role, kind } = component;
+    const reactor = reactors.get(name);
+    const accumulator = accumulators.get(name);
+    if (reactor === undefined && accumulator === undefined) {
+      mismatches.set(name, `no ${role} named '${name}' is registered (renamed or removed?)`);
+    } else if (role === 'reactor' && reactor === undefined) {
+      mismatches.set(name, `it was saved by a reactor and '${name}' is now an accumulator`);
+    } else if (role === 'accumulator' && accumulator === undefined) {
+      mismatches.set(name, `it was saved by an accumulator and '${name}' is now a reactor`);
+    } else if (reactor !== undefined) {
+      const reason = reactorMismatch(reactor, kind, saved.reactors.get(name));
+      if (reason !== null) mismatches.set(name, reason);
+    } else if (kind !== '' && kind !== accumulator!.kind) {
+      mismatches.set(
+        name,
+        `it was saved by a ${kind} accumulator and '${name}' is now a ${accumulator!.kind} accumulator`,
+      );
+    }
+  }
+  return mismatches;
+}
+
+function reactorMismatch(
+  reactor: ReactorDeclaration,
+  strategy: string,
+  state: { snapshot: ReactorSnapshot; queue: QueuedBoundary[] } | undefined,
+): string | null {
+  if (strategy !== '' && strategy !== reactor.strategy) {
+    return `the reactor was '${strategy}' and is now '${reactor.strategy}'`;
+  }
+  if (state === undefined) return null;
+  const sources = new Set(reactor.accumulators);
+  const dropped = new Set<string>();
+  for (const boundary of state.queue) if (!sources.has(boundary.source)) dropped.add(boundary.source);
+  for (const source of Object.keys(state.snapshot.dirty)) if (!sources.has(source)) dropped.add(source);
+  if (dropped.size === 0) return null;
+  return `the reactor no longer reads ${[...dropped].map((s) => `'${s}'`).join(', ')}, which its saved state comes from`;
+}
