@@ -170,6 +170,16 @@ export class Checkpoint {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
       checkFile(db, path);
+      // A flipped byte in the stored schema shows up here.
+      this.#insertBoundary = db.prepare(
+        'INSERT OR REPLACE INTO sequential_queue (reactor, seq, source, value, crc) VALUES (?, ?, ?, ?, ?)',
+      );
+      this.#deleteThrough = db.prepare('DELETE FROM sequential_queue WHERE reactor = ? AND seq <= ?');
+      this.#saveReactor = db.prepare('INSERT OR REPLACE INTO reactor_state (reactor, data, crc) VALUES (?, ?, ?)');
+      this.#saveAccumulator = db.prepare(
+        'INSERT OR REPLACE INTO accumulator_state (accumulator, data, crc) VALUES (?, ?, ?)',
+      );
+      this.#deleteAccumulator = db.prepare('DELETE FROM accumulator_state WHERE accumulator = ?');
     } catch (error) {
       db?.close();
       if (error instanceof CheckpointError) throw error;
@@ -190,19 +200,18 @@ export class Checkpoint {
       );
     }
     this.#db = db;
-    this.#insertBoundary = db.prepare(
-      'INSERT OR REPLACE INTO sequential_queue (reactor, seq, source, value, crc) VALUES (?, ?, ?, ?, ?)',
-    );
-    this.#deleteThrough = db.prepare('DELETE FROM sequential_queue WHERE reactor = ? AND seq <= ?');
-    this.#saveReactor = db.prepare('INSERT OR REPLACE INTO reactor_state (reactor, data, crc) VALUES (?, ?, ?)');
-    this.#saveAccumulator = db.prepare(
-      'INSERT OR REPLACE INTO accumulator_state (accumulator, data, crc) VALUES (?, ?, ?)',
-    );
-    this.#deleteAccumulator = db.prepare('DELETE FROM accumulator_state WHERE accumulator = ?');
   }
 
   /** Reads everything the file holds; throws CheckpointError naming a component whose row is corrupt. */
   load(): RestoredState {
+    try {
+      return this.#load();
+    } catch (error) {
+      throw this.#corrupt(error);
+    }
+  }
+
+  #load(): RestoredState {
     const db = this.#db;
     const components = new Map<string, SavedComponent>();
     for (const row of db.prepare('SELECT name, role, kind FROM component').all() as SavedComponent[]) {
@@ -260,6 +269,14 @@ export class Checkpoint {
    * `set_aside` table (kept, never dropped) and records what every registered component is.
    */
   prepare(registered: readonly SavedComponent[], setAside: ReadonlyMap<string, string>): void {
+    try {
+      this.#prepare(registered, setAside);
+    } catch (error) {
+      throw this.#corrupt(error);
+    }
+  }
+
+  #prepare(registered: readonly SavedComponent[], setAside: ReadonlyMap<string, string>): void {
     const db = this.#db;
     db.transaction(() => {
       const now = Date.now();
@@ -408,6 +425,17 @@ export class Checkpoint {
     }
   }
 
+  /** SQLite errors met while reading a file that passed quick_check still mean a corrupt file. */
+  #corrupt(error: unknown): CheckpointError {
+    if (error instanceof CheckpointError) return error;
+    return new CheckpointError(
+      this.path,
+      [],
+      `checkpoint file '${this.path}' is corrupt: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+
   #encode(value: unknown, component: string): Buffer | null {
     try {
       return serialize(value);
@@ -458,7 +486,8 @@ export class Checkpoint {
     const timer = setTimeout(() => {
       if (!this.#closed) this.commit();
     }, delayMs);
-    timer.unref();
+    // Left ref'd on purpose: staged boundaries not yet on disk keep the process alive until a
+    // retry writes them or the runtime shuts down.
     this.#retry = { timer, delayMs };
   }
 }

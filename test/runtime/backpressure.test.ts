@@ -185,3 +185,36 @@ describe('other bounded queues', () => {
     );
   });
 });
+
+describe('fair admission across the sources of one reactor', () => {
+  it.each(executors)(
+    'a producer retrying in a tight loop cannot starve a batch source feeding the same reactor (%s)',
+    async (executor) => {
+      const flood = unique('flood');
+      const fills = unique('fills');
+      const R = reactor({ name: unique('r'), accumulators: [flood, fills], strategy: 'sequential' });
+      const g = await graph(unique('g'), executor, { reactor: R, graph: { later: { inputs: [flood] } } });
+      const rt = runtime({ queueCapacity: 100 });
+      rt.register(passthroughAccumulator({ name: flood }), batchAccumulator({ name: fills, maxBufferSize: 10 }), R, g);
+      await rt.start();
+      const floodEvents = 3000;
+      let floodAccepted = 0;
+      let floodAcceptedWhenFillsDone = -1;
+      const producing = async (name: string, count: number, accepted: () => void) => {
+        for (let n = 0; n < count; n++) {
+          while (!rt.push(name, n)) await rt.whenWritable(name);
+          accepted();
+        }
+      };
+      await Promise.all([
+        producing(flood, floodEvents, () => floodAccepted++),
+        producing(fills, 200, () => undefined).then(() => (floodAcceptedWhenFillsDone = floodAccepted)),
+      ]);
+      await rt.idle();
+      expect(rt.reactor(R.name).getState().cache[fills]).toHaveLength(10);
+      // The batch source got its share while the flood went on, not after it.
+      expect(floodAcceptedWhenFillsDone).toBeGreaterThanOrEqual(0);
+      expect(floodAcceptedWhenFillsDone).toBeLessThan(floodEvents / 2);
+    },
+  );
+});

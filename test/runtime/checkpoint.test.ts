@@ -4,10 +4,8 @@
  * restarted runtime drains a restored backlog by itself; and a process killed with SIGKILL
  * loses none of the boundaries accepted before its last resolved `persisted()`.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import {
   batchAccumulator,
@@ -18,7 +16,8 @@ import {
   type ComputationGraph,
   type Runtime,
 } from 'cloaca';
-import { FireLog, deferred, executors, fixture, unique, useRuntimes, type ExecutorName } from './support.js';
+import { spawnReporting } from '../support/child.js';
+import { FireLog, executors, fixture, unique, useRuntimes, type ExecutorName } from './support.js';
 
 const { runtime, graph, tmp } = useRuntimes();
 
@@ -210,43 +209,7 @@ it('persisted() resolves at once without a checkpoint', async () => {
 });
 
 describe('crash', () => {
-  /** A child process running crash-child.mjs; its stdout lines can be awaited. */
-  function child(mode: 'produce' | 'recover', file: string) {
-    const proc = spawn(process.execPath, [fixture('crash-child.mjs'), mode, file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const lines: string[] = [];
-    let stderr = '';
-    proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (chunk: string) => (stderr += chunk));
-    let watchers: Array<{ match: (line: string) => boolean; resolve: () => void }> = [];
-    createInterface({ input: proc.stdout }).on('line', (line) => {
-      lines.push(line);
-      watchers = watchers.filter((w) => {
-        if (!w.match(line)) return true;
-        w.resolve();
-        return false;
-      });
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      proc.on('close', (code, signal) => resolve({ code, signal }));
-    });
-    return {
-      proc,
-      lines,
-      exited,
-      stderr: () => stderr,
-      /** Resolves at the first line (from now on) that matches; rejects if the child exits first. */
-      line(match: (line: string) => boolean): Promise<void> {
-        const seen = deferred();
-        watchers.push({ match, resolve: () => seen.resolve() });
-        exited.then(({ code, signal }) =>
-          seen.reject(new Error(`child exited (${code ?? signal}) first; stderr:\n${stderr}`)),
-        );
-        return seen.promise;
-      },
-    };
-  }
+  const child = (mode: 'produce' | 'recover', file: string) => spawnReporting(fixture('crash-child.mjs'), [mode, file]);
 
   const numbers = (lines: string[], prefix: string) =>
     lines.filter((l) => l.startsWith(`${prefix} `)).map((l) => Number(l.slice(prefix.length + 1)));
@@ -261,16 +224,18 @@ describe('crash', () => {
       producer.proc.kill('SIGKILL');
     }
     expect(await producer.exited).toStrictEqual({ code: null, signal: 'SIGKILL' });
-    const watermark = Math.max(...numbers(producer.lines, 'persisted'));
-    const firedFirst = numbers(producer.lines, 'fired');
+    const produced = producer.lines();
+    const watermark = Math.max(...numbers(produced, 'persisted'));
+    const firedFirst = numbers(produced, 'fired');
     expect(watermark).toBeGreaterThanOrEqual(6_000);
-    expect(producer.lines.filter((l) => l.startsWith('failed '))).toStrictEqual([]);
+    expect(produced.filter((l) => l.startsWith('failed '))).toStrictEqual([]);
 
     const recovery = child('recover', file);
     const { code } = await recovery.exited;
     expect(code, recovery.stderr()).toBe(0);
-    expect(recovery.lines.at(-1)).toBe('done');
-    const firedSecond = numbers(recovery.lines, 'fired');
+    const recovered = recovery.lines();
+    expect(recovered.at(-1)).toBe('done');
+    const firedSecond = numbers(recovered, 'fired');
 
     // The backlog was real: the restart had something to fire, and fired it in order.
     expect(firedSecond.length).toBeGreaterThan(0);
