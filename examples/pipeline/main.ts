@@ -3,7 +3,8 @@
  * of alpha ticks, a stream of order-book estimates on an in-process `memory` topic, a batch of
  * fills), a `when_any`/`latest` reactor fires the seed's market-maker graph on the worker pool,
  * and the runtime checkpoints to a local SQLite file. Prints a status line every second and a
- * summary at the end.
+ * summary at the end, also when stopped early with Ctrl-C or SIGTERM (the runtime drains,
+ * delivers the last batch of fills, persists and closes before the process exits).
  *
  *     npm start -- [--duration 10] [--rate 3000] [--executor pool|inline] [--threads N] [--checkpoint FILE]
  */
@@ -140,9 +141,22 @@ const status = setInterval(() => {
   else console.log(line);
 }, 1000);
 
-await new Promise((resolve) => setTimeout(resolve, durationS * 1000));
-clearInterval(timer);
-clearInterval(status);
+// The generator stops the moment the runtime starts stopping, whether the run ended or a signal
+// came: a stopping runtime accepts no more pushes.
+const stopped = new Promise<void>((resolve) =>
+  runtime.on('state', (state) => {
+    if (state !== 'stopping') return;
+    clearInterval(timer);
+    clearInterval(status);
+    resolve();
+  }),
+);
+runtime.shutdownOnSignals();
+const run = setTimeout(() => void runtime.shutdown(), durationS * 1000);
+await stopped;
+clearTimeout(run);
+// The same shutdown whether the duration ran out or a signal came; the signal handler exits the
+// process only after this summary is printed.
 await runtime.shutdown();
 const elapsed = (performance.now() - started) / 1000;
 
