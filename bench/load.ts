@@ -25,7 +25,8 @@
  * latency on a shared machine is noisy, loss and unbounded memory are not.
  *
  * Quick mode (the default) takes well under a minute on 2 cores; `--full` runs longer steps over
- * more rates; `--tiny` only proves the whole run works (for the tests).
+ * more rates; `--tiny` only proves the whole run works (for the tests). `--soak` runs a long
+ * steady load against raw Piscina instead, to see whether memory levels off (`load/soak.ts`).
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,7 @@ import { expectSteps, progress, progressDone, setResultsDir, writeResult } from 
 import { LoadDriver, kMaxQueueCapacity, type StepResult, type StepSpec } from './load/driver.js';
 import { MemorySampler, growth, liveHeapMiB } from './load/memory.js';
 import { printSteps, stepLine, writeCharts, type StepRecord } from './load/report.js';
+import { soak, soakChild, type SoakOptions } from './load/soak.js';
 
 /** The overload step offers this many times the saturation rate. */
 const kOverloadFactor = 3;
@@ -62,7 +64,9 @@ const kMemorySampleMs = 100;
 
 const usage =
   'usage: npm run load -- [--full | --tiny] [--executor pool|inline] [--strategy sequential|latest] ' +
-  '[--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]';
+  '[--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]\n' +
+  '       npm run load -- --soak [--minutes 10] [--rate 2000] [--executor pool|inline] [--strategy sequential|latest] ' +
+  '[--threads N] [--malloc-arenas N] [--out DIR]';
 
 const { values } = (() => {
   try {
@@ -77,6 +81,11 @@ const { values } = (() => {
         threads: { type: 'string' },
         'queue-capacity': { type: 'string', default: '10000' },
         out: { type: 'string' },
+        soak: { type: 'boolean', default: false },
+        'soak-child': { type: 'string' },
+        minutes: { type: 'string', default: '10' },
+        rate: { type: 'string', default: '2000' },
+        'malloc-arenas': { type: 'string' },
       },
     });
   } catch (error) {
@@ -126,6 +135,23 @@ if (!Number.isInteger(queueCapacity) || queueCapacity < 1 || queueCapacity > kMa
   fail(`--queue-capacity must be an integer from 1 to ${kMaxQueueCapacity}, got '${values['queue-capacity']}'`);
 }
 if (values.out !== undefined) setResultsDir(values.out);
+
+if (values.soak || values['soak-child'] !== undefined) {
+  const minutes = Number(values.minutes);
+  const rate = Number(values.rate);
+  if (!(minutes > 0)) fail(`--minutes must be a positive number, got '${values.minutes}'`);
+  if (!(Number.isInteger(rate) && rate > 0)) fail(`--rate must be a positive integer, got '${values.rate}'`);
+  const arenas = values['malloc-arenas'] === undefined ? undefined : Number(values['malloc-arenas']);
+  if (arenas !== undefined && !(Number.isInteger(arenas) && arenas > 0)) {
+    fail(`--malloc-arenas must be a positive integer, got '${values['malloc-arenas']}'`);
+  }
+  const options: SoakOptions = { minutes, rate, executor, strategy, threads, mallocArenas: arenas };
+  const child = values['soak-child'];
+  if (child === undefined) await soak(options, process.argv[1]!);
+  else if (child === 'cloaca' || child === 'piscina') await soakChild(child, options);
+  else fail(`--soak-child must be cloaca or piscina, got '${child}'`);
+  process.exit(0);
+}
 
 const title = `${strategy}, ${executor}${executor === 'pool' ? `, ${threads} threads` : ''}`;
 console.log(
