@@ -362,7 +362,7 @@ export class Checkpoint {
         `checkpoint commit to '${this.path}' failed; what it held stays staged and is retried: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );
-      this.#scheduleRetry();
+      if (!this.#closed) this.#scheduleRetry();
       this.#onCommitFailed(failure);
       for (const waiter of waiters) waiter.reject(failure);
       return false;
@@ -385,12 +385,10 @@ export class Checkpoint {
    */
   close(): void {
     if (this.#closed) return;
+    this.#closed = true;
     if (this.#retry !== null) clearTimeout(this.#retry.timer);
     this.#retry = null;
     const ok = this.commit();
-    this.#closed = true;
-    if (this.#retry !== null) clearTimeout((this.#retry as { timer: NodeJS.Timeout }).timer);
-    this.#retry = null;
     this.#db.close();
     if (!ok) {
       throw new CheckpointError(this.path, [], `the last checkpoint commit to '${this.path}' failed at shutdown`);
@@ -483,9 +481,7 @@ export class Checkpoint {
   #scheduleRetry(): void {
     const delayMs = this.#retry === null ? kRetryMs.first : Math.min(this.#retry.delayMs * 2, kRetryMs.max);
     if (this.#retry !== null) clearTimeout(this.#retry.timer);
-    const timer = setTimeout(() => {
-      if (!this.#closed) this.commit();
-    }, delayMs);
+    const timer = setTimeout(() => this.commit(), delayMs);
     // Left ref'd on purpose: staged boundaries not yet on disk keep the process alive until a
     // retry writes them or the runtime shuts down.
     this.#retry = { timer, delayMs };
