@@ -16,6 +16,7 @@ export { ComputationGraphBuilder } from './graph/builder.js';
 export type { ComputationGraphOptions } from './graph/builder.js';
 export { ComputationGraph } from './graph/computation-graph.js';
 export type { GraphFeedback } from './graph/computation-graph.js';
+export type { MapOptions } from './graph/map.js';
 export type { NodeSpec, Topology, NodeFunction } from './model/topology.js';
 export type { GraphPlan, PlanNode, PlanEdge, PlanUnit } from './model/plan.js';
 export type { GraphResult, ExecuteOptions, NodeTrace } from './exec/graph-run.js';

@@ -11,6 +11,7 @@ import type { Executor, ExecutorKind } from '../exec/executor.js';
 import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
+import { mapGraph, type MapOptions } from './map.js';
 
 /** Where a graph writes back: after each successful firing, `terminal`'s output goes to `accumulator`. */
 export interface GraphFeedback {
@@ -96,6 +97,36 @@ export class ComputationGraph {
         result === undefined ? reject(error) : resolve(result),
       ).start();
     });
+  }
+
+  /**
+   * Runs the graph once per input of `source` (an iterable or async iterable of what
+   * {@link execute} takes) and yields one result per input: in input order unless
+   * `ordered: false`. At most `concurrency` inputs are in flight (default: twice the pool's
+   * threads; 16 inline), and the source is read no faster than results are consumed.
+   *
+   * The first failure ends the iteration with its `GraphExecutionError`, whose `index` is the
+   * failing input's position in the source; executions in flight are awaited and none starts
+   * after it. Leaving the loop (or aborting `options.signal`) stops reading the source and calls
+   * its iterator's `return()`. Results not yet yielded when it ends are dropped.
+   *
+   * @example
+   * for await (const { outputs } of graph.map(readOrders(), { concurrency: 8 })) {
+   *   await save(outputs.settle);
+   * }
+   */
+  map(
+    source: Iterable<unknown> | AsyncIterable<unknown>,
+    options?: MapOptions,
+  ): AsyncGenerator<GraphResult, void, undefined> {
+    const executor = this.#ctx.executor;
+    return mapGraph(
+      this.name,
+      (input) => this.execute(input),
+      source,
+      options,
+      executor instanceof PoolExecutor ? executor.pool.threads : null,
+    );
   }
 
   /**
