@@ -9,6 +9,7 @@ import type { NodePool } from '../exec/node-pool.js';
 import { PoolExecutor } from '../exec/pool-executor.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
 import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
+import type { ExecuteArgs } from '../model/graph-types.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
 import { mapGraph, type MapOptions } from './map.js';
@@ -20,7 +21,13 @@ export interface GraphFeedback {
   readonly accumulator: string;
 }
 
-export class ComputationGraph {
+/**
+ * A built graph. `In` is what `execute()` takes and `Out` the type of `outputs`; both are inferred
+ * by `ComputationGraphBuilder` when it knows the node functions' types (an object of functions,
+ * or `nodeModule<typeof import('./nodes.js')>(path)`), and are `unknown` and
+ * `Record<string, unknown>` otherwise.
+ */
+export class ComputationGraph<In = unknown, Out extends object = Record<string, unknown>> {
   /** The graph's name. */
   readonly name: string;
   /** The reactor that fires it, or null for a trigger-less graph. */
@@ -81,7 +88,8 @@ export class ComputationGraph {
    * @example
    * const { outputs } = await graph.execute({ alpha: { value: 5 }, beta: { estimate: 7 } });
    */
-  execute(input?: unknown, options?: ExecuteOptions): Promise<GraphResult> {
+  execute(...args: ExecuteArgs<In, ExecuteOptions>): Promise<GraphResult<Out>> {
+    const [input, options] = args as [unknown, ExecuteOptions?];
     if (this.#closed) return Promise.reject(new ExecutorClosedError(this.name));
     if (this.reactor !== null && input !== undefined && input !== null && typeof input !== 'object') {
       return Promise.reject(
@@ -94,7 +102,8 @@ export class ComputationGraph {
     }
     return new Promise((resolve, reject) => {
       new GraphRun(this.#ctx, input, options, (error, result) =>
-        result === undefined ? reject(error) : resolve(result),
+        // The builder's type parameters vouch for the outputs' shape.
+        result === undefined ? reject(error) : resolve(result as GraphResult<Out>),
       ).start();
     });
   }
@@ -116,17 +125,30 @@ export class ComputationGraph {
    * }
    */
   map(
-    source: Iterable<unknown> | AsyncIterable<unknown>,
+    source: Iterable<In> | AsyncIterable<In>,
     options?: MapOptions,
-  ): AsyncGenerator<GraphResult, void, undefined> {
+  ): AsyncGenerator<GraphResult<Out>, void, undefined> {
     const executor = this.#ctx.executor;
     return mapGraph(
       this.name,
-      (input) => this.execute(input),
+      (input: In) => this.execute(...([input] as ExecuteArgs<In, ExecuteOptions>)),
       source,
       options,
       executor instanceof PoolExecutor ? executor.pool.threads : null,
     );
+  }
+
+  /**
+   * Whether `record` (a `fire` record of a Runtime) came from this graph; when it did, its
+   * `outputs` are typed as this graph's.
+   *
+   * @example
+   * runtime.on('fire', (record) => {
+   *   if (graph.owns(record) && record.ok) console.log(record.outputs?.signal_handler?.published);
+   * });
+   */
+  owns<R extends { readonly graph: string }>(record: R): record is R & { readonly outputs?: Out } {
+    return record.graph === this.name;
   }
 
   /**
