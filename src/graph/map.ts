@@ -18,7 +18,10 @@
  * leaves drops what was not yielded.
  *
  * Hand-written rather than on p-queue: p-queue bounds the tasks *running*, while this bound also
- * counts results waiting to be consumed, so the gate would be ours either way.
+ * counts results waiting to be consumed, so the gate would be ours either way, and p-queue's
+ * promise and events per task cost throughput. Measured on a 2-core machine, 300,000 inputs of a
+ * one-node inline graph, 16 in flight: this loop 0.79-0.94 M runs/s, the same window with each
+ * execution added to a p-queue 0.25-0.33 M runs/s.
  */
 import { describe } from '../model/describe.js';
 import { GraphExecutionError, InvalidArgumentError, ConfigurationError } from '../model/errors.js';
