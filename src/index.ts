@@ -19,7 +19,7 @@ export type { GraphFeedback } from './graph/computation-graph.js';
 export { nodeModule } from './graph/node-module.js';
 export type { NodeModule } from './graph/node-module.js';
 export type { MapOptions } from './graph/map.js';
-export type { GraphInput, GraphOutputs, NodeFunctionsOf } from './model/graph-types.js';
+export type { GraphInput, GraphOutputs, NodeFunctionsOf, ExecuteArgs } from './model/graph-types.js';
 export type { NodeSpec, Topology, NodeFunction } from './model/topology.js';
 export type { GraphPlan, PlanNode, PlanEdge, PlanUnit } from './model/plan.js';
 export type { GraphResult, ExecuteOptions, NodeTrace } from './exec/graph-run.js';

@@ -55,7 +55,7 @@ export interface MapOptions {
 }
 
 /** Default `concurrency` of a graph that does not run on a pool. */
-export const kInlineConcurrency = 16;
+const kInlineConcurrency = 16;
 
 const kOptionKeys = ['concurrency', 'ordered', 'signal'];
 
