@@ -31,7 +31,8 @@ describe('npm run bench (tiny mode)', () => {
     expect(parallel.sweep[0].speedup).toBeGreaterThan(0);
     const map = JSON.parse(readFileSync(join(out, 'map.json'), 'utf8'));
     expect(map.memory.inputs).toBeGreaterThan(0);
-    expect(map.throughput.map((t: { concurrency: number }) => t.concurrency)).toStrictEqual([4, 64]);
+    // map's default concurrency (twice the threads), then 64.
+    expect(map.throughput.map((t: { concurrency: number }) => t.concurrency)).toStrictEqual([map.threads * 2, 64]);
     const runtime = JSON.parse(readFileSync(join(out, 'runtime.json'), 'utf8'));
     expect(runtime.latency.pool.fired).toBe(runtime.latency.pool.events);
     for (const chart of ['dispatch.svg', 'parallel-speedup.svg', 'reactive.svg', 'runtime-latency.svg']) {
