@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --full] [--suite dispatch,parallel,...] [--threads N] [--out DIR]`: runs
+ * `npm run bench [-- --full] [--suite dispatch,parallel,map,...] [--threads N] [--out DIR]`: runs
  * the benchmark suites, each against its peer in the same process, prints one table, and writes
  * `<suite>.json` and SVG charts to `bench/results/` (or DIR). Quick mode (the default) finishes
  * in under a minute on 2 cores; `--tiny` only proves every suite runs (for the tests).
@@ -19,6 +19,7 @@ import {
 import { writeChart } from './svg.js';
 import { chainSteps, chainSuite } from './suites/chain.js';
 import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
+import { mapSteps, mapSuite } from './suites/map.js';
 import { parallelSteps, parallelSuite } from './suites/parallel.js';
 import { reactiveSteps, reactiveSuite } from './suites/reactive.js';
 import { runtimeSteps, runtimeSuite } from './suites/runtime.js';
@@ -54,6 +55,7 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   chain: { steps: chainSteps, run: () => chainSuite(threads, budget) },
   reactive: { steps: reactiveSteps, run: () => reactiveSuite(budget) },
   runtime: { steps: runtimeSteps, run: () => runtimeSuite(threads, budget) },
+  map: { steps: mapSteps, run: () => mapSuite(threads, budget) },
 };
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
 for (const name of selected) {

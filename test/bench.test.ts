@@ -19,7 +19,7 @@ describe('npm run bench (tiny mode)', () => {
     const { stdout } = await run(process.execPath, [benchScript, '--tiny', '--out', out], { timeout: 120_000 });
     expect(stdout).toContain('suite');
     const files = readdirSync(out);
-    for (const suite of ['dispatch', 'parallel', 'chain', 'reactive', 'runtime']) {
+    for (const suite of ['dispatch', 'parallel', 'chain', 'reactive', 'runtime', 'map']) {
       expect(files).toContain(`${suite}.json`);
       const json = JSON.parse(readFileSync(join(out, `${suite}.json`), 'utf8'));
       expect(json.name).toBe(suite);
@@ -29,6 +29,10 @@ describe('npm run bench (tiny mode)', () => {
     const parallel = JSON.parse(readFileSync(join(out, 'parallel.json'), 'utf8'));
     expect(parallel.sweep.length).toBeGreaterThan(0);
     expect(parallel.sweep[0].speedup).toBeGreaterThan(0);
+    const map = JSON.parse(readFileSync(join(out, 'map.json'), 'utf8'));
+    expect(map.memory.inputs).toBeGreaterThan(0);
+    // map's default concurrency (twice the threads), then 64.
+    expect(map.throughput.map((t: { concurrency: number }) => t.concurrency)).toStrictEqual([map.threads * 2, 64]);
     const runtime = JSON.parse(readFileSync(join(out, 'runtime.json'), 'utf8'));
     expect(runtime.latency.pool.fired).toBe(runtime.latency.pool.events);
     for (const chart of ['dispatch.svg', 'parallel-speedup.svg', 'reactive.svg', 'runtime-latency.svg']) {

@@ -25,10 +25,13 @@ export interface NodeTrace {
   readonly threadId?: number;
 }
 
-/** The result of one graph traversal. */
-export interface GraphResult {
+/**
+ * The result of one graph traversal. `Out` is the outputs' type: on a typed graph, each terminal
+ * with its function's awaited return type (see `ComputationGraphBuilder`).
+ */
+export interface GraphResult<Out extends object = Record<string, unknown>> {
   /** Each terminal that ran, by name, with its return value. */
-  readonly outputs: Record<string, unknown>;
+  readonly outputs: Out;
   /** Wall time of the traversal in ms. */
   readonly durationMs: number;
   /** Per-node record in completion order, when `execute(..., { trace: true })` asked for it. */

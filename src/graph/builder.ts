@@ -17,20 +17,27 @@ import { ComputationGraph, type GraphFeedback } from './computation-graph.js';
 import { compilePlan } from '../model/plan.js';
 import { PoolBinding } from './pool-binding.js';
 import type { NodeFunction, NormalizedNode, Topology } from '../model/topology.js';
+import type { GraphInput, GraphOutputs } from '../model/graph-types.js';
 import { validateTopology } from '../model/validate.js';
+import type { NodeModule } from './node-module.js';
 
-/** The options of a {@link ComputationGraphBuilder}. */
-export interface ComputationGraphOptions {
+/**
+ * The options of a {@link ComputationGraphBuilder}. `N` is the node functions' type (inferred from
+ * `nodes`) and `G` the topology's literal type (inferred from `graph`); together they type the
+ * built graph's input and outputs.
+ */
+export interface ComputationGraphOptions<N = Readonly<Record<string, NodeFunction>>, G extends Topology = Topology> {
   /** The reactor that fires this graph; omit for a trigger-less graph run with `execute(context)`. */
   readonly reactor?: ReactorLike;
   /**
    * The node functions: a module path (absolute or relative to the working directory, or a
    * `file:` URL) whose exports are named after the nodes, or an object of functions (inline
-   * executor only). `.ts` modules load through tsx (an optional peer dependency).
+   * executor only). `.ts` modules load through tsx (an optional peer dependency). A path made by
+   * `nodeModule<typeof import('./nodes.js')>(path)` carries the module's type.
    */
-  readonly nodes: string | URL | Readonly<Record<string, NodeFunction>>;
+  readonly nodes: string | URL | NodeModule<N> | N | Readonly<Record<string, NodeFunction>>;
   /** The topology dict: node name to `{ inputs?, next?, routes?, timeoutMs? }`. */
-  readonly graph: Topology;
+  readonly graph: G;
   /** `'pool'` (default for a module path) or `'inline'` (default, and required, for an object). */
   readonly executor?: ExecutorKind;
   /**
@@ -53,6 +60,15 @@ const kOptionKeys = new Set(['reactor', 'nodes', 'graph', 'executor', 'pool', 'f
 /**
  * Declares a computation graph.
  *
+ * The built graph is typed when the builder knows the node functions' types: `nodes` given as an
+ * object of functions or as `nodeModule<typeof import('./nodes.js')>(path)`, with the topology
+ * written in place (or as a constant `as const`). Then `execute()` takes the input cache typed by
+ * the entry nodes' parameters (or, trigger-less, the roots' first parameter), and `outputs` maps
+ * each terminal to its function's awaited return type (optional when a routing edge may skip it).
+ * Both can also be given explicitly: `new ComputationGraphBuilder<typeof import('./nodes.js'),
+ * typeof topology>(...)`. Otherwise the graph takes `unknown` and its outputs are
+ * `Record<string, unknown>`.
+ *
  * @example
  * const graph = await new ComputationGraphBuilder('market_maker', {
  *   reactor: MarketMakerReactor,
@@ -64,17 +80,17 @@ const kOptionKeys = new Set(['reactor', 'nodes', 'graph', 'executor', 'pool', 'f
  *   },
  * }).build();
  */
-export class ComputationGraphBuilder {
+export class ComputationGraphBuilder<N = Readonly<Record<string, NodeFunction>>, const G extends Topology = Topology> {
   readonly name: string;
-  readonly options: ComputationGraphOptions;
+  readonly options: ComputationGraphOptions<N, G>;
 
-  constructor(name: string, options: ComputationGraphOptions) {
+  constructor(name: string, options: ComputationGraphOptions<N, G>) {
     this.name = name;
     this.options = options;
   }
 
   /** Validates the declaration, loads the node functions, compiles the plan. */
-  async build(): Promise<ComputationGraph> {
+  async build(): Promise<ComputationGraph<GraphInput<N, G>, GraphOutputs<N, G>>> {
     const name = this.name;
     if (typeof name !== 'string' || name === '') {
       throw new TopologyError(
@@ -121,7 +137,9 @@ export class ComputationGraphBuilder {
 
     const feedback = validateFeedback(options.feedback, normalized, fail);
     const wanted = normalized.map((n) => n.name);
-    const inline = (table: ReadonlyMap<string, NodeFunction>): ComputationGraph => {
+    const inline = (
+      table: ReadonlyMap<string, NodeFunction>,
+    ): ComputationGraph<GraphInput<N, G>, GraphOutputs<N, G>> => {
       // Fusing saves a thread hop; inline there is none to save.
       const plan = compilePlan(name, normalized, false);
       return new ComputationGraph(name, reactor, plan, new CostModel(plan), new InlineExecutor(plan, table), feedback);
@@ -170,7 +188,14 @@ export class ComputationGraphBuilder {
     }
     const plan = compilePlan(name, normalized, options.fuse ?? true);
     const costs = new CostModel(plan);
-    return new ComputationGraph(name, reactor, plan, costs, new PoolBinding(plan, costs, href, options.pool), feedback);
+    return new ComputationGraph<GraphInput<N, G>, GraphOutputs<N, G>>(
+      name,
+      reactor,
+      plan,
+      costs,
+      new PoolBinding(plan, costs, href, options.pool),
+      feedback,
+    );
   }
 }
 

@@ -6,6 +6,7 @@ import { ExecutorClosedError, InvalidArgumentError } from '../model/errors.js';
 import type { CostModel } from '../exec/cost-model.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
 import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
+import type { ExecuteArgs } from '../model/graph-types.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
 import { PoolBinding } from './pool-binding.js';
@@ -18,12 +19,13 @@ export interface GraphInternals {
   run(input: unknown, complete: RunCallback): void;
 }
 
-const kInternals = new WeakMap<ComputationGraph, GraphInternals>();
+const kInternals = new WeakMap<ComputationGraph<any, any>, GraphInternals>();
 
 /** The runtime's access to a graph's internals; not part of the package's public surface. */
-export function graphInternals(graph: ComputationGraph): GraphInternals {
+export function graphInternals(graph: ComputationGraph<any, any>): GraphInternals {
   return kInternals.get(graph)!;
 }
+import { mapGraph, type MapOptions } from './map.js';
 
 /** Where a graph writes back: after each successful firing, `terminal`'s output goes to `accumulator`. */
 export interface GraphFeedback {
@@ -32,7 +34,13 @@ export interface GraphFeedback {
   readonly accumulator: string;
 }
 
-export class ComputationGraph {
+/**
+ * A built graph. `In` is what `execute()` takes and `Out` the type of `outputs`; both are inferred
+ * by `ComputationGraphBuilder` when it knows the node functions' types (an object of functions,
+ * or `nodeModule<typeof import('./nodes.js')>(path)`), and are `unknown` and
+ * `Record<string, unknown>` otherwise.
+ */
+export class ComputationGraph<In = unknown, Out extends object = Record<string, unknown>> {
   /** The graph's name. */
   readonly name: string;
   /** The reactor that fires it, or null for a trigger-less graph. */
@@ -80,7 +88,8 @@ export class ComputationGraph {
    * @example
    * const { outputs } = await graph.execute({ alpha: { value: 5 }, beta: { estimate: 7 } });
    */
-  execute(input?: unknown, options?: ExecuteOptions): Promise<GraphResult> {
+  execute(...args: ExecuteArgs<In, ExecuteOptions>): Promise<GraphResult<Out>> {
+    const [input, options] = args as [unknown, ExecuteOptions?];
     if (this.#closed) return Promise.reject(new ExecutorClosedError(this.name));
     if (this.reactor !== null && input !== undefined && input !== null && typeof input !== 'object') {
       return Promise.reject(
@@ -93,9 +102,53 @@ export class ComputationGraph {
     }
     return new Promise((resolve, reject) => {
       new GraphRun(this.#ctx, input, options, (error, result) =>
-        result === undefined ? reject(error) : resolve(result),
+        // The builder's type parameters vouch for the outputs' shape.
+        result === undefined ? reject(error) : resolve(result as GraphResult<Out>),
       ).start();
     });
+  }
+
+  /**
+   * Runs the graph once per input of `source` (an iterable or async iterable of what
+   * {@link execute} takes) and yields one result per input: in input order unless
+   * `ordered: false`. At most `concurrency` inputs are in flight (default: twice the pool's
+   * threads; 16 inline), and the source is read no faster than results are consumed.
+   *
+   * The first failure ends the iteration with its `GraphExecutionError`, whose `index` is the
+   * failing input's position in the source; executions in flight are awaited and none starts
+   * after it. Leaving the loop (or aborting `options.signal`) stops reading the source and calls
+   * its iterator's `return()`. Results not yet yielded when it ends are dropped.
+   *
+   * @example
+   * for await (const { outputs } of graph.map(readOrders(), { concurrency: 8 })) {
+   *   await save(outputs.settle);
+   * }
+   */
+  map(
+    source: Iterable<In> | AsyncIterable<In>,
+    options?: MapOptions,
+  ): AsyncGenerator<GraphResult<Out>, void, undefined> {
+    const executor = this.#ctx.executor;
+    return mapGraph(
+      this.name,
+      (input: In) => this.execute(...([input] as ExecuteArgs<In, ExecuteOptions>)),
+      source,
+      options,
+      executor instanceof PoolBinding ? executor.threads : null,
+    );
+  }
+
+  /**
+   * Whether `record` (a `fire` record of a Runtime) came from this graph; when it did, its
+   * `outputs` are typed as this graph's.
+   *
+   * @example
+   * runtime.on('fire', (record) => {
+   *   if (graph.owns(record) && record.ok) console.log(record.outputs?.signal_handler?.published);
+   * });
+   */
+  owns<R extends { readonly graph: string }>(record: R): record is R & { readonly outputs?: Out } {
+    return record.graph === this.name;
   }
 
   /** Releases the executor (the graph's hold on its pool). Later executions reject. */

@@ -46,6 +46,14 @@ export class PoolBinding implements Executor {
     return this.#option === undefined;
   }
 
+  /** Worker threads of the pool the graph runs on, or will bind to when it next executes. */
+  get threads(): number {
+    const option = this.#option;
+    if (this.#lease !== null) return this.#lease.pool.threads;
+    if (option instanceof NodePool) return option.threads;
+    return NodePool.checkOptions(option ?? {}).threads;
+  }
+
   /** The pool the graph runs on now, or null while unbound. */
   get pool(): NodePool | null {
     return this.#lease?.pool ?? null;

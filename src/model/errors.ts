@@ -56,17 +56,25 @@ export class TopologyError extends CloacaError {
  * One graph run failed. `node` names the node at fault; `cause` is what went wrong there: the
  * error the node threw (with its `name`, `message`, `stack` and own properties), a
  * {@link NodeTimeoutError}, a {@link WorkerExitError}, an {@link UncloneableValueError} or a
- * {@link RoutingError}.
+ * {@link RoutingError}. From `graph.map()`, `index` is the position of the failing input in the
+ * source.
  */
 export class GraphExecutionError extends CloacaError {
   static override readonly code = 'CLOACA_ERR_GRAPH_EXECUTION';
   readonly graph: string;
   readonly node: string;
+  /**
+   * In an error that ended `graph.map()`: the position (0-based) in the source of the input
+   * whose run failed. Absent on errors of `graph.execute()` and of reactor firings.
+   */
+  declare readonly index?: number;
 
-  constructor(graph: string, node: string, message: string, options?: { cause?: unknown }) {
+  constructor(graph: string, node: string, message: string, options?: { cause?: unknown; index?: number }) {
     super(message, options);
     this.graph = graph;
     this.node = node;
+    // Only set when known, so errors of execute() and firings keep the properties they had.
+    if (options?.index !== undefined) this.index = options.index;
   }
 }
 

@@ -50,6 +50,14 @@ export function requireNonEmptyString(owner: string, option: string, value: unkn
   return value;
 }
 
+/** Throws unless `value` is a boolean, or undefined. */
+export function optionalBoolean(owner: string, option: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new ConfigurationError(owner, value, `${owner}: '${option}' must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
 /** Throws unless `value` is a function, or undefined. */
 export function optionalFunction<F>(owner: string, option: string, value: unknown): F | undefined {
   if (value !== undefined && typeof value !== 'function') {
