@@ -63,6 +63,13 @@ export interface AccumulatorHost {
   whenCanEmit(): Promise<void>;
   /** Something finished (a message, a poll, a flush): lets the runtime re-check `idle()` and writers. */
   progressed(): void;
+  /**
+   * Resolves once every boundary this accumulator emitted so far is durable: committed to the
+   * checkpoint when the runtime has one, at once otherwise (delivery to the reactors is
+   * synchronous). Rejects when the checkpoint commit failed; a later call resolves only once
+   * those boundaries too are committed.
+   */
+  durable(): Promise<void>;
 }
 
 /** A live accumulator owned by one runtime. */
