@@ -155,10 +155,14 @@ export class StreamAccumulator extends Accumulator {
   }
 
   override quiescent(): boolean {
+    if (this.#stopped) return true;
     // A round of acknowledgements in flight reports its end (progressed).
     if (this.#acks?.busy === true) return false;
     if (this.health !== AccumulatorHealth.Live || !this.host.canEmit()) return true;
-    return this.#next >= this.#batch.length && (this.#backend?.lag?.() ?? 0) === 0;
+    if (this.#next < this.#batch.length) return false;
+    // A backend that tracks its lag is caught up only at 0 (undefined: it does not know yet).
+    const backend = this.#backend;
+    return backend?.lag === undefined || backend.lag() === 0;
   }
 
   /**
@@ -281,7 +285,11 @@ export class StreamAccumulator extends Accumulator {
       this.failures++;
       this.host.fail(error);
     } else {
-      this.reportFailure(`a message of '${this.config.topic}' could not be decoded: ${error.message}`, undefined, error);
+      this.reportFailure(
+        `a message of '${this.config.topic}' could not be decoded: ${error.message}`,
+        undefined,
+        error,
+      );
     }
   }
 

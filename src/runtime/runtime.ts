@@ -26,6 +26,7 @@ import {
 } from '../accumulators/accumulator.js';
 import { BatchAccumulator } from '../accumulators/batch.js';
 import { memoryBroker } from '../accumulators/memory-broker.js';
+import { connectRedisStream } from '../accumulators/redis-stream.js';
 import { StateAccumulator } from '../accumulators/state.js';
 import { StreamAccumulator } from '../accumulators/stream.js';
 import { StreamBackendRegistry, type StreamBackendFactory } from '../accumulators/stream-backend.js';
@@ -163,6 +164,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#options = options;
     this.#log = options.log ?? ((...args) => console.log('[cloaca]', ...args));
     this.#streams.register('memory', memoryBroker.backend);
+    this.#streams.register('redis', connectRedisStream);
     this.#hooks = this.#makeHooks();
   }
 
@@ -502,6 +504,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.#wakeWriters(slot);
         this.#scheduleIdleCheck();
       },
+      durable: () => this.persisted(),
     };
   }
 
