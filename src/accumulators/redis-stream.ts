@@ -28,7 +28,7 @@ interface RawEntry {
   readonly message: readonly string[] | null;
 }
 
-/** How often, at most, the lag of a consumer that reads full batches is asked of the server. */
+/** How often, at most, a consumer that reads full batches asks the server for its group's lag. */
 const kLagRefreshMs = 1000;
 /** How often, at most, `trim: 'acknowledged'` trims the stream. */
 const kTrimMs = 1000;
@@ -96,8 +96,6 @@ class RedisStreamConsumer implements StreamBackend {
   #nextClaim = 0;
   #closed = false;
   #lag: number | undefined;
-  /** Counts reads, so a lag reply older than the latest read is not taken. */
-  #reads = 0;
   #lagAskedAt = 0;
   #trimmedAt = 0;
 
@@ -138,9 +136,9 @@ class RedisStreamConsumer implements StreamBackend {
         }
         const block = Math.max(1, Math.min(this.#settings.blockMs, this.#nextClaim - Date.now()));
         const entries = await this.#read('>', block);
-        this.#reads++;
         if (entries.length < batchSize) this.#lag = 0;
-        else this.#askLag();
+        else if (Date.now() - this.#lagAskedAt >= kLagRefreshMs) await this.#askLag();
+        else if (this.#lag !== undefined) this.#lag = Math.max(0, this.#lag - entries.length);
         return await this.#decode(entries);
       }
     } catch (error) {
@@ -249,20 +247,11 @@ class RedisStreamConsumer implements StreamBackend {
     );
   }
 
-  /** Asks the server for the group's lag, at most once a second; a reply older than a read is dropped. */
-  #askLag(): void {
-    const now = Date.now();
-    if (now - this.#lagAskedAt < kLagRefreshMs) return;
-    this.#lagAskedAt = now;
-    const reads = this.#reads;
-    this.#writer.xInfoGroups(this.#stream).then(
-      (groups) => {
-        if (this.#reads !== reads) return;
-        const lag = groups.find((g) => g.name === this.#group)?.lag;
-        this.#lag = typeof lag === 'number' ? lag : undefined;
-      },
-      () => {}, // a lost connection fails the next read, which reports it
-    );
+  /** Asks the server for the group's lag (a full read says only that there may be more). */
+  async #askLag(): Promise<void> {
+    this.#lagAskedAt = Date.now();
+    const lag = (await this.#writer.xInfoGroups(this.#stream)).find((g) => g.name === this.#group)?.lag;
+    this.#lag = typeof lag === 'number' ? lag : undefined;
   }
 
   /** Deletes the entries every group of the stream has acknowledged. */
