@@ -1,30 +1,20 @@
 /**
- * A private redis-server for tests: started on a free loopback port, without persistence, and
- * stopped by its PID. A test file that needs one calls `useRedisServer()` at the top and wraps its
- * tests in `describeWithRedis(...)`: when the binary is missing the file is skipped with a line
- * saying what to install, unless CLOACA_REQUIRE_SERVERS=1 (CI), where that is a failure.
+ * A private redis-server for tests (examples/scale/redis-server.ts starts it: a free loopback
+ * port, no persistence, stopped by its PID). A test file that needs one calls `useRedisServer()`
+ * at the top and wraps its tests in `describeWithRedis(...)`: when the binary is missing the file
+ * is skipped with a line saying what to install, unless CLOACA_REQUIRE_SERVERS=1 (CI), where that
+ * is a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createClient, type RedisClientType } from 'redis';
-
-const kInstall = 'apt-get install -y redis-server';
-
-/** The redis-server binary on PATH, or undefined. */
-export const redisServerBinary: string | undefined = (process.env.PATH ?? '')
-  .split(delimiter)
-  .map((dir) => join(dir, 'redis-server'))
-  .find((path) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+import {
+  freePort,
+  killRedisServer,
+  redisServerBinary,
+  redisServerInstall,
+  startRedisServer,
+} from '../../examples/scale/redis-server.js';
 
 /**
  * `describe(name, body)` when redis-server is installed. Otherwise the body is skipped with a
@@ -36,32 +26,19 @@ export function describeWithRedis(name: string, body: () => void): void {
   } else if (process.env.CLOACA_REQUIRE_SERVERS === '1') {
     describe(name, () => {
       it('needs redis-server', () => {
-        throw new Error(`redis-server is not installed and CLOACA_REQUIRE_SERVERS=1: ${kInstall}`);
+        throw new Error(`redis-server is not installed and CLOACA_REQUIRE_SERVERS=1: ${redisServerInstall}`);
       });
     });
   } else {
-    describe.skip(`${name} (skipped: redis-server is not installed; ${kInstall})`, body);
+    describe.skip(`${name} (skipped: redis-server is not installed; ${redisServerInstall})`, body);
   }
 }
 
-/** A free TCP port on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject()));
-    });
-  });
-}
-
-/** One redis-server process. */
+/** One redis-server process, which a test can kill and start again on the same port. */
 export class RedisServer {
   readonly port: number;
   #process: ChildProcess | undefined;
-  readonly #clients: Array<RedisClientType> = [];
+  readonly #clients: RedisClientType[] = [];
 
   private constructor(port: number) {
     this.port = port;
@@ -71,41 +48,16 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Starts a server on a free port (or on `port`); resolves once it accepts connections. */
-  static async start(port?: number): Promise<RedisServer> {
-    const server = new RedisServer(port ?? (await freePort()));
+  /** Starts a server on a free port; resolves once it accepts connections. */
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(await freePort());
     await server.restart();
     return server;
   }
 
   /** Starts the server again on the same port (after {@link kill}); empty, as there is no persistence. */
   async restart(): Promise<void> {
-    if (redisServerBinary === undefined) throw new Error(`redis-server is not installed: ${kInstall}`);
-    const child = spawn(
-      redisServerBinary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.#process = child;
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.resume();
-      child.once('exit', (code, signal) =>
-        reject(
-          new Error(`redis-server on port ${this.port} exited (${code ?? signal}) before it was ready:\n${output}`),
-        ),
-      );
-      child.once('error', reject);
-    });
+    this.#process = await startRedisServer(this.port);
   }
 
   /** Kills the server (SIGKILL) and resolves once it is gone; the clients made by {@link client} are closed. */
@@ -113,15 +65,12 @@ export class RedisServer {
     for (const client of this.#clients.splice(0)) client.destroy();
     const child = this.#process;
     this.#process = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    if (child !== undefined) await killRedisServer(child);
   }
 
   /** A connected node-redis client of this server (closed by {@link kill}). */
   async client(): Promise<RedisClientType> {
-    const client = createClient({ url: this.url, socket: { reconnectStrategy: false } });
+    const client: RedisClientType = createClient({ url: this.url, socket: { reconnectStrategy: false } });
     client.on('error', () => {});
     this.#clients.push(client);
     await client.connect();
