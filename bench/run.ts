@@ -21,6 +21,7 @@ import { chainSteps, chainSuite } from './suites/chain.js';
 import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
 import { parallelSteps, parallelSuite } from './suites/parallel.js';
 import { reactiveSteps, reactiveSuite } from './suites/reactive.js';
+import { redisSteps, redisSuite } from './suites/redis.js';
 import { runtimeSteps, runtimeSuite } from './suites/runtime.js';
 import type { SuiteResult } from './suites/shared.js';
 
@@ -54,6 +55,7 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   chain: { steps: chainSteps, run: () => chainSuite(threads, budget) },
   reactive: { steps: reactiveSteps, run: () => reactiveSuite(budget) },
   runtime: { steps: runtimeSteps, run: () => runtimeSuite(threads, budget) },
+  redis: { steps: redisSteps, run: () => redisSuite(budget) },
 };
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
 for (const name of selected) {

@@ -13,7 +13,8 @@ export interface ProducerConfig {
 }
 
 const config = JSON.parse(process.argv[2]!) as ProducerConfig;
-const client = createClient({ url: config.url });
+// No client-side timeout: on a saturated machine an XADD waits; it is not given up.
+const client = createClient({ url: config.url, commandOptions: { timeout: 0 } });
 client.on('error', (error: Error) => console.error(`[producer] ${error.message}`));
 await client.connect();
 
