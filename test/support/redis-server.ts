@@ -30,7 +30,9 @@ export function describeWithRedis(name: string, body: () => void): void {
       });
     });
   } else {
-    describe.skip(`${name} (skipped: redis-server is not installed; ${redisServerInstall})`, body);
+    const why = `redis-server is not installed; ${redisServerInstall}`;
+    console.warn(`skipping '${name}': ${why}`);
+    describe.skip(`${name} (skipped: ${why})`, body);
   }
 }
 
