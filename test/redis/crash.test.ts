@@ -79,9 +79,10 @@ describeWithRedis('SIGKILL while consuming a Redis stream', () => {
     const common = { stream: key, group, claimIdle: '300ms', batchSize: 20, queueCapacity: 20, delayMs: 1 };
     const a = start({ ...common, label: 'a', consumer: 'a', checkpoint: join(dir, `${unique('a')}.db`) });
     const bCheckpoint = join(dir, `${unique('b')}.db`);
-    const b = start({ ...common, label: 'b', consumer: 'b', checkpoint: bCheckpoint });
-    await b.progress.until(() => b.progress.delivered.size >= 200);
-    await b.stop('SIGKILL');
+    // b kills itself while delivering its 200th entry: that one and the rest of its batch were
+    // read and never acknowledged.
+    const b = start({ ...common, label: 'b', consumer: 'b', checkpoint: bCheckpoint, killAtDelivery: 200 });
+    expect(await b.exited, b.stderr).toStrictEqual({ code: null, signal: 'SIGKILL' });
     const left = (await client.xPendingRange(key, group, '-', '+', N, { consumer: 'b' })).map((p) => number.get(p.id)!);
     const deliveredBeforeKill = a.progress.delivered.size + b.progress.delivered.size;
     expect(deliveredBeforeKill).toBeLessThan(N); // mid-stream

@@ -21,6 +21,7 @@ export interface ConsumerConfig {
   readonly queueCapacity?: number;
   readonly delayMs?: number;
   readonly killAfterFire?: number;
+  readonly killAtDelivery?: number;
 }
 
 /** The lines of a progress file, re-read whenever it changes; conditions on them can be awaited. */
