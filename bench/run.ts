@@ -22,6 +22,7 @@ import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
 import { mapSteps, mapSuite } from './suites/map.js';
 import { parallelSteps, parallelSuite } from './suites/parallel.js';
 import { reactiveSteps, reactiveSuite } from './suites/reactive.js';
+import { redisSteps, redisSuite } from './suites/redis.js';
 import { runtimeSteps, runtimeSuite } from './suites/runtime.js';
 import type { SuiteResult } from './suites/shared.js';
 
@@ -56,6 +57,7 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   reactive: { steps: reactiveSteps, run: () => reactiveSuite(budget) },
   runtime: { steps: runtimeSteps, run: () => runtimeSuite(threads, budget) },
   map: { steps: mapSteps, run: () => mapSuite(threads, budget) },
+  redis: { steps: redisSteps, run: () => redisSuite(budget) },
 };
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
 for (const name of selected) {

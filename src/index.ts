@@ -43,7 +43,8 @@ export type { AccumulatorDeclaration } from './accumulators/accumulator.js';
 export { passthroughAccumulator } from './accumulators/passthrough.js';
 export type { PassthroughAccumulatorOptions } from './accumulators/passthrough.js';
 export { streamAccumulator } from './accumulators/stream.js';
-export type { StreamAccumulatorOptions, StreamRetryOptions } from './accumulators/stream.js';
+export type { StreamAccumulatorOptions, StreamRetryOptions, StreamLag } from './accumulators/stream.js';
+export type { RedisStreamOptions, RedisTrim } from './accumulators/redis-options.js';
 export { pollingAccumulator } from './accumulators/polling.js';
 export type { PollingAccumulatorOptions } from './accumulators/polling.js';
 export { batchAccumulator } from './accumulators/batch.js';
@@ -55,6 +56,7 @@ export type {
   StreamBackendConfig,
   StreamBackendFactory,
   StreamMessage,
+  StreamPosition,
 } from './accumulators/stream-backend.js';
 export { MemoryBroker, MemoryTopic, memoryBroker } from './accumulators/memory-broker.js';
 export type { MemoryTopicOptions } from './accumulators/memory-broker.js';
@@ -70,6 +72,7 @@ export {
   ConfigurationError,
   RegistrationError,
   AccumulatorError,
+  StreamEntryError,
   StateError,
   InvalidArgumentError,
   CheckpointError,

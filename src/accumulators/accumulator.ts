@@ -64,8 +64,12 @@ export interface AccumulatorHost {
   whenCanEmit(): Promise<void>;
   /** Something finished (a message, a poll, a flush): lets the runtime re-check `idle()` and writers. */
   progressed(): void;
-  /** Resolves once every boundary this accumulator emitted so far is durable: committed to the
-   * runtime's checkpoint when it has one, at once otherwise (delivery itself is synchronous). */
+  /**
+   * Resolves once every boundary this accumulator emitted so far is durable: committed to the
+   * checkpoint when the runtime has one, at once otherwise (delivery to the reactors is
+   * synchronous). Rejects when the checkpoint commit failed; a later call resolves only once
+   * those boundaries too are committed.
+   */
   durable(): Promise<void>;
   /** The runtime's bound on queues: the most events a buffer without a size of its own may hold. */
   readonly queueCapacity: number;

@@ -1,17 +1,20 @@
 /**
  * The built-in `memory` stream backend: in-process topics with offsets, consumer groups and
- * commits, for tests, examples and single-process pipelines.
+ * acknowledgements, for tests, examples and single-process pipelines.
  *
- * - A topic is an append-only log; offsets start at 0 and grow by one per message.
- * - A consumer group has a committed offset (the next message to read after a reconnect) and a
- *   read position shared by its consumers, so each message goes to one consumer of the group.
- *   A group's first consumer starts at the oldest retained message; a consumer that reconnects
- *   starts again after the last commit, so uncommitted messages are delivered again.
+ * - A topic is an append-only log; offsets (its positions) start at 0 and grow by one per message.
+ * - A consumer group has a read position shared by its consumers, so each message goes to one
+ *   consumer of the group, and a committed offset: every message below it was acknowledged.
+ *   Acknowledgements may come in any order; the committed offset moves past every message
+ *   acknowledged without a gap. A group's first consumer starts at the oldest retained message.
+ * - Messages a consumer received and did not acknowledge go to the group's other consumers
+ *   when it closes; when the group's last consumer closes, the next one starts again at the
+ *   committed offset. So nothing is lost to a consumer that goes away: at least once.
  * - Messages every group has committed are dropped. A topic holds at most `capacity`
  *   uncommitted messages: `publish` returns false past that (the caller retries later), so a
  *   topic never grows without bound.
  */
-import type { StreamBackend, StreamBackendConfig, StreamMessage } from './stream-backend.js';
+import type { StreamBackend, StreamBackendConfig, StreamMessage, StreamPosition } from './stream-backend.js';
 
 /** Options of a {@link MemoryTopic}. */
 export interface MemoryTopicOptions {
@@ -19,10 +22,17 @@ export interface MemoryTopicOptions {
   readonly capacity?: number;
 }
 
+/** Most messages one receive() returns. */
+const kBatch = 100;
+
 interface Group {
   committed: number;
   position: number;
   consumers: number;
+  /** Acknowledged offsets above `committed`. */
+  readonly acked: Set<number>;
+  /** Offsets a closed consumer left unacknowledged, delivered before new ones. */
+  returned: number[];
 }
 
 export class MemoryTopic {
@@ -47,14 +57,12 @@ export class MemoryTopic {
   /** Appends a message; false (and nothing appended) when the topic is at capacity. */
   publish(value: unknown): boolean {
     if (this.#log.length >= this.capacity) return false;
-    this.#log.push({ offset: this.endOffset, value, timestamp: Date.now() });
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
+    this.#log.push({ position: this.endOffset, value, timestamp: Date.now() });
+    this.#wake();
     return true;
   }
 
-  /** The committed offset of a group (the next offset it reads after a reconnect), or undefined. */
+  /** The committed offset of a group (every message below it was acknowledged), or undefined. */
   committed(group: string): number | undefined {
     return this.#groups.get(group)?.committed;
   }
@@ -63,18 +71,24 @@ export class MemoryTopic {
   subscribe(group: string): MemoryConsumer {
     let state = this.#groups.get(group);
     if (state === undefined) {
-      state = { committed: this.#base, position: this.#base, consumers: 0 };
+      state = { committed: this.#base, position: this.#base, consumers: 0, acked: new Set(), returned: [] };
       this.#groups.set(group, state);
     }
-    if (state.consumers === 0) state.position = state.committed;
+    if (state.consumers === 0) {
+      state.position = state.committed;
+      state.acked.clear();
+      state.returned = [];
+    }
     state.consumers++;
     return new MemoryConsumer(this, state);
   }
 
-  /** @internal */
-  take(group: Group): StreamMessage | undefined {
-    if (group.position >= this.endOffset) return undefined;
-    return this.#log[group.position++ - this.#base];
+  /** @internal The next messages of a group, at most `max`. */
+  take(group: Group, max: number): StreamMessage[] {
+    const taken: StreamMessage[] = [];
+    while (taken.length < max && group.returned.length > 0) taken.push(this.#at(group.returned.shift()!));
+    while (taken.length < max && group.position < this.endOffset) taken.push(this.#at(group.position++));
+    return taken;
   }
 
   /** @internal */
@@ -86,8 +100,9 @@ export class MemoryTopic {
   }
 
   /** @internal */
-  commit(group: Group, offset: number): void {
-    if (offset + 1 > group.committed) group.committed = Math.min(offset + 1, this.endOffset);
+  ack(group: Group, offsets: readonly number[]): void {
+    for (const offset of offsets) if (offset >= group.committed) group.acked.add(offset);
+    while (group.acked.delete(group.committed)) group.committed++;
     let floor = Number.POSITIVE_INFINITY;
     for (const g of this.#groups.values()) floor = Math.min(floor, g.committed);
     if (floor > this.#base) {
@@ -95,11 +110,31 @@ export class MemoryTopic {
       this.#base = floor;
     }
   }
+
+  /** @internal A closing consumer's unacknowledged offsets go to the group's other consumers. */
+  giveBack(group: Group, offsets: Iterable<number>): void {
+    group.consumers--;
+    if (group.consumers === 0) return; // the next consumer starts at the committed offset
+    group.returned = [...group.returned, ...offsets].sort((a, b) => a - b);
+    if (group.returned.length > 0) this.#wake();
+  }
+
+  #at(offset: number): StreamMessage {
+    return this.#log[offset - this.#base]!;
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
 }
 
 class MemoryConsumer implements StreamBackend {
   readonly #topic: MemoryTopic;
   readonly #group: Group;
+  /** Offsets received and not acknowledged. */
+  readonly #outstanding = new Set<number>();
   #closed = false;
   #cancelWait: (() => void) | undefined;
   #wake: (() => void) | undefined;
@@ -109,11 +144,14 @@ class MemoryConsumer implements StreamBackend {
     this.#group = group;
   }
 
-  async receive(): Promise<StreamMessage | undefined> {
+  async receive(): Promise<StreamMessage[] | undefined> {
     for (;;) {
       if (this.#closed) return undefined;
-      const message = this.#topic.take(this.#group);
-      if (message !== undefined) return message;
+      const messages = this.#topic.take(this.#group, kBatch);
+      if (messages.length > 0) {
+        for (const message of messages) this.#outstanding.add(message.position as number);
+        return messages;
+      }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
         this.#cancelWait = this.#topic.wait(resolve);
@@ -121,18 +159,20 @@ class MemoryConsumer implements StreamBackend {
     }
   }
 
-  commit(offset: number): void {
-    this.#topic.commit(this.#group, offset);
+  ack(positions: readonly StreamPosition[]): void {
+    if (this.#closed) return;
+    for (const position of positions) this.#outstanding.delete(position as number);
+    this.#topic.ack(this.#group, positions as readonly number[]);
   }
 
   lag(): number {
-    return this.#topic.endOffset - this.#group.position;
+    return this.#topic.endOffset - this.#group.position + this.#group.returned.length;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#group.consumers--;
+    this.#topic.giveBack(this.#group, this.#outstanding);
     this.#cancelWait?.();
     this.#wake?.();
   }

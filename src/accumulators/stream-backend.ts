@@ -1,28 +1,64 @@
 /**
  * The stream backend seam: how a stream accumulator reads a topic. A backend is made by a
  * factory registered under a type (`runtime.registerStreamBackend(type, factory)`); `'memory'`
- * is built in (`memory-broker.ts`).
+ * (`memory-broker.ts`) and `'redis'` (`redis-stream.ts`) are built in.
+ *
+ * The seam fits real logs: a position is opaque (an offset, a Redis entry id, a Kafka partition
+ * and offset), messages arrive in batches, and the accumulator acknowledges positions in sets.
+ * It acknowledges the position of every message it handled (delivered, dropped by `process`,
+ * or reported as invalid) exactly once, in the order received, and only once the boundary made
+ * of it is durable; so a backend with per-message acknowledgements (Redis `XACK`) acknowledges
+ * each, and one with committed offsets (Kafka) may commit, per partition, past the highest
+ * position of the set. Messages received but not handled when the consumer stops or its
+ * connection fails are never acknowledged: like every unacknowledged message, the backend
+ * delivers them again (at least once).
  */
 import { describe } from '../model/describe.js';
 import { ConfigurationError, RegistrationError } from '../model/errors.js';
 
+/**
+ * Where a message sits in its topic. Only the backend that produced it reads it: the
+ * accumulator hands it back to {@link StreamBackend.ack}.
+ */
+export type StreamPosition = unknown;
+
 /** One message of a topic. */
 export interface StreamMessage {
-  /** Position in the topic; committing it means everything up to it was processed. */
-  readonly offset: number;
-  readonly value: unknown;
+  /** Where the message sits in its topic, handed back to {@link StreamBackend.ack}. */
+  readonly position: StreamPosition;
+  /** The event; absent when {@link invalid} is set. */
+  readonly value?: unknown;
+  /**
+   * Set instead of a value when the message cannot be decoded (a Redis entry whose `data` is
+   * not JSON): the accumulator reports it as an `error` event, delivers nothing and
+   * acknowledges it. Copying it somewhere (a dead-letter stream) is the backend's job, done
+   * before it returns the message.
+   */
+  readonly invalid?: Error;
   /** Epoch milliseconds when the message was published, if the backend knows. */
   readonly timestamp?: number;
 }
 
 /** A connected consumer of one topic in one consumer group. */
 export interface StreamBackend {
-  /** The next message; waits for one. Resolves `undefined` once the backend is closed. Rejects on failure. */
-  receive(): Promise<StreamMessage | undefined>;
-  /** Records that every message up to and including `offset` was processed. */
-  commit(offset: number): void | Promise<void>;
-  /** Messages published but not yet received, when the backend can tell (for `runtime.idle()`). */
-  lag?(): number;
+  /**
+   * The next messages, oldest first; waits for at least one, or resolves an empty batch when
+   * it waited a while for nothing (so the consumer can look around). Resolves `undefined`
+   * once the backend is closed. Rejects when the connection fails (retried with backoff).
+   */
+  receive(): Promise<readonly StreamMessage[] | undefined>;
+  /**
+   * Acknowledges messages this consumer received: their boundaries are durable. Called with
+   * each position once, in the order received, several per call; the next call may come
+   * before this one settles. A rejection is reported; the positions are left unacknowledged
+   * (delivered again later).
+   */
+  ack(positions: readonly StreamPosition[]): void | Promise<void>;
+  /**
+   * Messages published to the topic that the group has not read yet, as last known; undefined
+   * when the backend cannot tell. Read for `runtime.idle()` and for metrics.
+   */
+  lag?(): number | undefined;
   /** Disconnects; a pending `receive()` resolves `undefined`. */
   close(): void | Promise<void>;
 }
@@ -37,7 +73,10 @@ export interface StreamBackendConfig {
   readonly options: Readonly<Record<string, unknown>>;
 }
 
-/** Connects a consumer; throwing or rejecting counts as a connection failure (retried with backoff). */
+/**
+ * Connects a consumer. Throwing or rejecting counts as a connection failure, retried with
+ * backoff; a {@link ConfigurationError} says the configuration can never work and is not retried.
+ */
 export type StreamBackendFactory = (config: StreamBackendConfig) => StreamBackend | Promise<StreamBackend>;
 
 /** Stream backend factories by type. */

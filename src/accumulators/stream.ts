@@ -1,13 +1,16 @@
 /**
  * Stream accumulator: consumes a topic through a stream backend (`type`), turns each message
- * into a boundary with `process`, and commits its offset once the boundary is delivered, so a
- * message is processed at least once across a reconnect.
+ * into a boundary with `process`, and acknowledges it once that boundary is durable (committed
+ * to the checkpoint when the runtime has one, delivered to the reactors otherwise), so every
+ * message is processed at least once across a crash or a reconnect. Acknowledgements go in
+ * batches while reading goes on (`stream-acks.ts`).
  *
- * Backpressure: while a reactor it feeds has no room, it stops receiving (the backend keeps the
- * messages). A failed connect or receive is retried after 1, 2, 4, 8, 16 s (doubling, capped at
- * 60 s); when the fifth retry fails too it is marked `disconnected` for good (its reactors go
- * `degraded`). A message received resets the count: a backend that connects but cannot deliver
- * still runs out of retries. `runtime.push` delivers an event as if it had been received.
+ * Backpressure: while a reactor it feeds has no room, it stops handling and receiving (the
+ * backend keeps the messages). A failed connect or receive is retried after 1, 2, 4, 8, 16 s
+ * (doubling, capped at 60 s); when the fifth retry fails too it is marked `disconnected` for good
+ * (its reactors go `degraded`). A receive that succeeds resets the count: a backend that
+ * connects but cannot read still runs out of retries. A factory that throws a
+ * ConfigurationError is not retried. `runtime.push` delivers an event as if it had been received.
  */
 import { AccumulatorError, ConfigurationError } from '../model/errors.js';
 import { describe } from '../model/describe.js';
@@ -20,7 +23,8 @@ import {
   requireName,
   type AccumulatorDeclaration,
 } from './accumulator.js';
-import type { StreamBackend } from './stream-backend.js';
+import { Acknowledger } from './stream-acks.js';
+import type { StreamBackend, StreamMessage } from './stream-backend.js';
 
 /** Retry schedule of a failing backend. */
 export interface StreamRetryOptions {
@@ -91,13 +95,26 @@ interface StreamConfig {
   readonly retry: Required<StreamRetryOptions>;
 }
 
-class StreamAccumulator extends Accumulator {
+/** How far behind its stream a consumer is (see {@link StreamAccumulator.lag}). */
+export interface StreamLag {
+  /** Messages published that the group has not read yet, as the backend last knew; undefined when it cannot tell. */
+  readonly unread: number | undefined;
+  /** Messages this accumulator received and has not acknowledged yet. */
+  readonly unacknowledged: number;
+}
+
+const kNoMessages: readonly StreamMessage[] = [];
+
+export class StreamAccumulator extends Accumulator {
   readonly kind = AccumulatorKind.Stream;
   readonly config: StreamConfig;
   readonly #process: ((message: unknown) => unknown) | undefined;
   #backend: StreamBackend | undefined;
+  #acks: Acknowledger | undefined;
+  /** The batch received last; messages from `#next` on wait for room in the reactors. */
+  #batch: readonly StreamMessage[] = kNoMessages;
+  #next = 0;
   #stopped = false;
-  #busy = false;
   #consecutiveFailures = 0;
   #backoff: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   /** Ends the loop's current wait for a connect or for room (see #unlessStopped). */
@@ -120,6 +137,7 @@ class StreamAccumulator extends Accumulator {
 
   offer(event: unknown): boolean {
     if (!this.host.canEmit()) return false;
+    this.events++;
     this.#deliver(event);
     return true;
   }
@@ -131,14 +149,35 @@ class StreamAccumulator extends Accumulator {
       clearTimeout(this.#backoff.timer);
       this.#backoff.resolve();
     }
+    // What was handled is acknowledged before the connection closes; what was received and not
+    // handled stays unacknowledged, for the backend to deliver again.
+    await this.#acks?.drain();
     await this.#backend?.close();
     await this.#loop;
   }
 
   override quiescent(): boolean {
-    if (this.#busy) return false;
-    if (this.health !== AccumulatorHealth.Live) return true;
-    return (this.#backend?.lag?.() ?? 0) === 0 || !this.host.canEmit();
+    if (this.#stopped) return true;
+    // A round of acknowledgements in flight reports its end (progressed).
+    if (this.#acks?.busy === true) return false;
+    if (this.health !== AccumulatorHealth.Live || !this.host.canEmit()) return true;
+    if (this.#next < this.#batch.length) return false;
+    // A backend that tracks its lag is caught up only at 0 (undefined: it does not know yet).
+    const backend = this.#backend;
+    return backend?.lag === undefined || backend.lag() === 0;
+  }
+
+  /**
+   * How far behind its stream this consumer is, for metrics: `unread`, messages published that
+   * its group has not read yet, as the backend last knew (undefined when it cannot tell, or
+   * while disconnected); `unacknowledged`, messages received and not acknowledged yet (waiting
+   * for room in the reactors, or for their boundaries to become durable).
+   */
+  lag(): StreamLag {
+    return {
+      unread: this.#backend?.lag?.(),
+      unacknowledged: this.#batch.length - this.#next + (this.#acks?.pending ?? 0),
+    };
   }
 
   async #run(): Promise<void> {
@@ -154,24 +193,64 @@ class StreamAccumulator extends Accumulator {
             break;
           }
           this.#backend = backend;
+          this.#acks = this.#acknowledger(backend);
           this.host.setHealth(AccumulatorHealth.Live);
         }
-        if (!this.host.canEmit()) await this.#unlessStopped(this.host.whenCanEmit());
+        await this.#handleBatch(this.#acks!);
         if (this.#stopped) break;
-        const message = await this.#backend.receive();
-        if (message === undefined) break; // closed
+        this.#acks!.flush();
+        const batch = await this.#backend.receive();
+        if (batch === undefined || this.#stopped) break; // closed
         this.#consecutiveFailures = 0;
-        this.#busy = true;
-        this.#deliver(message.value);
-        await this.#backend.commit(message.offset);
-        this.#busy = false;
-        this.host.progressed();
+        this.#batch = batch;
+        this.#next = 0;
+        // An empty batch: the backend waited for nothing, so its lag may have dropped to 0.
+        if (batch.length === 0) this.host.progressed();
       } catch (error) {
-        this.#busy = false;
         if (this.#stopped) break;
         if (!(await this.#failed(error))) return;
       }
     }
+  }
+
+  /** Handles the messages of the last batch, each once its reactors have room. */
+  async #handleBatch(acks: Acknowledger): Promise<void> {
+    const batch = this.#batch;
+    if (this.#next >= batch.length) return;
+    while (this.#next < batch.length) {
+      if (!this.host.canEmit()) {
+        acks.flush(); // what was handled is acknowledged meanwhile
+        await this.#unlessStopped(this.host.whenCanEmit());
+        if (this.#stopped) return;
+      }
+      const message = batch[this.#next++]!;
+      this.events++;
+      if (message.invalid === undefined) this.#deliver(message.value);
+      else this.#reportInvalid(message.invalid);
+      acks.add(message.position);
+    }
+    this.#batch = kNoMessages;
+    this.#next = 0;
+    this.host.progressed();
+  }
+
+  #acknowledger(backend: StreamBackend): Acknowledger {
+    const acks: Acknowledger = new Acknowledger(backend, {
+      durable: () => this.host.durable(),
+      failed: (error, count) => {
+        if (this.#acks !== acks) return; // the backend failed, and that is reported already
+        this.host.fail(
+          new AccumulatorError(
+            this.name,
+            `accumulator '${this.name}': stream backend '${this.config.type}' failed to acknowledge ${count} messages of '${this.config.topic}' (they will be delivered again): ${error instanceof Error ? error.message : String(error)}`,
+            undefined,
+            { cause: error },
+          ),
+        );
+      },
+      settled: () => this.host.progressed(),
+    });
+    return acks;
   }
 
   /**
@@ -191,10 +270,23 @@ class StreamAccumulator extends Accumulator {
   }
 
   #deliver(value: unknown): void {
-    this.events++;
     const process = this.#process;
     const out = process === undefined ? value : this.guard('process', value, () => process(value));
     if (out !== undefined) this.host.emit(out);
+  }
+
+  /** A message the backend could not decode: reported, never delivered. */
+  #reportInvalid(error: Error): void {
+    if (error instanceof AccumulatorError) {
+      this.failures++;
+      this.host.fail(error);
+    } else {
+      this.reportFailure(
+        `a message of '${this.config.topic}' could not be decoded: ${error.message}`,
+        undefined,
+        error,
+      );
+    }
   }
 
   /** Counts a backend failure; waits out the backoff and returns true to retry, false when giving up. */
@@ -202,18 +294,26 @@ class StreamAccumulator extends Accumulator {
     const failures = ++this.#consecutiveFailures;
     const { baseMs, maxMs, maxRetries } = this.config.retry;
     const backend = this.#backend;
+    const acks = this.#acks;
     this.#backend = undefined;
+    this.#acks = undefined;
+    // Messages not handled yet are the backend's to deliver again; those handled are still
+    // acknowledged if the backend can (a failure then is the one already being reported).
+    this.#batch = kNoMessages;
+    this.#next = 0;
     try {
+      await acks?.drain();
       await backend?.close();
     } catch {
       // The backend already failed; a failing close adds nothing to report.
     }
-    const givingUp = failures > maxRetries;
+    const permanent = error instanceof ConfigurationError;
+    const givingUp = permanent || failures > maxRetries;
     this.failures++;
     this.host.fail(
       new AccumulatorError(
         this.name,
-        `accumulator '${this.name}': stream backend '${this.config.type}' failed (${failures} in a row): ${error instanceof Error ? error.message : String(error)}${givingUp ? '; giving up' : ''}`,
+        `accumulator '${this.name}': stream backend '${this.config.type}' failed${permanent ? '' : ` (${failures} in a row)`}: ${error instanceof Error ? error.message : String(error)}${givingUp ? '; giving up' : ''}`,
         undefined,
         { cause: error },
       ),

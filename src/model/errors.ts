@@ -180,7 +180,7 @@ export class RegistrationError extends CloacaError {
 
 /** An accumulator's `process`/`poll` threw, or its stream backend failed; the event was dropped. */
 export class AccumulatorError extends CloacaError {
-  static override readonly code = 'CLOACA_ERR_ACCUMULATOR';
+  static override readonly code: string = 'CLOACA_ERR_ACCUMULATOR';
   readonly accumulator: string;
   /** The event being processed when it failed, if any. */
   readonly event: unknown;
@@ -189,6 +189,31 @@ export class AccumulatorError extends CloacaError {
     super(message, options);
     this.accumulator = accumulator;
     this.event = event;
+  }
+}
+
+/**
+ * A stream entry that cannot be delivered (a Redis entry whose `data` field is not JSON): it was
+ * reported, copied to the dead-letter stream and acknowledged; the consumer goes on.
+ */
+export class StreamEntryError extends AccumulatorError {
+  static override readonly code = 'CLOACA_ERR_STREAM_ENTRY';
+  /** The stream the entry was read from. */
+  readonly stream: string;
+  /** The entry's id. */
+  readonly entry: string;
+
+  constructor(
+    accumulator: string,
+    stream: string,
+    entry: string,
+    message: string,
+    event: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(accumulator, message, event, options);
+    this.stream = stream;
+    this.entry = entry;
   }
 }
 

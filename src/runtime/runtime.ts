@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Accumulator, AccumulatorKind } from '../accumulators/accumulator.js';
 import { memoryBroker } from '../accumulators/memory-broker.js';
+import { connectRedisStream } from '../accumulators/redis-stream.js';
 import { StreamBackendRegistry, type StreamBackendFactory } from '../accumulators/stream-backend.js';
 import { NodePool } from '../exec/node-pool.js';
 import { graphInternals } from '../graph/computation-graph.js';
@@ -169,6 +170,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#options = options;
     this.#log = options.log ?? ((...args) => console.log('[cloaca]', ...args));
     this.#streams.register('memory', memoryBroker.backend);
+    this.#streams.register('redis', connectRedisStream);
     const hooks = this.#reactorHooks();
     this.#registry = new Registry((declaration: ReactorDeclaration) => new Reactor(declaration, hooks));
   }

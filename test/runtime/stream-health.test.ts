@@ -37,7 +37,7 @@ const { runtime, graph } = useRuntimes();
  * (`then: 'wait'`) or rejects (`then: 'fail'`).
  */
 class ScriptedBackend implements StreamBackend {
-  readonly commits: number[] = [];
+  readonly acks: unknown[] = [];
   #offset = 0;
   #closed: Deferred<undefined> = deferred<undefined>();
 
@@ -46,17 +46,17 @@ class ScriptedBackend implements StreamBackend {
     readonly then: 'wait' | 'fail',
   ) {}
 
-  async receive(): Promise<StreamMessage | undefined> {
+  async receive(): Promise<StreamMessage[] | undefined> {
     if (this.#offset < this.values.length) {
       const offset = this.#offset++;
-      return { offset, value: this.values[offset] };
+      return [{ position: offset, value: this.values[offset] }];
     }
     if (this.then === 'fail') throw new Error('scripted receive failure');
     return this.#closed.promise;
   }
 
-  commit(offset: number): void {
-    this.commits.push(offset);
+  ack(positions: readonly unknown[]): void {
+    this.acks.push(...positions);
   }
 
   close(): void {
@@ -203,7 +203,7 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(errors).toHaveLength(4);
       expect(health.of(s)).not.toContain('disconnected');
       expect(rt.stats().accumulators[s]!.health).toBe('live');
-      expect(backends.map((b) => b.commits)).toStrictEqual([[0], [0]]);
+      expect(backends.map((b) => b.acks)).toStrictEqual([[0], [0]]);
     });
   });
 
