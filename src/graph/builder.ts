@@ -166,9 +166,9 @@ export class ComputationGraphBuilder {
     let executor: Executor | undefined;
     try {
       // Every worker imports the module now, so the first run pays no import.
-      const reply = await pool.describe(href, pool.threads);
+      const reply = await pool.listExports(href, pool.threads);
       if (!reply.ok) {
-        const cause = fromErrorEnvelope(reply.e);
+        const cause = fromErrorEnvelope(reply.error);
         fail(`node module ${href} failed to import: ${(cause as Error)?.message ?? String(cause)}`, cause);
       } else {
         requireFunctions(name, wanted, reply.exports, `module ${href}`);

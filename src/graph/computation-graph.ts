@@ -11,6 +11,7 @@ import type { Executor, ExecutorKind } from '../exec/executor.js';
 import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
+import { inspectValue } from '../model/values.js';
 
 /** Where a graph writes back: after each successful firing, `terminal`'s output goes to `accumulator`. */
 export interface GraphFeedback {
@@ -63,8 +64,8 @@ export class ComputationGraph {
   async adoptPool(pool: NodePool): Promise<boolean> {
     const current = this.#ctx.executor;
     if (!this.onSharedPool || !(current instanceof PoolExecutor)) return false;
-    const reply = await pool.describe(current.href, pool.threads);
-    if (!reply.ok) throw fromErrorEnvelope(reply.e);
+    const reply = await pool.listExports(current.href, pool.threads);
+    if (!reply.ok) throw fromErrorEnvelope(reply.error);
     this.#ctx.executor = new PoolExecutor(this.plan, this.#ctx.costs, pool, current.href, false, async () => {});
     await current.close();
     return true;
@@ -75,7 +76,8 @@ export class ComputationGraph {
    * value; a missing source reads as `undefined`); for a trigger-less graph it is the context
    * every root node receives as its sole argument.
    *
-   * Rejects with `GraphExecutionError` naming the node that failed.
+   * Rejects with `GraphExecutionError` naming the node that failed, or, before anything runs,
+   * with `UncloneableValueError` naming the path of an input no node could receive.
    *
    * @example
    * const { outputs } = await graph.execute({ alpha: { value: 5 }, beta: { estimate: 7 } });
@@ -91,6 +93,9 @@ export class ComputationGraph {
         ),
       );
     }
+    // Refused before anything runs, naming the path (`inputs.alpha.cb is a function`).
+    const fault = inspectValue(input, 'inputs');
+    if (fault !== null) return Promise.reject(fault.toError({ graph: this.name }));
     return new Promise((resolve, reject) => {
       new GraphRun(this.#ctx, input, options, (error, result) =>
         result === undefined ? reject(error) : resolve(result),
