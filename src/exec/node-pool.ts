@@ -20,7 +20,8 @@
  * - units that had not started yet are dispatched again.
  * A time limit is enforced here, not with Piscina's AbortSignal (which would also keep every
  * unit with a limit off busy workers): it counts from the moment the unit started on a worker,
- * and past it the pool terminates that worker (`piscina.threads` gives the Worker by threadId).
+ * and past it the pool terminates that worker (`piscina.threads` gives the Worker by threadId),
+ * unless another unit is holding that worker in a synchronous part: then that one is at fault.
  *
  * Piscina settings, chosen for this workload (numbers from `node20-toolchain.md` and `npm run bench`):
  * - `minThreads = maxThreads = threads`: workers and their loaded modules stay warm; no spawn
@@ -355,11 +356,23 @@ export class NodePool {
       if (this.#slots[slot] !== unit) return;
       const thread = this.#table.thread(slot);
       const left = thread === 0 ? timeoutMs : timeoutMs - (sharedNow() - this.#table.startedAt(slot));
+      // Past its limit while another unit holds the thread in a synchronous part: it is kept
+      // waiting, not at fault. That unit's own limit (if it has one) replaces the worker.
       if (left > 0) this.#watch(slot, unit, timeoutMs, left);
+      else if (this.#blockedBy(thread, slot)) this.#watch(slot, unit, timeoutMs, timeoutMs);
       else this.#terminate(thread, unit, timeoutMs);
     }, delay);
     timer.unref();
     this.#timers[slot] = timer;
+  }
+
+  /** True when a unit other than the one in `slot` is inside a synchronous part on `thread`. */
+  #blockedBy(thread: number, slot: number): boolean {
+    for (let other = 0; other < this.#slots.length; other++) {
+      if (other === slot || this.#slots[other] === undefined) continue;
+      if (this.#table.thread(other) === thread && this.#table.running(other) > 0) return true;
+    }
+    return false;
   }
 
   /** Terminates the worker whose unit ran past its limit; Piscina then fails what it held. */
