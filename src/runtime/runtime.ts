@@ -38,6 +38,7 @@ import { Checkpoint, type Durability } from './checkpoint.js';
 import { reactorHealthOf, type AccumulatorHealth, type HealthEvent, type ReactorHealth } from '../model/health.js';
 import { HostBridge } from './host-bridge.js';
 import { hostRegistry, type HostApi } from '../exec/host-channel.js';
+import { checkEvent } from '../model/values.js';
 
 /** Lifecycle states of a {@link Runtime}. */
 export const RuntimeState = {
@@ -288,7 +289,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /**
    * Feeds an accumulator (its socket path). Returns false when the event was NOT accepted
    * (backpressure): retry after `whenWritable(name)` or the `drain` event. Throws
-   * RegistrationError for an unknown name.
+   * RegistrationError for an unknown name, UncloneableValueError for an event no node could
+   * receive (naming the path, `event.cb`); such an event is not accepted.
    */
   push(accumulator: string, event: unknown): boolean {
     const slot = this.#slot(accumulator, 'runtime.push');
@@ -298,6 +300,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         `runtime.push('${accumulator}'): the runtime is ${this.#state}, not started`,
       );
     }
+    checkEvent(accumulator, event);
     if (slot.accumulator.offer(event)) {
       this.#pushed++;
       this.#scheduleIdleCheck();
@@ -549,6 +552,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   async #hostPush(accumulator: string, value: unknown): Promise<void> {
     const slot = this.#slot(accumulator, 'host.push');
+    checkEvent(accumulator, value);
     this.#hostPushes++;
     try {
       while (this.#state === RuntimeState.Started && !slot.accumulator.offer(value))
