@@ -68,3 +68,4 @@ export {
   CheckpointError,
   ListenerError,
 } from './model/errors.js';
+export type { Culprit, ValueSource } from './model/errors.js';
