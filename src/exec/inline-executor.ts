@@ -18,7 +18,7 @@ import { threadId } from 'node:worker_threads';
 import { ExecutorClosedError, NodeTimeoutError } from '../model/errors.js';
 import type { GraphPlan, PlanNode } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
-import { copyValue, ValueFault } from '../model/values.js';
+import { copyValue, inputRoot, ValueFault } from '../model/values.js';
 import type { Executor, ReadyUnit } from './executor.js';
 import { moveRegistry } from './move.js';
 import './platform.js';
@@ -33,6 +33,8 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   readonly #functions: readonly NodeFunction[];
   /** Per node, per in-edge slot: whether the upstream value has other consumers (a fan-out). */
   readonly #shared: ReadonlyArray<readonly boolean[]>;
+  /** Per node, the path root of each cache input (`inputs.alpha`), for refusals. */
+  readonly #inputRoots: ReadonlyArray<readonly string[]>;
   readonly #queue: ReadyUnit[] = [];
   #head = 0;
   #draining = false;
@@ -42,6 +44,7 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
     this.#plan = plan;
     this.#functions = plan.nodes.map((n) => functions.get(n.name)!);
     this.#shared = plan.nodes.map((n) => n.inEdges.map((e) => plan.nodes[e.from]!.outEdges.length > 1));
+    this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
   }
 
   dispatch(ready: ReadyUnit): void {
@@ -81,7 +84,9 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
     if (inputs === 0 && head.inEdges.length === 0 && args.length === 1) {
       return this.#copyInto(ready, head, args, 0, 'inputs');
     }
-    if (inputs > 0 && hasObject(args, inputs)) {
+    if (inputs === 1) {
+      if (!this.#copyInto(ready, head, args, 0, this.#inputRoots[head.index]![0]!)) return false;
+    } else if (inputs > 1 && hasObject(args, inputs)) {
       const held: Record<string, unknown> = {};
       for (let k = 0; k < inputs; k++) hold(held, head.inputs[k]!, args[k]);
       const copied = copyValue(held, 'inputs');

@@ -6,7 +6,7 @@
  */
 import { ExecutorClosedError, type Culprit } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
-import { inspectValue, restoreValue, ValueFault, ValueSink } from '../model/values.js';
+import { inputRoot, inspectValue, restoreValue, ValueFault, ValueSink } from '../model/values.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
@@ -48,7 +48,7 @@ export class PoolExecutor implements Executor {
     this.href = href;
     this.shared = shared;
     this.#names = plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name));
-    this.#inputRoots = plan.nodes.map((n) => n.inputs.map((input) => `inputs${pathKey(input)}`));
+    this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
     this.#release = release;
     this.#parallel = plan.maxWidth > 1;
   }
@@ -147,11 +147,6 @@ export class PoolExecutor implements Executor {
     }
     return sink?.extras();
   }
-}
-
-/** `.alpha`, or `["odd name"]` for a name that is not an identifier. */
-function pathKey(name: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }
 
 /** A ready unit of this graph in the pool's queue. */

@@ -172,6 +172,11 @@ export function restoreValue(extras: ValueExtras): void {
   if (extras.frozen !== undefined) for (const object of extras.frozen) Object.freeze(object);
 }
 
+/** The path root of a cache input: `inputs.alpha`, or `inputs["odd name"]`. */
+export function inputRoot(source: string): string {
+  return `inputs${kIdentifier.test(source) ? `.${source}` : `[${JSON.stringify(source)}]`}`;
+}
+
 /** True for a promise or any object with a `then` method. */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -426,6 +431,10 @@ class Walker {
   readonly #aux: unknown[] = [];
   /** An Error frame's count of native children (`cause`, `errors`) before its own properties. */
   readonly #native: number[] = [];
+  /** Whether the frame's object is frozen (its copy is frozen too). */
+  readonly #frozen: boolean[] = [];
+  /** Whether the frame's array has exactly the indices 0..length-1 as its own keys. */
+  readonly #dense: boolean[] = [];
   #depth = 0;
   /** The deepest frame used by this run: what `#reset` must clear. */
   #high = 0;
@@ -451,6 +460,19 @@ class Walker {
         if (i < this.#keys[top]!.length) {
           this.#index[top] = i + 1;
           const child = this.#child(top, i);
+          const type = typeof child;
+          if (type !== 'object' && type !== 'function' && type !== 'symbol') {
+            // A primitive: its own result. Copied straight into a plain copy (most children).
+            const copy = this.#copies[top];
+            if (this.#dense[top] && copy !== kLazy) {
+              if (copy !== undefined) (copy as unknown[])[i] = child;
+            } else if (copy !== undefined && copy !== kLazy && this.#kinds[top]! <= ARRAY) {
+              setOwn(copy as Record<string, unknown>, this.#keys[top]![i] as string, child);
+            } else {
+              this.#assign(top, i, child, child);
+            }
+            continue;
+          }
           const r = this.#visit(child);
           if (r instanceof ValueFault) return r;
           if (r !== kPushed) this.#assign(top, i, child, r);
@@ -498,18 +520,19 @@ class Walker {
     }
     if (probes.isProxy(v)) return new ValueFault(this.#path(), 'Proxy', 'is a Proxy');
     const proto = Object.getPrototypeOf(v) as object | null;
-    let kind = kKindOf.get(proto);
+    let kind = proto === Object.prototype ? PLAIN : proto === Array.prototype ? ARRAY : kKindOf.get(proto);
     if (kind === undefined) {
       if (!(v instanceof Error)) return refusal(this.#path(), v, proto);
       kind = ERROR;
     }
-    if (this.#sink !== null && Object.isFrozen(v)) (this.#sink.frozen ??= []).push(v);
-    if (kind > ERROR) return this.#leaf(v, kind, proto!);
-    if (this.#copying && kind <= ARRAY && kShareable.has(v)) return v;
-    return this.#push(v, kind, proto);
+    const frozen = (this.#copying || this.#sink !== null) && Object.isFrozen(v);
+    if (frozen && this.#sink !== null) (this.#sink.frozen ??= []).push(v);
+    if (kind > ERROR) return this.#leaf(v, kind, proto!, frozen);
+    if (frozen && this.#copying && kind <= ARRAY && kShareable.has(v)) return v;
+    return this.#push(v, kind, proto, frozen);
   }
 
-  #push(v: object, kind: number, proto: object | null): unknown {
+  #push(v: object, kind: number, proto: object | null, frozen: boolean): unknown {
     if (this.#depth >= kMaxDepth) {
       return new ValueFault(
         this.#path(),
@@ -524,14 +547,20 @@ class Walker {
     this.#index[top] = 0;
     this.#aux[top] = undefined;
     this.#native[top] = 0;
+    this.#frozen[top] = frozen;
+    this.#dense[top] = false;
     let copy: unknown = undefined;
     switch (kind) {
       case PLAIN:
       case ARRAY: {
-        this.#keys[top] = Object.keys(v);
+        const keys = Object.keys(v);
+        this.#keys[top] = keys;
+        // Keys '0'..'n-1' and nothing else: no hole, no extra property; read and write by number.
+        const length = kind === ARRAY ? (v as unknown[]).length : -1;
+        this.#dense[top] = keys.length === length && (length === 0 || keys[length - 1] === String(length - 1));
         if (!this.#copying) break;
         // A frozen container is not copied unless a child must be: it may be shared as it is.
-        const lazy = (proto === Object.prototype || proto === Array.prototype) && Object.isFrozen(v);
+        const lazy = frozen && (proto === Object.prototype || proto === Array.prototype);
         if (lazy) this.#aux[top] = [];
         copy = lazy ? kLazy : kind === ARRAY ? new Array((v as unknown[]).length) : {};
         break;
@@ -582,7 +611,7 @@ class Walker {
         if (i < this.#native[top]!) return ownData(object, key as string)!.value;
         return (object as unknown as Record<string, unknown>)[key as string];
       default:
-        return (object as Record<string, unknown>)[key as string];
+        return this.#dense[top] ? (object as unknown[])[i] : (object as Record<string, unknown>)[key as string];
     }
   }
 
@@ -608,7 +637,8 @@ class Walker {
           }
           this.#materialize(top);
         }
-        setOwn(this.#copies[top] as Record<string, unknown>, this.#keys[top]![i] as string, r);
+        if (this.#dense[top]) (this.#copies[top] as unknown[])[i] = r;
+        else setOwn(this.#copies[top] as Record<string, unknown>, this.#keys[top]![i] as string, r);
         return;
       }
       case MAP:
@@ -643,7 +673,7 @@ class Walker {
       this.#materialize(top);
     }
     const copy = this.#copies[top] as object;
-    if (Object.isFrozen(object)) Object.freeze(copy);
+    if (this.#frozen[top]) Object.freeze(copy);
     return copy;
   }
 
@@ -667,7 +697,7 @@ class Walker {
   }
 
   /** The result for a value that holds no other value (copying), or the value itself. */
-  #leaf(v: object, kind: number, proto: object): unknown {
+  #leaf(v: object, kind: number, proto: object, frozen: boolean): unknown {
     const sink = this.#sink;
     if (!this.#copying) {
       if (kind === ARRAY_BUFFER || kind === VIEW || kind === BUFFER) {
@@ -720,7 +750,7 @@ class Walker {
         copy = v;
     }
     this.#memo.set(v, copy);
-    if (copy !== v && Object.isFrozen(v)) Object.freeze(copy);
+    if (frozen && copy !== v) Object.freeze(copy);
     return copy;
   }
 
@@ -762,9 +792,10 @@ class Walker {
     this.#high = 0;
     this.#sink = null;
     this.#moved = null;
-    this.#seen.clear();
-    this.#memo.clear();
-    this.#openCauses.clear();
+    // clear() allocates a new table: skip it when there is nothing to clear.
+    if (this.#seen.size > 0) this.#seen.clear();
+    if (this.#memo.size > 0) this.#memo.clear();
+    if (this.#openCauses.size > 0) this.#openCauses.clear();
   }
 }
 
