@@ -165,6 +165,17 @@ export function checkEvent(accumulator: string, event: unknown): void {
   if (fault !== null) throw fault.toError({ accumulator });
 }
 
+/**
+ * Checks an event as {@link checkEvent} does and returns the copy another thread would receive:
+ * for a node's `host.push` on the main thread, so the node keeps nothing the accumulator holds,
+ * as when it pushes from a worker.
+ */
+export function copyEvent(accumulator: string, event: unknown): unknown {
+  const copy = copyValue(event, 'event');
+  if (copy instanceof ValueFault) throw copy.toError({ accumulator });
+  return copy;
+}
+
 /** Puts back what structured clone lost of a received value (see {@link ValueExtras}). */
 export function restoreValue(extras: ValueExtras): void {
   if (extras.buffers !== undefined) for (const buffer of extras.buffers) Object.setPrototypeOf(buffer, kBufferProto);

@@ -38,7 +38,7 @@ import { Checkpoint, type Durability } from './checkpoint.js';
 import { reactorHealthOf, type AccumulatorHealth, type HealthEvent, type ReactorHealth } from '../model/health.js';
 import { HostBridge } from './host-bridge.js';
 import { hostRegistry, type HostApi } from '../exec/host-channel.js';
-import { checkEvent } from '../model/values.js';
+import { checkEvent, copyEvent } from '../model/values.js';
 
 /** Lifecycle states of a {@link Runtime}. */
 export const RuntimeState = {
@@ -552,10 +552,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   async #hostPush(accumulator: string, value: unknown): Promise<void> {
     const slot = this.#slot(accumulator, 'host.push');
-    checkEvent(accumulator, value);
+    const event = copyEvent(accumulator, value);
     this.#hostPushes++;
     try {
-      while (this.#state === RuntimeState.Started && !slot.accumulator.offer(value))
+      while (this.#state === RuntimeState.Started && !slot.accumulator.offer(event))
         await this.whenWritable(accumulator);
       if (this.#state !== RuntimeState.Started) {
         throw new RegistrationError(accumulator, `host.push('${accumulator}'): the runtime is ${this.#state}`);

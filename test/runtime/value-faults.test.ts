@@ -3,7 +3,8 @@
  * under both strategies and on both executors (a 10,000-deep object or a throwing getter used
  * to kill the process under `latest` and wedge a `sequential` reactor); what a node does to its
  * input reaches neither the reactor's cache nor the fire record; an event no node could receive
- * is refused by `push`, naming the accumulator and the path.
+ * is refused by `push`, naming the accumulator and the path; what a node gives `host.push` is
+ * handed over as a copy, as it is from a worker.
  */
 import { describe, expect, it } from 'vitest';
 import { GraphExecutionError, UncloneableValueError, passthroughAccumulator, reactor, type FireRecord } from 'cloaca';
@@ -80,5 +81,35 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       await rt.idle();
       expect(log.records.map((r) => r.outputs)).toStrictEqual([{ shape: { ok: 2 } }]);
     });
+  });
+
+  it("what a node gives host.push is a copy: mutating it afterwards reaches no reactor's cache", async () => {
+    const input = unique('in');
+    const out = unique('out');
+    const R1 = reactor({ name: unique('r1'), accumulators: [input], strategy: 'sequential' });
+    const R2 = reactor({ name: unique('r2'), accumulators: [out] });
+    // Built without a pool: the runtime's own pool is the one whose workers reach its host.
+    const talker = await graph(
+      unique('talker'),
+      executor,
+      { reactor: R1, graph: { push_then_mutate: { inputs: [input] } } },
+      { sharedPool: true },
+    );
+    const listener = await graph(unique('listener'), 'inline', { reactor: R2, graph: { snap: { inputs: [out] } } });
+    const rt = runtime();
+    rt.register(
+      passthroughAccumulator({ name: input }),
+      passthroughAccumulator({ name: out }),
+      R1,
+      R2,
+      talker,
+      listener,
+    );
+    const log = new FireLog(rt);
+    await rt.start();
+    rt.push(input, { to: out, n: 1 });
+    await rt.idle();
+    expect(log.of(talker.name).map((r) => r.outputs)).toStrictEqual([{ push_then_mutate: 'pushed' }]);
+    expect(rt.reactor(R2.name).getState().cache).toStrictEqual({ [out]: { n: 1, list: [1] } });
   });
 });
