@@ -95,6 +95,9 @@ const runner: UnitRunner<WorkerUnit, UnitReply> = {
   // Between nodes: the next node's own copy. Last: only checked; postMessage copies it.
   handoff: (_unit, _k, value, last) => (last ? value : copyValue(value, 'value', moves.used ? moves.marked : null)),
   done(_unit, value, durations) {
+    const type = typeof value;
+    const primitive = value === null || (type !== 'object' && type !== 'function' && type !== 'symbol');
+    if (primitive) return { ok: true, value, durations, thread: threadId };
     const sink = new ValueSink(moves.used ? moves.marked : null);
     const fault = inspectValue(value, 'value', sink);
     if (fault !== null) return refusedReply(durations.length - 1, durations, fault);

@@ -110,7 +110,11 @@ export class ValueSink {
   /** The extras to send beside the value, or undefined when clone loses nothing of it. */
   extras(): ValueExtras | undefined {
     if (this.buffers === undefined && this.errors === undefined && this.frozen === undefined) return undefined;
-    return { buffers: this.buffers, errors: this.errors, frozen: this.frozen };
+    const extras: { -readonly [K in keyof ValueExtras]: ValueExtras[K] } = {};
+    if (this.buffers !== undefined) extras.buffers = this.buffers;
+    if (this.errors !== undefined) extras.errors = this.errors;
+    if (this.frozen !== undefined) extras.frozen = this.frozen;
+    return extras;
   }
 }
 
