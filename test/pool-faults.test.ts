@@ -37,9 +37,12 @@ async function graph(name: string, on: NodePool, topology: Topology): Promise<Co
   return built;
 }
 
-/** Runs a graph a few times with `input` so the cost model measures it light (pipelined). */
+/**
+ * Runs a graph with `input` until the cost model's moving average has forgotten the first,
+ * slow calls, so the unit counts as light and is pipelined beside others on one worker.
+ */
 async function warm(g: ComputationGraph, input: unknown): Promise<void> {
-  for (let i = 0; i < 10; i++) await g.execute(input);
+  for (let i = 0; i < 30; i++) await g.execute(input);
 }
 
 function causeOf(error: unknown): unknown {
