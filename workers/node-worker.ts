@@ -20,7 +20,7 @@ import type { ListExportsReply, UnitReply, UnitRequest, WorkerRequest } from '..
 import { runUnit, type UnitRunner } from '../src/exec/unit-loop.js';
 import { kUnitTableKey, UnitTableWriter } from '../src/exec/unit-table.js';
 import type { NodeFunction } from '../src/model/topology.js';
-import { copyValue, inspectValue, restoreValue, ValueSink, type ValueFault } from '../src/model/values.js';
+import { copyValue, inspectValue, isPrimitive, restoreValue, ValueSink, type ValueFault } from '../src/model/values.js';
 
 const modules = new Map<string, Map<string, NodeFunction> | Promise<Map<string, NodeFunction>>>();
 const moves = moveRegistry();
@@ -95,9 +95,7 @@ const runner: UnitRunner<WorkerUnit, UnitReply> = {
   // Between nodes: the next node's own copy. Last: only checked; postMessage copies it.
   handoff: (_unit, _k, value, last) => (last ? value : copyValue(value, 'value', moves.used ? moves.marked : null)),
   done(_unit, value, durations) {
-    const type = typeof value;
-    const primitive = value === null || (type !== 'object' && type !== 'function' && type !== 'symbol');
-    if (primitive) return { ok: true, value, durations, thread: threadId };
+    if (isPrimitive(value)) return { ok: true, value, durations, thread: threadId };
     const sink = new ValueSink(moves.used ? moves.marked : null);
     const fault = inspectValue(value, 'value', sink);
     if (fault !== null) return refusedReply(durations.length - 1, durations, fault);

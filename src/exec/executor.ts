@@ -15,8 +15,6 @@ export type ExecutorKind = (typeof ExecutorKind)[keyof typeof ExecutorKind];
 export interface ExecutingRun {
   /** Submission order of the run; older runs are served first. */
   readonly seq: number;
-  /** The graph's name, for errors. */
-  readonly graph: string;
   /** True once the run has failed; its remaining units are not started. */
   readonly done: boolean;
   /**

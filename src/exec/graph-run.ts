@@ -86,10 +86,6 @@ export class GraphRun implements ExecutingRun {
     this.#complete = complete;
   }
 
-  get graph(): string {
-    return this.#ctx.plan.graph;
-  }
-
   /** Dispatches the roots. */
   start(): void {
     for (const root of this.#ctx.plan.roots) {

@@ -18,7 +18,7 @@ import { threadId } from 'node:worker_threads';
 import { ExecutorClosedError, NodeTimeoutError } from '../model/errors.js';
 import type { GraphPlan, PlanNode } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
-import { copyValue, inputRoot, ValueFault } from '../model/values.js';
+import { copyValue, inputRoot, isPrimitive, ValueFault } from '../model/values.js';
 import type { Executor, ReadyUnit } from './executor.js';
 import { moveRegistry } from './move.js';
 import './platform.js';
@@ -157,12 +157,9 @@ function hold(held: Record<string, unknown>, name: string, value: unknown): void
   else held[name] = value;
 }
 
-/** True when one of the first `count` arguments is an object (primitives need no copy). */
+/** True when one of the first `count` arguments is not a primitive (primitives need no copy). */
 function hasObject(args: readonly unknown[], count: number): boolean {
-  for (let k = 0; k < count; k++) {
-    const type = typeof args[k];
-    if ((type === 'object' && args[k] !== null) || type === 'function' || type === 'symbol') return true;
-  }
+  for (let k = 0; k < count; k++) if (!isPrimitive(args[k])) return true;
   return false;
 }
 

@@ -6,7 +6,7 @@
  */
 import { ExecutorClosedError, type Culprit } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
-import { inputRoot, inspectValue, restoreValue, ValueFault, ValueSink } from '../model/values.js';
+import { inputRoot, inspectValue, isPrimitive, restoreValue, ValueFault, ValueSink } from '../model/values.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
@@ -135,8 +135,7 @@ export class PoolExecutor implements Executor {
     const roots = this.#inputRoots[head.index]!;
     for (let k = 0; k < args.length; k++) {
       const arg = args[k];
-      const type = typeof arg;
-      if ((type !== 'object' || arg === null) && type !== 'function' && type !== 'symbol') continue;
+      if (isPrimitive(arg)) continue;
       // A root without inputs or in-edges is given only the `execute()` context (trigger-less graphs).
       const root = k < roots.length ? roots[k]! : head.inEdges.length === 0 ? 'inputs' : 'value';
       const fault = inspectValue(arg, root, (sink ??= new ValueSink()));

@@ -135,9 +135,9 @@ export function installValueProbes(installed: ValueProbes): void {
  * also collects what structured clone will lose and the buffers marked to move.
  */
 export function inspectValue(value: unknown, root = 'value', sink: ValueSink | null = null): ValueFault | null {
+  if (isPrimitive(value)) return null;
   const type = typeof value;
   if (type === 'function' || type === 'symbol') return primitiveFault(type, root);
-  if (type !== 'object' || value === null) return null;
   const result = walk(value as object, root, false, sink, null);
   return result instanceof ValueFault ? result : null;
 }
@@ -149,9 +149,9 @@ export function inspectValue(value: unknown, root = 'value', sink: ValueSink | n
  * handed over without a copy.
  */
 export function copyValue(value: unknown, root = 'value', moved: WeakSet<object> | null = null): unknown {
+  if (isPrimitive(value)) return value;
   const type = typeof value;
   if (type === 'function' || type === 'symbol') return primitiveFault(type, root);
-  if (type !== 'object' || value === null) return value;
   return walk(value as object, root, true, null, moved);
 }
 
@@ -185,6 +185,12 @@ export function restoreValue(extras: ValueExtras): void {
   if (extras.buffers !== undefined) for (const buffer of extras.buffers) Object.setPrototypeOf(buffer, kBufferProto);
   if (extras.errors !== undefined) for (const [error, shape] of extras.errors) fixError(error, shape);
   if (extras.frozen !== undefined) for (const object of extras.frozen) Object.freeze(object);
+}
+
+/** True for a value that is its own copy: neither an object, nor a function, nor a symbol. */
+export function isPrimitive(value: unknown): boolean {
+  const type = typeof value;
+  return type === 'object' ? value === null : type !== 'function' && type !== 'symbol';
 }
 
 /** The path root of a cache input: `inputs.alpha`, or `inputs["odd name"]`. */
@@ -471,22 +477,35 @@ class Walker {
       let result = this.#visit(value);
       while (result === kPushed) {
         const top = this.#depth - 1;
-        const i = this.#index[top]!;
-        if (i < this.#keys[top]!.length) {
-          this.#index[top] = i + 1;
-          const child = this.#child(top, i);
-          const type = typeof child;
-          if (type !== 'object' && type !== 'function' && type !== 'symbol') {
-            // A primitive: its own result. Copied straight into a plain copy (most children).
-            const copy = this.#copies[top];
-            if (this.#dense[top] && copy !== kLazy) {
-              if (copy !== undefined) (copy as unknown[])[i] = child;
-            } else if (copy !== undefined && copy !== kLazy && this.#kinds[top]! <= ARRAY) {
-              setOwn(copy as Record<string, unknown>, this.#keys[top]![i] as string, child);
-            } else {
-              this.#assign(top, i, child, child);
+        const length = this.#keys[top]!.length;
+        let i = this.#index[top]!;
+        if (i < length) {
+          let child: unknown;
+          if (this.#dense[top] && this.#copies[top] !== kLazy) {
+            // A dense array: take its primitive elements in one tight loop (numeric data).
+            const array = this.#objects[top] as unknown[];
+            const copy = this.#copies[top] as unknown[] | undefined;
+            for (; ; i++) {
+              child = array[i];
+              if (!isPrimitive(child)) break;
+              if (copy !== undefined) copy[i] = child;
+              if (i + 1 === length) break;
             }
-            continue;
+            this.#index[top] = i + 1;
+            if (isPrimitive(child)) continue;
+          } else {
+            this.#index[top] = i + 1;
+            child = this.#child(top, i);
+            if (isPrimitive(child)) {
+              // A primitive is its own result; into a plain copy it goes straight (most children).
+              const copy = this.#copies[top];
+              if (copy !== undefined && copy !== kLazy && this.#kinds[top]! === PLAIN) {
+                setOwn(copy as Record<string, unknown>, this.#keys[top]![i] as string, child);
+              } else {
+                this.#assign(top, i, child, child);
+              }
+              continue;
+            }
           }
           const r = this.#visit(child);
           if (r instanceof ValueFault) return r;
