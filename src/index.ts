@@ -78,3 +78,4 @@ export {
   CheckpointError,
   ListenerError,
 } from './model/errors.js';
+export type { Culprit, ValueSource } from './model/errors.js';

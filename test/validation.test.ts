@@ -294,7 +294,7 @@ describe('error classes', () => {
       [new GraphExecutionError('g', 'a', 'm'), 'GraphExecutionError'],
       [new NodeTimeoutError('a', 10), 'NodeTimeoutError'],
       [new WorkerExitError('a', 'exited'), 'WorkerExitError'],
-      [new UncloneableValueError('a', 'value', 'function'), 'UncloneableValueError'],
+      [new UncloneableValueError({ node: 'a' }, 'value', 'function', 'is a function'), 'UncloneableValueError'],
       [new RoutingError('a', ['V'], 'W', 'returned unknown variant'), 'RoutingError'],
       [new ExecutorClosedError('g'), 'ExecutorClosedError'],
     ];

@@ -3,7 +3,7 @@
  * properties across a thread boundary. Structured clone alone keeps only some of these: a custom
  * class arrives as a plain `Error` named `Error`, and own properties such as `code` are lost.
  */
-import { findUncloneable } from '../model/values.js';
+import { inspectValue } from '../model/values.js';
 
 /** What crosses the boundary for a thrown value. */
 export type ErrorEnvelope =
@@ -22,13 +22,13 @@ const kOwnErrorKeys = new Set(['name', 'message', 'stack', 'cause']);
 /** Turns anything thrown into an {@link ErrorEnvelope}; values that cannot be cloned become strings. */
 export function toErrorEnvelope(thrown: unknown, depth = 0): ErrorEnvelope {
   if (!(thrown instanceof Error)) {
-    return { kind: 'value', value: findUncloneable(thrown) === null ? thrown : String(thrown) };
+    return { kind: 'value', value: inspectValue(thrown) === null ? thrown : String(thrown) };
   }
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(thrown)) {
     if (kOwnErrorKeys.has(key)) continue;
     const value = (thrown as unknown as Record<string, unknown>)[key];
-    props[key] = findUncloneable(value) === null ? value : String(value);
+    props[key] = inspectValue(value) === null ? value : String(value);
   }
   const envelope = {
     kind: 'error' as const,

@@ -1,8 +1,9 @@
 /**
  * The executor seam. A graph run (`graph-run.ts`) decides *what* is ready; an executor decides
  * *where and when* it runs: on the main thread (`inline-executor.ts`) or in the Piscina pool
- * (`pool-executor.ts`). Both implement this interface and report back through the same two
- * callbacks, which is what keeps their semantics identical (the lage `InProcPool` pattern).
+ * (`pool-executor.ts`). Both implement this interface, run a unit's nodes with the same loop
+ * (`unit-loop.ts`) and report back through the same callbacks, which is what keeps their
+ * semantics identical (the lage `InProcPool` pattern).
  */
 import type { PlanUnit } from '../model/plan.js';
 
@@ -10,8 +11,8 @@ import type { PlanUnit } from '../model/plan.js';
 export const ExecutorKind = { Pool: 'pool', Inline: 'inline' } as const;
 export type ExecutorKind = (typeof ExecutorKind)[keyof typeof ExecutorKind];
 
-/** What an executor reports a unit's outcome to. */
-export interface UnitSink {
+/** A graph run as an executor sees it: where a ready unit's outcome goes. */
+export interface ExecutingRun {
   /** Submission order of the run; older runs are served first. */
   readonly seq: number;
   /** True once the run has failed; its remaining units are not started. */
@@ -22,23 +23,26 @@ export interface UnitSink {
    */
   cancelCell(): Int32Array;
   /** The unit's nodes all ran; `value` is the tail's result, `durations` one per node in ms. */
-  unitDone(job: UnitJob, value: unknown, durations: readonly number[], threadId: number): void;
+  unitDone(ready: ReadyUnit, value: unknown, durations: readonly number[], threadId: number): void;
   /** Node `offset` of the unit failed with `cause`. */
-  unitFailed(job: UnitJob, offset: number, cause: unknown): void;
+  unitFailed(ready: ReadyUnit, offset: number, cause: unknown): void;
 }
 
-/** A dispatch unit whose inputs are ready, with its head's arguments. */
-export interface UnitJob {
-  readonly run: UnitSink;
+/**
+ * A ready unit: a dispatch unit of the plan (one node, or a fused chain) whose inputs are all
+ * resolved in one run, with its head's arguments (cache inputs first, then one per in-edge).
+ */
+export interface ReadyUnit {
+  readonly run: ExecutingRun;
   readonly unit: PlanUnit;
   readonly args: unknown[];
 }
 
-/** Runs dispatch units. */
+/** Runs ready units. */
 export interface Executor {
   readonly kind: ExecutorKind;
-  /** Starts (or queues) a unit; the outcome goes to `job.run`. Never throws. */
-  dispatch(job: UnitJob): void;
+  /** Starts (or queues) a ready unit; the outcome goes to `ready.run`. Never throws. */
+  dispatch(ready: ReadyUnit): void;
   /** Releases what the executor holds (a pool reference); later dispatches fail. */
   close(): Promise<void>;
 }

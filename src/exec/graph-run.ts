@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { GraphExecutionError, RoutingError } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
 import type { CostModel } from './cost-model.js';
-import type { Executor, UnitJob, UnitSink } from './executor.js';
+import type { ExecutingRun, Executor, ReadyUnit } from './executor.js';
 
 /** What one node did in a traced run. */
 export interface NodeTrace {
@@ -63,7 +63,7 @@ let sequence = 0;
  * can continue synchronously (the reactor, for inline graphs of synchronous nodes) does not pay
  * a microtask per firing; `ComputationGraph.execute` wraps it in a promise.
  */
-export class GraphRun implements UnitSink {
+export class GraphRun implements ExecutingRun {
   readonly seq = sequence++;
   done = false;
   readonly #ctx: RunContext;
@@ -97,19 +97,19 @@ export class GraphRun implements UnitSink {
     }
   }
 
-  unitDone(job: UnitJob, value: unknown, durations: readonly number[], threadId: number): void {
+  unitDone(ready: ReadyUnit, value: unknown, durations: readonly number[], threadId: number): void {
     if (this.done) return;
     const { plan, costs } = this.#ctx;
-    const members = job.unit.nodes;
+    const members = ready.unit.nodes;
     for (let k = 0; k < members.length; k++) {
       costs.observe(members[k]!, durations[k]!);
       this.#trace?.push({ node: plan.nodes[members[k]!]!.name, status: 'ran', durationMs: durations[k]!, threadId });
     }
-    const tail = plan.nodes[job.unit.tail]!;
+    const tail = plan.nodes[ready.unit.tail]!;
     let variant: string | null = null;
     if (tail.variants !== null) {
       const routed = routeOf(tail.name, tail.variants, value);
-      if (routed instanceof RoutingError) return this.unitFailed(job, members.length - 1, routed);
+      if (routed instanceof RoutingError) return this.unitFailed(ready, members.length - 1, routed);
       variant = routed;
       value = (value as [string, unknown])[1];
     }
@@ -123,12 +123,12 @@ export class GraphRun implements UnitSink {
     return (this.#cancelCell ??= new Int32Array(new SharedArrayBuffer(4)));
   }
 
-  unitFailed(job: UnitJob, offset: number, cause: unknown): void {
+  unitFailed(ready: ReadyUnit, offset: number, cause: unknown): void {
     if (this.done) return;
     this.done = true;
     if (this.#cancelCell !== null) Atomics.store(this.#cancelCell, 0, 1);
     const graph = this.#ctx.plan.graph;
-    const node = this.#ctx.plan.nodes[job.unit.nodes[offset]!]!.name;
+    const node = this.#ctx.plan.nodes[ready.unit.nodes[offset]!]!.name;
     const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
     this.#complete(
       new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }),

@@ -4,26 +4,38 @@
  * chain neither grows the stack nor pays a promise per node. Async nodes continue when they
  * settle; several of them can be in flight at once.
  *
- * Values pass by reference between nodes (no clone), but every result is checked for what a
- * thread boundary would refuse, so a graph that passes here also passes on the pool.
+ * Values follow the rules of `model/values.ts` exactly as on the pool, copying only what another
+ * reader could see: a node's result is copied once when it returns (that checks it, names the
+ * node when it is refused, and cuts it off from the node that may keep it); that copy goes as it
+ * is to a single consumer or into `outputs`, and is copied again only per consumer of a fan-out.
+ * Cache inputs and the `execute()` context are copied per node, since the cache and the caller
+ * keep them. Primitives and deeply frozen data cost no copy.
  *
  * A `timeoutMs` bounds async nodes only: a synchronous node that never returns blocks the main
  * thread, and nothing on that thread can interrupt it. Use the pool executor for such nodes.
  */
-import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
-import { ExecutorClosedError, NodeTimeoutError, UncloneableValueError } from '../model/errors.js';
-import type { GraphPlan } from '../model/plan.js';
+import { ExecutorClosedError, NodeTimeoutError } from '../model/errors.js';
+import type { GraphPlan, PlanNode } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
-import type { Executor, UnitJob } from './executor.js';
-import { findUncloneable, isThenable } from '../model/values.js';
+import { copyValue, inputRoot, isPrimitive, ValueFault } from '../model/values.js';
+import type { Executor, ReadyUnit } from './executor.js';
+import { moveRegistry } from './move.js';
+import './platform.js';
+import { runUnit, type UnitRunner } from './unit-loop.js';
 
-export class InlineExecutor implements Executor {
+const moves = moveRegistry();
+
+export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   readonly kind = 'inline' as const;
   readonly #plan: GraphPlan;
   /** Node functions by node index. */
   readonly #functions: readonly NodeFunction[];
-  readonly #queue: UnitJob[] = [];
+  /** Per node, per in-edge slot: whether the upstream value has other consumers (a fan-out). */
+  readonly #shared: ReadonlyArray<readonly boolean[]>;
+  /** Per node, the path root of each cache input (`inputs.alpha`), for refusals. */
+  readonly #inputRoots: ReadonlyArray<readonly string[]>;
+  readonly #queue: ReadyUnit[] = [];
   #head = 0;
   #draining = false;
   #closed = false;
@@ -31,20 +43,22 @@ export class InlineExecutor implements Executor {
   constructor(plan: GraphPlan, functions: ReadonlyMap<string, NodeFunction>) {
     this.#plan = plan;
     this.#functions = plan.nodes.map((n) => functions.get(n.name)!);
+    this.#shared = plan.nodes.map((n) => n.inEdges.map((e) => plan.nodes[e.from]!.outEdges.length > 1));
+    this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
   }
 
-  dispatch(job: UnitJob): void {
+  dispatch(ready: ReadyUnit): void {
     if (this.#closed) {
-      job.run.unitFailed(job, 0, new ExecutorClosedError(this.#plan.graph));
+      ready.run.unitFailed(ready, 0, new ExecutorClosedError(this.#plan.graph));
       return;
     }
-    this.#queue.push(job);
+    this.#queue.push(ready);
     if (this.#draining) return;
     this.#draining = true;
     try {
       while (this.#head < this.#queue.length) {
         const next = this.#queue[this.#head++]!;
-        if (!next.run.done) this.#run(next);
+        if (!next.run.done && this.#copyArguments(next)) void runUnit(this, next, next.unit.nodes.length, next.args);
       }
     } finally {
       this.#queue.length = 0;
@@ -57,65 +71,99 @@ export class InlineExecutor implements Executor {
     this.#closed = true;
   }
 
-  #run(job: UnitJob): void {
-    const members = job.unit.nodes;
-    const durations: number[] = [];
-    let value: unknown;
-    for (let k = 0; k < members.length; k++) {
-      const start = performance.now();
-      try {
-        const fn = this.#functions[members[k]!]!;
-        value = k === 0 ? fn(...job.args) : fn(value);
-      } catch (error) {
-        job.run.unitFailed(job, k, error);
-        return;
-      }
-      if (isThenable(value)) {
-        void this.#finishAsync(job, k, start, value, durations);
-        return;
-      }
-      durations.push(performance.now() - start);
-      if (!this.#accept(job, k, value)) return;
+  /**
+   * Gives the head its own copies of the arguments others keep: the cache inputs (copied
+   * together, so two inputs holding one object still share it, as in one message to a worker),
+   * the `execute()` context, fan-out values. False when one is refused (the unit failed).
+   */
+  #copyArguments(ready: ReadyUnit): boolean {
+    const head = this.#plan.nodes[ready.unit.head]!;
+    const args = ready.args;
+    const inputs = head.inputs.length;
+    // A root without inputs or in-edges is given only the `execute()` context (trigger-less graphs).
+    if (inputs === 0 && head.inEdges.length === 0 && args.length === 1) {
+      return this.#copyInto(ready, head, args, 0, 'inputs');
     }
-    job.run.unitDone(job, value, durations, threadId);
+    if (inputs === 1) {
+      if (!this.#copyInto(ready, head, args, 0, this.#inputRoots[head.index]![0]!)) return false;
+    } else if (inputs > 1 && hasObject(args, inputs)) {
+      const held: Record<string, unknown> = {};
+      for (let k = 0; k < inputs; k++) hold(held, head.inputs[k]!, args[k]);
+      const copied = copyValue(held, 'inputs');
+      if (copied instanceof ValueFault) return this.#refuseArgument(ready, head, copied);
+      for (let k = 0; k < inputs; k++) args[k] = (copied as Record<string, unknown>)[head.inputs[k]!];
+    }
+    const shared = this.#shared[head.index]!;
+    for (let slot = 0; slot < shared.length; slot++) {
+      if (shared[slot] && !this.#copyInto(ready, head, args, inputs + slot, 'value')) return false;
+    }
+    return true;
   }
 
-  async #finishAsync(
-    job: UnitJob,
-    from: number,
-    start: number,
-    pending: PromiseLike<unknown>,
-    durations: number[],
-  ): Promise<void> {
-    const members = job.unit.nodes;
-    let value: unknown;
-    for (let k = from; k < members.length; k++) {
-      const begin = k === from ? start : performance.now();
-      const node = this.#plan.nodes[members[k]!]!;
-      try {
-        const result = k === from ? pending : this.#functions[node.index]!(value);
-        value = await (node.timeoutMs === undefined ? result : withTimeout(result, node.name, node.timeoutMs));
-      } catch (error) {
-        job.run.unitFailed(job, k, error);
-        return;
-      }
-      durations.push(performance.now() - begin);
-      if (!this.#accept(job, k, value)) return;
-    }
-    job.run.unitDone(job, value, durations, threadId);
+  #copyInto(ready: ReadyUnit, head: PlanNode, args: unknown[], k: number, root: string): boolean {
+    const copied = copyValue(args[k], root);
+    if (copied instanceof ValueFault) return this.#refuseArgument(ready, head, copied);
+    args[k] = copied;
+    return true;
   }
 
-  /** Fails the unit when node `k` returned what a worker could not send back. */
-  #accept(job: UnitJob, k: number, value: unknown): boolean {
-    const refused = findUncloneable(value);
-    if (refused === null) return true;
-    const node = this.#plan.nodes[job.unit.nodes[k]!]!.name;
-    job.run.unitFailed(job, k, new UncloneableValueError(node, refused.path, refused.type));
+  #refuseArgument(ready: ReadyUnit, head: PlanNode, fault: ValueFault): false {
+    ready.run.unitFailed(ready, 0, fault.toError({ node: head.name, graph: this.#plan.graph, argument: true }));
     return false;
   }
+
+  // --- UnitRunner: how the shared unit loop runs nodes here ---------------------------------
+
+  fn(ready: ReadyUnit, k: number): NodeFunction {
+    return this.#functions[ready.unit.nodes[k]!]!;
+  }
+
+  enter(ready: ReadyUnit, k: number): boolean {
+    return k === 0 || !ready.run.done;
+  }
+
+  leave(): void {}
+
+  settle(ready: ReadyUnit, k: number, pending: PromiseLike<unknown>): PromiseLike<unknown> {
+    const node = this.#plan.nodes[ready.unit.nodes[k]!]!;
+    return node.timeoutMs === undefined ? pending : withTimeout(pending, node.name, node.timeoutMs);
+  }
+
+  /** The node's result, copied: checked, and no longer shared with the node that returned it. */
+  handoff(_ready: ReadyUnit, _k: number, value: unknown): unknown {
+    return copyValue(value, 'value', moves.used ? moves.marked : null);
+  }
+
+  done(ready: ReadyUnit, value: unknown, durations: number[]): void {
+    ready.run.unitDone(ready, value, durations, threadId);
+  }
+
+  failed(ready: ReadyUnit, k: number, _durations: number[], error: unknown): void {
+    ready.run.unitFailed(ready, k, error);
+  }
+
+  refused(ready: ReadyUnit, k: number, _durations: number[], fault: ValueFault): void {
+    const node = this.#plan.nodes[ready.unit.nodes[k]!]!.name;
+    ready.run.unitFailed(ready, k, fault.toError({ node, graph: this.#plan.graph }));
+  }
+
+  stopped(): void {}
 }
 
-function withTimeout(value: unknown, node: string, timeoutMs: number): Promise<unknown> {
+/** `held[name] = value`, also for an accumulator named `__proto__`. */
+function hold(held: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__')
+    Object.defineProperty(held, name, { value, writable: true, enumerable: true, configurable: true });
+  else held[name] = value;
+}
+
+/** True when one of the first `count` arguments is not a primitive (primitives need no copy). */
+function hasObject(args: readonly unknown[], count: number): boolean {
+  for (let k = 0; k < count; k++) if (!isPrimitive(args[k])) return true;
+  return false;
+}
+
+function withTimeout(value: PromiseLike<unknown>, node: string, timeoutMs: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
   const expiry = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new NodeTimeoutError(node, timeoutMs)), timeoutMs);

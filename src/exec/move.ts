@@ -2,7 +2,8 @@
  * `move()`: marks an ArrayBuffer or typed array in a node's return value to be transferred to the
  * main thread instead of copied. Unlike Piscina's own `move`, it works at any position in the
  * returned value (`{ meta, samples: move(f64) }`), and it returns its argument unchanged, so a
- * node's return type stays what it is and the inline executor needs nothing special.
+ * node's return type stays what it is. In-thread (the inline executor, a fused chain) a marked
+ * buffer is handed to the next node without a copy: the node gave it away.
  *
  * The marks live in a registry keyed by `Symbol.for`, so a node module that resolves another copy
  * of cloaca still marks values for the worker that runs it.

@@ -10,6 +10,19 @@
  * - a light unit (measured < 1 ms) may also be dispatched while only light units are in flight,
  *   up to `threads * concurrentTasksPerWorker`, so tiny nodes pipeline instead of ping-ponging.
  *
+ * Faults. Units share workers (pipelined, or async), so a worker that dies takes more than its
+ * culprit with it. Piscina says only that a task failed; the unit table (`unit-table.ts`) says
+ * whether each unit had started, on which worker, and which node was inside its synchronous
+ * part. So when a worker dies or is terminated:
+ * - the unit that caused it fails with `NodeTimeoutError` (it ran past its limit) or
+ *   `WorkerExitError` (it ended the worker);
+ * - units that had started on that worker fail with `WorkerExitError` naming the culprit;
+ * - units that had not started yet are dispatched again.
+ * A time limit is enforced here, not with Piscina's AbortSignal (which would also keep every
+ * unit with a limit off busy workers): it counts from the moment the unit started on a worker,
+ * and past it the pool terminates that worker (`piscina.threads` gives the Worker by threadId),
+ * unless another unit is holding that worker in a synchronous part: then that one is at fault.
+ *
  * Piscina settings, chosen for this workload (numbers from `node20-toolchain.md` and `npm run bench`):
  * - `minThreads = maxThreads = threads`: workers and their loaded modules stay warm; no spawn
  *   latency in the middle of a burst. Idle workers are unref'd, so scripts still exit.
@@ -25,11 +38,12 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { ExecutorClosedError } from '../model/errors.js';
+import { ExecutorClosedError, NodeTimeoutError, WorkerExitError, type Culprit } from '../model/errors.js';
 import { rejectUnknownKeys, requireOneOf, requireOptionsObject, requirePositiveInteger } from '../model/options.js';
-import type { DescribeReply, UnitReply, UnitTask } from './protocol.js';
+import type { ListExportsReply, UnitReply, UnitRequest } from './protocol.js';
 import { ReadyQueue } from './ready-queue.js';
 import { kHostChannelKey } from './host-channel.js';
+import { kUnitTableKey, sharedNow, UnitTable } from './unit-table.js';
 
 /** Options of a {@link NodePool}. */
 export interface NodePoolOptions {
@@ -49,21 +63,27 @@ export interface NodePoolOptions {
   readonly hostChannel?: string;
 }
 
-/** Work the pool runs: one dispatch unit of one graph run. */
-export interface PoolWork {
+/** A ready unit as the pool runs it (made by the pool executor). */
+export interface PoolUnit {
   /** Older runs first. */
   readonly seq: number;
   /** Longer remaining path first. */
   readonly rank: number;
   /** Measured cheap: may be pipelined behind other light work. */
   readonly light: boolean;
-  readonly task: UnitTask;
+  /** The node's time limit (units with one are never fused). */
   readonly timeoutMs: number | undefined;
-  /** True once the run failed: the work is dropped instead of started. */
+  /** True once the run failed: the unit is dropped instead of started. */
   readonly cancelled: boolean;
+  /** Times the unit went back to the queue because its worker died before it started. */
+  redispatched: number;
+  /** The worker message, for the unit table's `slot`. */
+  request(slot: number): UnitRequest;
+  /** Node `offset` of the unit, as errors name it. */
+  culprit(offset: number): Culprit;
   settle(reply: UnitReply): void;
-  /** Piscina itself rejected: the worker died, the time limit passed, or the pool closed. */
-  fail(error: unknown): void;
+  /** Node `offset` failed with `cause` (closed pool, timeout, worker death). */
+  fail(offset: number, cause: unknown): void;
 }
 
 /** Counters of a {@link NodePool}. */
@@ -75,22 +95,49 @@ export interface NodePoolStats {
   readonly queued: number;
   /** Units finished since the pool started. */
   readonly completed: number;
+  /** Units dispatched again because the worker they waited on died before starting them. */
+  readonly redispatched: number;
+  /** Workers terminated because a node ran past its time limit. */
+  readonly terminated: number;
+}
+
+/** Why a worker went away, kept until every unit it held has been failed or re-dispatched. */
+interface Death {
+  readonly thread: number;
+  /** The unit (and its node) that caused it, when known. */
+  readonly unit: PoolUnit | null;
+  readonly offset: number;
+  /** A timeout (this pool terminated the worker) or the worker's own end. */
+  readonly timeout: boolean;
+  readonly detail: string;
 }
 
 const kPoolOptionKeys = ['threads', 'concurrentTasksPerWorker', 'atomics', 'resourceLimits', 'hostChannel'];
 
 const kWorkerFile = new URL('../../workers/node-worker.js', import.meta.url);
 
-const before = (a: PoolWork, b: PoolWork): boolean => (a.seq !== b.seq ? a.seq < b.seq : a.rank > b.rank);
+/** A unit whose workers keep dying before it starts is failed after this many dispatches. */
+const kMaxDispatches = 8;
+/** Deaths remembered for units whose failure is still on its way. */
+const kDeathsKept = 64;
+
+const before = (a: PoolUnit, b: PoolUnit): boolean => (a.seq !== b.seq ? a.seq < b.seq : a.rank > b.rank);
 
 export class NodePool {
   readonly threads: number;
   readonly #capacity: number;
   readonly #piscina: Piscina;
-  readonly #queue = new ReadyQueue<PoolWork>(before);
+  readonly #queue = new ReadyQueue<PoolUnit>(before);
+  readonly #table: UnitTable;
+  /** The unit in each slot of the table, or undefined. */
+  readonly #slots: Array<PoolUnit | undefined>;
+  readonly #timers: Array<NodeJS.Timeout | undefined>;
+  readonly #deaths = new Map<number, Death>();
   #inFlight = 0;
   #inFlightHeavy = 0;
   #completed = 0;
+  #redispatched = 0;
+  #terminated = 0;
   #closed = false;
   #pumpQueued = false;
 
@@ -98,6 +145,11 @@ export class NodePool {
     const { threads, concurrentTasksPerWorker, atomics } = NodePool.checkOptions(options);
     this.threads = threads;
     this.#capacity = threads * concurrentTasksPerWorker;
+    this.#table = new UnitTable(this.#capacity);
+    this.#slots = new Array(this.#capacity);
+    this.#timers = new Array(this.#capacity);
+    const workerData: Record<string, unknown> = { [kUnitTableKey]: this.#table.buffer };
+    if (options.hostChannel) workerData[kHostChannelKey] = options.hostChannel;
     this.#piscina = new Piscina({
       filename: kWorkerFile.href,
       minThreads: threads,
@@ -106,8 +158,8 @@ export class NodePool {
       concurrentTasksPerWorker,
       atomics,
       recordTiming: false,
+      workerData,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
-      ...(options.hostChannel ? { workerData: { [kHostChannelKey]: options.hostChannel } } : {}),
     });
     // Without a listener, a worker error outside any task (a failed bootstrap, a crash while
     // idle) would be re-thrown by the EventEmitter and take the main process down.
@@ -138,20 +190,27 @@ export class NodePool {
 
   /** Current counters. */
   get stats(): NodePoolStats {
-    return { threads: this.threads, inFlight: this.#inFlight, queued: this.#queue.size, completed: this.#completed };
+    return {
+      threads: this.threads,
+      inFlight: this.#inFlight,
+      queued: this.#queue.size,
+      completed: this.#completed,
+      redispatched: this.#redispatched,
+      terminated: this.#terminated,
+    };
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Queues ready work; it starts as soon as the gate in the module comment allows. */
-  enqueue(work: PoolWork): void {
+  /** Queues a ready unit; it starts as soon as the gate in the module comment allows. */
+  enqueue(unit: PoolUnit): void {
     if (this.#closed) {
-      work.fail(new ExecutorClosedError('(pool)'));
+      unit.fail(0, new ExecutorClosedError('(pool)'));
       return;
     }
-    this.#queue.push(work);
+    this.#queue.push(unit);
     // Units made ready by one completion arrive one by one, in topology order; pumping at the end
     // of the current job lets the queue order all of them (longest path first) before any starts.
     if (!this.#pumpQueued) {
@@ -166,71 +225,189 @@ export class NodePool {
   };
 
   /**
-   * Imports a node module in the workers and lists its function exports. `copies` describe
-   * tasks go out at once, so each idle worker loads the module before the first run needs it.
+   * Imports a node module in the workers and lists its function exports. `copies` requests go
+   * out at once, so each idle worker loads the module before the first run needs it.
    */
-  async describe(href: string, copies = 1): Promise<DescribeReply> {
+  async listExports(href: string, copies = 1): Promise<ListExportsReply> {
     if (this.#closed) throw new ExecutorClosedError('(pool)');
     const replies = await Promise.all(
-      Array.from({ length: copies }, () => this.#piscina.run({ describe: href }) as Promise<DescribeReply>),
+      Array.from({ length: copies }, () => this.#piscina.run({ listExports: href }) as Promise<ListExportsReply>),
     );
     return replies.find((r) => !r.ok) ?? replies[0]!;
   }
 
-  /** Stops the pool: queued work fails with ExecutorClosedError, running work is aborted. */
+  /** Stops the pool: queued units fail with ExecutorClosedError, running ones are aborted. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const work of this.#queue.drain()) work.fail(new ExecutorClosedError('(pool)'));
+    for (const unit of this.#queue.drain()) unit.fail(0, new ExecutorClosedError('(pool)'));
     await this.#piscina.destroy();
   }
 
   #pump(): void {
     while (this.#queue.size > 0) {
-      const work = this.#queue.peek()!;
-      if (work.cancelled) {
+      const unit = this.#queue.peek()!;
+      if (unit.cancelled) {
         this.#queue.pop();
         continue;
       }
-      if (!this.#free(work)) return;
+      if (!this.#free(unit)) return;
       this.#queue.pop();
-      this.#start(work);
+      this.#start(unit);
     }
   }
 
-  /** The gate of the module comment: may `work` go to Piscina now? */
-  #free(work: PoolWork): boolean {
+  /** The gate of the module comment: may `unit` go to Piscina now? */
+  #free(unit: PoolUnit): boolean {
     return (
-      this.#inFlight < this.threads || (work.light && this.#inFlightHeavy === 0 && this.#inFlight < this.#capacity)
+      this.#inFlight < this.threads || (unit.light && this.#inFlightHeavy === 0 && this.#inFlight < this.#capacity)
     );
   }
 
-  #start(work: PoolWork): void {
-    const heavy = !work.light;
+  #start(unit: PoolUnit): void {
+    const heavy = !unit.light;
     this.#inFlight++;
     if (heavy) this.#inFlightHeavy++;
-    // The time limit is armed at dispatch, not at enqueue: waiting for a thread does not count.
-    const run =
-      work.timeoutMs === undefined
-        ? this.#piscina.run(work.task)
-        : this.#piscina.run(work.task, { signal: AbortSignal.timeout(work.timeoutMs) });
-    (run as Promise<UnitReply>).then(
+    const slot = this.#table.take();
+    this.#slots[slot] = unit;
+    if (unit.timeoutMs !== undefined) this.#watch(slot, unit, unit.timeoutMs, unit.timeoutMs);
+    (this.#piscina.run(unit.request(slot)) as Promise<UnitReply>).then(
       (reply) => {
-        this.#release(heavy);
-        work.settle(reply);
+        this.#end(slot, heavy);
+        unit.settle(reply);
         this.#pump();
       },
       (error: unknown) => {
-        this.#release(heavy);
-        work.fail(error);
+        // Read the slot before ending it: whether (and where) the unit started.
+        const thread = this.#table.thread(slot);
+        const running = this.#table.running(slot);
+        const death = thread === 0 ? null : this.#deathOf(thread, error);
+        this.#end(slot, heavy);
+        this.#failed(unit, error, death, running);
         this.#pump();
       },
     );
   }
 
-  #release(heavy: boolean): void {
+  #end(slot: number, heavy: boolean): void {
+    clearTimeout(this.#timers[slot]);
+    this.#timers[slot] = undefined;
+    this.#slots[slot] = undefined;
+    this.#table.release(slot);
     this.#inFlight--;
     if (heavy) this.#inFlightHeavy--;
     this.#completed++;
   }
+
+  /** Decides what a unit Piscina rejected becomes (see the module comment). */
+  #failed(unit: PoolUnit, error: unknown, death: Death | null, running: number): void {
+    if (this.#closed) {
+      unit.fail(0, new ExecutorClosedError('(pool)'));
+      return;
+    }
+    if (death === null) {
+      // It never started: the worker it was waiting on went away. Nothing of it ran; run it again.
+      if (++unit.redispatched < kMaxDispatches) {
+        this.#redispatched++;
+        this.#queue.push(unit);
+        return;
+      }
+      const detail = `it was dispatched ${kMaxDispatches} times and its worker died each time before starting it: ${messageOf(error)}`;
+      unit.fail(0, new WorkerExitError(unit.culprit(0).node, detail, { cause: error }));
+      return;
+    }
+    if (death.unit === unit) {
+      const self = unit.culprit(death.offset);
+      if (death.timeout) unit.fail(death.offset, new NodeTimeoutError(self.node, unit.timeoutMs!));
+      else unit.fail(death.offset, new WorkerExitError(self.node, death.detail, { culprit: self, cause: error }));
+      return;
+    }
+    // A bystander that had started there: fail it, naming the node of this unit it was in.
+    const offset = running > 0 ? running - 1 : 0;
+    const culprit = death.unit === null ? null : death.unit.culprit(death.offset);
+    unit.fail(offset, new WorkerExitError(unit.culprit(offset).node, death.detail, { culprit, cause: error }));
+  }
+
+  /**
+   * Why worker `thread` went away: recorded by `#terminate` for a timeout, else worked out now,
+   * while the slots of its other units still show which node was inside its synchronous part.
+   */
+  #deathOf(thread: number, error: unknown): Death {
+    let death = this.#deaths.get(thread);
+    if (death !== undefined) return death;
+    let unit: PoolUnit | null = null;
+    let offset = 0;
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      if (this.#slots[slot] === undefined || this.#table.thread(slot) !== thread) continue;
+      const running = this.#table.running(slot);
+      if (running > 0) {
+        unit = this.#slots[slot]!;
+        offset = running - 1;
+        break;
+      }
+    }
+    const detail =
+      unit === null
+        ? `${messageOf(error)} (no node was running on it at that moment, so none can be blamed)`
+        : messageOf(error);
+    death = { thread, unit, offset, timeout: false, detail };
+    this.#remember(death);
+    return death;
+  }
+
+  #remember(death: Death): void {
+    this.#deaths.set(death.thread, death);
+    if (this.#deaths.size > kDeathsKept) this.#deaths.delete(this.#deaths.keys().next().value!);
+  }
+
+  /**
+   * Arms the time limit of the unit in `slot`. It counts only once the unit has started on a
+   * worker: while it waits in a worker's queue the check is put off.
+   */
+  #watch(slot: number, unit: PoolUnit, timeoutMs: number, delay: number): void {
+    const timer = setTimeout(() => {
+      if (this.#slots[slot] !== unit) return;
+      const thread = this.#table.thread(slot);
+      const left = thread === 0 ? timeoutMs : timeoutMs - (sharedNow() - this.#table.startedAt(slot));
+      // Past its limit while another unit holds the thread in a synchronous part: it is kept
+      // waiting, not at fault. That unit's own limit (if it has one) replaces the worker.
+      if (left > 0) this.#watch(slot, unit, timeoutMs, left);
+      else if (this.#blockedBy(thread, slot)) this.#watch(slot, unit, timeoutMs, timeoutMs);
+      else this.#terminate(thread, unit, timeoutMs);
+    }, delay);
+    timer.unref();
+    this.#timers[slot] = timer;
+  }
+
+  /** True when a unit other than the one in `slot` is inside a synchronous part on `thread`. */
+  #blockedBy(thread: number, slot: number): boolean {
+    for (let other = 0; other < this.#slots.length; other++) {
+      if (other === slot || this.#slots[other] === undefined) continue;
+      if (this.#table.thread(other) === thread && this.#table.running(other) > 0) return true;
+    }
+    return false;
+  }
+
+  /** Terminates the worker whose unit ran past its limit; Piscina then fails what it held. */
+  #terminate(thread: number, unit: PoolUnit, timeoutMs: number): void {
+    const node = unit.culprit(0);
+    this.#remember({
+      thread,
+      unit,
+      offset: 0,
+      timeout: true,
+      detail: `node '${node.node}' of graph '${node.graph}' ran past its ${timeoutMs} ms limit and the worker was terminated`,
+    });
+    this.#terminated++;
+    for (const worker of this.#piscina.threads) {
+      if (worker.threadId === thread) {
+        void worker.terminate();
+        return;
+      }
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : 'it stopped while sending a result back';
 }

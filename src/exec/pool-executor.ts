@@ -1,138 +1,191 @@
 /**
- * Runs one graph's units on a {@link NodePool}: turns a ready unit into a worker task, and the
- * worker's reply (or Piscina's rejection) back into the run's callbacks with errors that name
- * the node.
+ * Runs one graph's units on a {@link NodePool}: turns a ready unit into a worker request (its
+ * arguments checked, with what structured clone would lose of them), and the worker's reply (or
+ * the pool's verdict on a dead worker) back into the run's callbacks with errors that name the
+ * node.
  */
-import { ExecutorClosedError, NodeTimeoutError, UncloneableValueError, WorkerExitError } from '../model/errors.js';
+import { ExecutorClosedError, type Culprit } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
+import { inputRoot, inspectValue, isPrimitive, restoreValue, ValueFault, ValueSink } from '../model/values.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
-import type { Executor, UnitJob } from './executor.js';
-import type { NodePool, PoolWork } from './node-pool.js';
-import type { UnitReply, UnitTask } from './protocol.js';
+import type { Executor, ReadyUnit } from './executor.js';
+import type { NodePool, PoolUnit } from './node-pool.js';
+import './platform.js';
+import type { UnitReply, UnitRequest } from './protocol.js';
+import type { ValueExtras } from '../model/values.js';
 
 export class PoolExecutor implements Executor {
   readonly kind = 'pool' as const;
   readonly pool: NodePool;
   /** The node module's URL. */
   readonly href: string;
-  /** True when the pool is the process-wide default one, which a Runtime may swap for its own. */
-  readonly shared: boolean;
   readonly #plan: GraphPlan;
   readonly #costs: CostModel;
-  /** Export names per unit, head first; shared by every task of that unit. */
+  /** Export names per unit, head first; shared by every request of that unit. */
   readonly #names: ReadonlyArray<readonly string[]>;
-  readonly #release: () => Promise<void>;
+  /** Per node, the path root of each cache input (`inputs.alpha`), for refusals. */
+  readonly #inputRoots: ReadonlyArray<readonly string[]>;
   /** Whether two units of one run can ever be ready at once (ranks and cancel cells matter). */
   readonly #parallel: boolean;
   #closed = false;
 
-  /** `release` is called once by `close()`: it gives the pool back to whoever owns it. */
-  constructor(
-    plan: GraphPlan,
-    costs: CostModel,
-    pool: NodePool,
-    href: string,
-    shared: boolean,
-    release: () => Promise<void>,
-  ) {
+  /** Runs `plan`'s units from the node module at `href` on `pool` (which it does not own). */
+  constructor(plan: GraphPlan, costs: CostModel, pool: NodePool, href: string) {
     this.#plan = plan;
     this.#costs = costs;
     this.pool = pool;
     this.href = href;
-    this.shared = shared;
     this.#names = plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name));
-    this.#release = release;
+    this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
     this.#parallel = plan.maxWidth > 1;
   }
 
-  dispatch(job: UnitJob): void {
+  dispatch(ready: ReadyUnit): void {
     if (this.#closed) {
-      job.run.unitFailed(job, 0, new ExecutorClosedError(this.#plan.graph));
+      ready.run.unitFailed(ready, 0, new ExecutorClosedError(this.#plan.graph));
       return;
     }
-    const unit = job.unit.index;
-    const f = this.#names[unit]!;
+    const extras = this.#checkArguments(ready);
+    if (extras === null) return;
+    const unit = ready.unit.index;
     // A fused chain carries the run's cancel cell only when another unit of the same run can be
     // running beside it (and fail); in a graph that is one path nothing can.
-    const cancellable = f.length > 1 && this.#parallel;
+    const cancel = this.#names[unit]!.length > 1 && this.#parallel ? ready.run.cancelCell() : undefined;
     this.pool.enqueue(
-      new UnitWork(
-        job,
-        this.#plan,
-        cancellable ? { m: this.href, f, a: job.args, c: job.run.cancelCell() } : { m: this.href, f, a: job.args },
+      new PooledUnit(
+        ready,
+        this,
+        extras,
+        cancel,
         this.#parallel ? this.#costs.rank(unit) : 0,
         this.#costs.isLight(unit),
       ),
     );
   }
 
+  /** Later dispatches fail with ExecutorClosedError; the pool is left to its owner. */
   async close(): Promise<void> {
-    if (this.#closed) return;
     this.#closed = true;
-    await this.#release();
+  }
+
+  /** The request for `ready` in table slot `slot`. */
+  request(
+    ready: ReadyUnit,
+    extras: ValueExtras | undefined,
+    cancel: Int32Array | undefined,
+    slot: number,
+  ): UnitRequest {
+    const nodes = this.#names[ready.unit.index]!;
+    const request: { -readonly [K in keyof UnitRequest]: UnitRequest[K] } = {
+      module: this.href,
+      nodes,
+      args: ready.args,
+      slot,
+    };
+    if (extras !== undefined) request.extras = extras;
+    if (cancel !== undefined) request.cancel = cancel;
+    return request;
+  }
+
+  culprit(ready: ReadyUnit, offset: number): Culprit {
+    return { graph: this.#plan.graph, node: this.#plan.nodes[ready.unit.nodes[offset]!]!.name };
+  }
+
+  timeoutOf(ready: ReadyUnit): number | undefined {
+    return this.#plan.nodes[ready.unit.head]!.timeoutMs;
+  }
+
+  settle(ready: ReadyUnit, reply: UnitReply): void {
+    if (reply.ok) {
+      if (reply.extras !== undefined) restoreValue(reply.extras);
+      ready.run.unitDone(ready, reply.value, reply.durations, reply.thread);
+    } else if ('error' in reply) {
+      if (reply.extras !== undefined) restoreValue(reply.extras);
+      ready.run.unitFailed(ready, reply.at, fromErrorEnvelope(reply.error));
+    } else if ('refused' in reply) {
+      const { path, valueType, detail, cause } = reply.refused;
+      const fault = new ValueFault(path, valueType, detail, cause === undefined ? undefined : fromErrorEnvelope(cause));
+      ready.run.unitFailed(ready, reply.at, fault.toError(this.culprit(ready, reply.at)));
+    }
+    // Otherwise the run had already failed and the worker stopped the chain: nothing to report.
+  }
+
+  /**
+   * Checks the head's arguments as they will cross to a worker and notes what clone loses of
+   * them. Null when one is refused (a cache input that cannot be cloned): the unit then failed.
+   */
+  #checkArguments(ready: ReadyUnit): ValueExtras | undefined | null {
+    const args = ready.args;
+    let sink: ValueSink | null = null;
+    const head = this.#plan.nodes[ready.unit.head]!;
+    const roots = this.#inputRoots[head.index]!;
+    for (let k = 0; k < args.length; k++) {
+      const arg = args[k];
+      if (isPrimitive(arg)) continue;
+      // A root without inputs or in-edges is given only the `execute()` context (trigger-less graphs).
+      const root = k < roots.length ? roots[k]! : head.inEdges.length === 0 ? 'inputs' : 'value';
+      const fault = inspectValue(arg, root, (sink ??= new ValueSink()));
+      if (fault !== null) {
+        ready.run.unitFailed(ready, 0, fault.toError({ node: head.name, graph: this.#plan.graph, argument: true }));
+        return null;
+      }
+    }
+    return sink?.extras();
   }
 }
 
-class UnitWork implements PoolWork {
-  readonly #job: UnitJob;
-  readonly #plan: GraphPlan;
-  readonly task: UnitTask;
+/** A ready unit of this graph in the pool's queue. */
+class PooledUnit implements PoolUnit {
+  readonly #ready: ReadyUnit;
+  readonly #executor: PoolExecutor;
+  readonly #extras: ValueExtras | undefined;
+  readonly #cancel: Int32Array | undefined;
   readonly rank: number;
   readonly light: boolean;
+  redispatched = 0;
 
-  constructor(job: UnitJob, plan: GraphPlan, task: UnitTask, rank: number, light: boolean) {
-    this.#job = job;
-    this.#plan = plan;
-    this.task = task;
+  constructor(
+    ready: ReadyUnit,
+    executor: PoolExecutor,
+    extras: ValueExtras | undefined,
+    cancel: Int32Array | undefined,
+    rank: number,
+    light: boolean,
+  ) {
+    this.#ready = ready;
+    this.#executor = executor;
+    this.#extras = extras;
+    this.#cancel = cancel;
     this.rank = rank;
     this.light = light;
   }
 
   get seq(): number {
-    return this.#job.run.seq;
+    return this.#ready.run.seq;
   }
 
   get cancelled(): boolean {
-    return this.#job.run.done;
+    return this.#ready.run.done;
   }
 
   get timeoutMs(): number | undefined {
-    // Units with a time limit are never fused, so the head is the node.
-    return this.#plan.nodes[this.#job.unit.head]!.timeoutMs;
+    return this.#executor.timeoutOf(this.#ready);
+  }
+
+  request(slot: number): UnitRequest {
+    return this.#executor.request(this.#ready, this.#extras, this.#cancel, slot);
+  }
+
+  culprit(offset: number): Culprit {
+    return this.#executor.culprit(this.#ready, offset);
   }
 
   settle(reply: UnitReply): void {
-    const job = this.#job;
-    if (reply.ok) {
-      job.run.unitDone(job, reply.v, reply.d, reply.w);
-    } else if ('e' in reply) {
-      job.run.unitFailed(job, reply.i, fromErrorEnvelope(reply.e));
-    } else if ('c' in reply) {
-      const node = this.#plan.nodes[job.unit.nodes[reply.i]!]!.name;
-      job.run.unitFailed(job, reply.i, new UncloneableValueError(node, reply.c.path, reply.c.type));
-    }
-    // Otherwise the run had already failed and the worker stopped the chain: nothing to report.
+    this.#executor.settle(this.#ready, reply);
   }
 
-  fail(error: unknown): void {
-    const job = this.#job;
-    const head = this.#plan.nodes[job.unit.head]!;
-    const timeoutMs = head.timeoutMs;
-    const name = error instanceof Error ? error.name : '';
-    let cause: unknown = error;
-    if (name === 'AbortError' && timeoutMs !== undefined) {
-      cause = new NodeTimeoutError(head.name, timeoutMs);
-    } else if (!(error instanceof ExecutorClosedError)) {
-      // Piscina rejects with "worker exited with code: N", "Worker terminated due to reaching
-      // memory limit", or, when postMessage of a result failed and killed the worker, with {}.
-      const detail = error instanceof Error ? error.message : 'it stopped while sending the result back';
-      const chain =
-        job.unit.nodes.length > 1
-          ? ` (fused chain ${job.unit.nodes.map((i) => this.#plan.nodes[i]!.name).join(' -> ')})`
-          : '';
-      cause = new WorkerExitError(head.name, detail + chain, { cause: error });
-    }
-    job.run.unitFailed(job, 0, cause);
+  fail(offset: number, cause: unknown): void {
+    this.#ready.run.unitFailed(this.#ready, offset, cause);
   }
 }

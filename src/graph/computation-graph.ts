@@ -26,6 +26,7 @@ export function graphInternals(graph: ComputationGraph<any, any>): GraphInternal
   return kInternals.get(graph)!;
 }
 import { mapGraph, type MapOptions } from './map.js';
+import { inspectValue } from '../model/values.js';
 
 /** Where a graph writes back: after each successful firing, `terminal`'s output goes to `accumulator`. */
 export interface GraphFeedback {
@@ -83,7 +84,8 @@ export class ComputationGraph<In = unknown, Out extends object = Record<string, 
    * value; a missing source reads as `undefined`); for a trigger-less graph it is the context
    * every root node receives as its sole argument.
    *
-   * Rejects with `GraphExecutionError` naming the node that failed.
+   * Rejects with `GraphExecutionError` naming the node that failed, or, before anything runs,
+   * with `UncloneableValueError` naming the path of an input no node could receive.
    *
    * @example
    * const { outputs } = await graph.execute({ alpha: { value: 5 }, beta: { estimate: 7 } });
@@ -100,6 +102,9 @@ export class ComputationGraph<In = unknown, Out extends object = Record<string, 
         ),
       );
     }
+    // Refused before anything runs, naming the path (`inputs.alpha.cb is a function`).
+    const fault = inspectValue(input, 'inputs');
+    if (fault !== null) return Promise.reject(fault.toError({ graph: this.name }));
     return new Promise((resolve, reject) => {
       new GraphRun(this.#ctx, input, options, (error, result) =>
         // The builder's type parameters vouch for the outputs' shape.

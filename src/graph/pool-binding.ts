@@ -14,11 +14,12 @@
  * pool that runs it.
  */
 import { leaseDefaultPool, type PoolLease } from '../exec/default-pool.js';
-import type { Executor, UnitJob } from '../exec/executor.js';
+import type { Executor, ReadyUnit } from '../exec/executor.js';
 import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
 import { PoolExecutor } from '../exec/pool-executor.js';
 import type { CostModel } from '../exec/cost-model.js';
-import { ExecutorClosedError, StateError } from '../model/errors.js';
+import { fromErrorEnvelope } from '../exec/error-envelope.js';
+import { ExecutorClosedError, StateError, TopologyError } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
 
 export class PoolBinding implements Executor {
@@ -59,12 +60,12 @@ export class PoolBinding implements Executor {
     return this.#lease?.pool ?? null;
   }
 
-  dispatch(job: UnitJob): void {
+  dispatch(ready: ReadyUnit): void {
     if (this.#closed) {
-      job.run.unitFailed(job, 0, new ExecutorClosedError(this.#plan.graph));
+      ready.run.unitFailed(ready, 0, new ExecutorClosedError(this.#plan.graph));
       return;
     }
-    (this.#executor ?? this.#bind(this.#ownLease())).dispatch(job);
+    (this.#executor ?? this.#bind(this.#ownLease())).dispatch(ready);
   }
 
   /**
@@ -84,7 +85,16 @@ export class PoolBinding implements Executor {
       await this.#unbind();
       this.#bind({ pool, release: async () => {} });
     }
-    await pool.describe(this.href, pool.threads);
+    const reply = await pool.listExports(this.href, pool.threads);
+    if (!reply.ok) {
+      const cause = fromErrorEnvelope(reply.error);
+      throw new TopologyError(
+        this.#plan.graph,
+        [],
+        `graph '${this.#plan.graph}': node module ${this.href} failed to import in a worker: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
+    }
   }
 
   /** Lets go of the runtime's pool; the next execution binds as if the graph were new. */
@@ -111,7 +121,7 @@ export class PoolBinding implements Executor {
 
   #bind(lease: PoolLease): PoolExecutor {
     this.#lease = lease;
-    this.#executor = new PoolExecutor(this.#plan, this.#costs, lease.pool, this.href, false, async () => {});
+    this.#executor = new PoolExecutor(this.#plan, this.#costs, lease.pool, this.href);
     return this.#executor;
   }
 

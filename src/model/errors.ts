@@ -91,32 +91,82 @@ export class NodeTimeoutError extends CloacaError {
   }
 }
 
-/** The worker thread running a node died (process.exit, out of memory); the pool replaced it. */
+/** The node whose run caused a worker to be replaced. */
+export interface Culprit {
+  readonly graph: string;
+  readonly node: string;
+}
+
+/**
+ * The worker thread running a node died (process.exit, out of memory) or was replaced because a
+ * node ran past its time limit; the pool replaced it. `node` is the node of this run that was on
+ * the worker; `culprit` is the node that caused the replacement (`node` itself when this run's own
+ * node did it), or null when no node can be blamed (a worker that died between node calls).
+ */
 export class WorkerExitError extends CloacaError {
   static override readonly code = 'CLOACA_ERR_WORKER_EXIT';
   readonly node: string;
+  readonly culprit: Culprit | null;
 
-  constructor(node: string, detail: string, options?: { cause?: unknown }) {
-    super(`the worker running node '${node}' died: ${detail}`, options);
+  constructor(node: string, detail: string, options?: { cause?: unknown; culprit?: Culprit | null }) {
+    const culprit = options?.culprit ?? null;
+    super(
+      culprit === null || culprit.node === node
+        ? `the worker running node '${node}' died: ${detail}`
+        : `the worker running node '${node}' was replaced because of node '${culprit.node}' of graph '${culprit.graph}': ${detail}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.node = node;
+    this.culprit = culprit;
   }
 }
 
-/** A node returned a value that cannot cross a thread boundary (a function, a symbol, ...). */
+/**
+ * Where a value that cannot cross a node boundary came from: a node's result or argument
+ * (`node`, with its `graph` when known), an `execute()` input (`graph`), or an event pushed to
+ * an accumulator (`accumulator`).
+ */
+export type ValueSource =
+  | { readonly node: string; readonly graph?: string; readonly argument?: boolean }
+  | { readonly graph: string; readonly node?: undefined }
+  | { readonly accumulator: string };
+
+/**
+ * A value cannot cross a node boundary: it holds a function, a symbol, a Promise, a class
+ * instance, a Proxy, a getter that throws, or it is nested too deep. `path` locates the culprit
+ * from the value's root: `value.handler` (a node's result), `inputs.alpha.cb` (an `execute()`
+ * input or a node's cache input), `event.cb` (a pushed event). Exactly one of `node`, `graph`
+ * (without `node`) and `accumulator` says where the value came from; a getter's error is `cause`.
+ */
 export class UncloneableValueError extends CloacaError {
   static override readonly code = 'CLOACA_ERR_UNCLONEABLE_VALUE';
-  readonly node: string;
-  /** Where in the returned value the culprit sits, e.g. `value.handler` or `value[2]`. */
+  /** The node that returned (or was to receive) the value. */
+  readonly node: string | undefined;
+  /** The graph, for an `execute()` input (and for a node's value when known). */
+  readonly graph: string | undefined;
+  /** The accumulator an event was pushed to. */
+  readonly accumulator: string | undefined;
+  /** Where in the value the culprit sits, e.g. `value.handler`, `inputs.alpha.cb`, `event.cb`. */
   readonly path: string;
-  /** What the culprit is: `function`, `symbol`, `Promise`, `WeakMap`, ... */
+  /** What the culprit is: `function`, `symbol`, `Promise`, a class name, `throwing getter`, `too deep`, ... */
   readonly valueType: string;
 
-  constructor(node: string, path: string, valueType: string) {
-    super(`node '${node}' returned a value that cannot be cloned: ${path} is a ${valueType}`);
-    this.node = node;
+  constructor(source: ValueSource, path: string, valueType: string, detail: string, options?: { cause?: unknown }) {
+    super(`${subjectOf(source)} cannot be cloned: ${path} ${detail}`, options);
+    const from = source as { node?: string; graph?: string; accumulator?: string };
+    this.node = from.node;
+    this.graph = from.graph;
+    this.accumulator = from.accumulator;
     this.path = path;
     this.valueType = valueType;
   }
+}
+
+function subjectOf(source: ValueSource): string {
+  if ('accumulator' in source) return `accumulator '${source.accumulator}': the pushed event`;
+  if (source.node === undefined) return `graph '${source.graph}': the execute() input`;
+  const graph = source.graph === undefined ? '' : `graph '${source.graph}': `;
+  return `${graph}node '${source.node}' ${source.argument === true ? 'was given a value that' : 'returned a value that'}`;
 }
 
 /** A routing node returned something other than `[variant, value]` with a known variant. */

@@ -23,7 +23,7 @@ import { connectRedisStream } from '../accumulators/redis-stream.js';
 import { StreamBackendRegistry, type StreamBackendFactory } from '../accumulators/stream-backend.js';
 import { NodePool } from '../exec/node-pool.js';
 import { graphInternals } from '../graph/computation-graph.js';
-import { ListenerError, StateError, UncloneableValueError } from '../model/errors.js';
+import { ListenerError, StateError } from '../model/errors.js';
 import { reactorHealthOf, type AccumulatorHealth, type HealthEvent, type ReactorHealth } from '../model/health.js';
 import {
   rejectUnknownKeys,
@@ -33,7 +33,6 @@ import {
   requirePositiveInteger,
 } from '../model/options.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
-import { findUncloneable } from '../model/values.js';
 import { ReactorHandle } from '../reactor/handle.js';
 import { Reactor, type FireRecord, type ReactorHooks } from '../reactor/reactor.js';
 import type { Durability } from './checkpoint.js';
@@ -43,6 +42,7 @@ import { Outlet, type OutletServices } from './outlet.js';
 import { noRestoredState, Persistence, type StateMismatchPolicy } from './persistence.js';
 import { Registry } from './registry.js';
 import { installSignalHandlers, type ShutdownOnSignalsOptions } from './signals.js';
+import { checkEvent, copyEvent } from '../model/values.js';
 
 export { RuntimeState } from './lifecycle.js';
 
@@ -454,7 +454,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   async #hostPush(accumulator: string, value: unknown): Promise<void> {
     this.#registry.accumulator(accumulator, 'host.push');
-    checkEvent(accumulator, value);
+    const event = copyEvent(accumulator, value);
     const outlet = this.#outlets.get(accumulator)!;
     this.#hostPushes++;
     try {
@@ -463,7 +463,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         if (state !== RuntimeState.Started && state !== RuntimeState.Stopping) {
           throw new StateError('runtime', state, `host.push('${accumulator}'): the runtime is ${state}`);
         }
-        if (outlet.offer(value)) {
+        if (outlet.offer(event)) {
           this.#pushed++;
           return;
         }
@@ -537,12 +537,4 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const accumulator of this.#registry.accumulators.values()) if (!accumulator.quiescent()) return false;
     return true;
   }
-}
-
-/** Refuses an event that cannot be cloned or checkpointed, naming the accumulator and the path. */
-function checkEvent(accumulator: string, event: unknown): void {
-  const refused = findUncloneable(event);
-  if (refused === null) return;
-  const path = `event${refused.path.slice('value'.length)}`;
-  throw new UncloneableValueError(accumulator, path, refused.type);
 }

@@ -1,0 +1,115 @@
+/**
+ * Values under a reactor (contract 3.1 and 5): what a node returns can fail only its own firing,
+ * under both strategies and on both executors (a 10,000-deep object or a throwing getter used
+ * to kill the process under `latest` and wedge a `sequential` reactor); what a node does to its
+ * input reaches neither the reactor's cache nor the fire record; an event no node could receive
+ * is refused by `push`, naming the accumulator and the path; what a node gives `host.push` is
+ * handed over as a copy, as it is from a worker.
+ */
+import { describe, expect, it } from 'vitest';
+import { GraphExecutionError, UncloneableValueError, passthroughAccumulator, reactor, type FireRecord } from 'cloaca';
+import { FireLog, executors, thrownBy, unique, useRuntimes, type ExecutorName } from './support.js';
+
+const { runtime, graph } = useRuntimes();
+
+describe.each(executors)('%s executor', (executor: ExecutorName) => {
+  describe.each(['latest', 'sequential'] as const)('%s reactor', (strategy) => {
+    async function setup(node: string) {
+      const a = unique('a');
+      const R = reactor({ name: unique('r'), accumulators: [a], strategy });
+      const g = await graph(unique('g'), executor, { reactor: R, graph: { [node]: { inputs: [a] } } });
+      const rt = runtime();
+      rt.register(passthroughAccumulator({ name: a }), R, g);
+      const log = new FireLog(rt);
+      await rt.start();
+      return { rt, a, log, handle: rt.reactor(R.name) };
+    }
+
+    const causeOf = (record: FireRecord): UncloneableValueError => {
+      expect(record.ok).toBe(false);
+      expect(record.error).toBeInstanceOf(GraphExecutionError);
+      expect((record.error as GraphExecutionError).node).toBe('shape');
+      const cause = (record.error as GraphExecutionError).cause;
+      expect(cause).toBeInstanceOf(UncloneableValueError);
+      return cause as UncloneableValueError;
+    };
+
+    it('a too-deep or getter-throwing result fails only its own firing; the reactor keeps going', async () => {
+      const { rt, a, log, handle } = await setup('shape');
+      expect(rt.push(a, { kind: 'deep' })).toBe(true);
+      await log.until(1);
+      expect(rt.push(a, { kind: 'getter' })).toBe(true);
+      await log.until(2);
+      expect(rt.push(a, { n: 3 })).toBe(true);
+      const records = await log.until(3);
+
+      expect(causeOf(records[0]!).valueType).toBe('too deep');
+      const getter = causeOf(records[1]!);
+      expect(getter.valueType).toBe('throwing getter');
+      expect((getter.cause as Error).message).toBe('getter boom');
+      expect(records[2]!.ok).toBe(true);
+      expect(records[2]!.outputs).toStrictEqual({ shape: { ok: 3 } });
+      await rt.idle();
+      expect(handle.getState().queued).toBe(0);
+      await rt.shutdown();
+      expect(rt.state).toBe('stopped');
+    });
+
+    it("a node mutating its input changes neither the reactor's cache nor the fire record", async () => {
+      const { rt, a, log, handle } = await setup('mutate_event');
+      rt.push(a, { n: 1, list: [1] });
+      const [record] = await log.until(1);
+      expect(record!.outputs).toStrictEqual({ mutate_event: 'mutated' });
+      expect(record!.inputs).toStrictEqual({ [a]: { n: 1, list: [1] } });
+      expect(handle.getState().cache).toStrictEqual({ [a]: { n: 1, list: [1] } });
+    });
+
+    it('push refuses an event no node could receive, naming the accumulator and the path', async () => {
+      const { rt, a, log } = await setup('shape');
+      const error = thrownBy(() => rt.push(a, { n: 1, cb() {} }));
+      expect(error).toBeInstanceOf(UncloneableValueError);
+      const e = error as UncloneableValueError;
+      expect({ accumulator: e.accumulator, path: e.path, valueType: e.valueType }).toStrictEqual({
+        accumulator: a,
+        path: 'event.cb',
+        valueType: 'function',
+      });
+      expect(e.message).toContain(`accumulator '${a}'`);
+      expect(e.message).toContain('event.cb is a function');
+      expect(rt.stats().pushed).toBe(0);
+      rt.push(a, { n: 2 });
+      await rt.idle();
+      expect(log.records.map((r) => r.outputs)).toStrictEqual([{ shape: { ok: 2 } }]);
+    });
+  });
+
+  it("what a node gives host.push is a copy: mutating it afterwards reaches no reactor's cache", async () => {
+    const input = unique('in');
+    const out = unique('out');
+    const R1 = reactor({ name: unique('r1'), accumulators: [input], strategy: 'sequential' });
+    const R2 = reactor({ name: unique('r2'), accumulators: [out] });
+    // Built without a pool: the runtime's own pool is the one whose workers reach its host.
+    const talker = await graph(
+      unique('talker'),
+      executor,
+      { reactor: R1, graph: { push_then_mutate: { inputs: [input] } } },
+      { sharedPool: true },
+    );
+    const listener = await graph(unique('listener'), 'inline', { reactor: R2, graph: { snap: { inputs: [out] } } });
+    const rt = runtime();
+    rt.register(
+      passthroughAccumulator({ name: input }),
+      passthroughAccumulator({ name: out }),
+      R1,
+      R2,
+      talker,
+      listener,
+    );
+    const log = new FireLog(rt);
+    await rt.start();
+    rt.push(input, { to: out, n: 1 });
+    await rt.idle();
+    expect(log.of(talker.name).map((r) => r.outputs)).toStrictEqual([{ push_then_mutate: 'pushed' }]);
+    expect(rt.reactor(R2.name).getState().cache).toStrictEqual({ [out]: { n: 1, list: [1] } });
+  });
+});
