@@ -27,6 +27,11 @@ describe('error codes', () => {
     expect([...documented].sort()).toStrictEqual(exported);
   });
 
+  it('an error that crossed a thread is rebuilt as its class: every exported class is known by name', async () => {
+    const { cloacaErrorClass } = await import('../dist/src/model/errors.js');
+    for (const [name, cls] of classes) expect(cloacaErrorClass(name), name).toBe(cls);
+  });
+
   it('instances carry their class code', () => {
     const error = new cloaca.StateError('runtime', 'created', 'not started');
     expect(error.code).toBe('CLOACA_ERR_STATE');

@@ -3,6 +3,7 @@
  * properties across a thread boundary. Structured clone alone keeps only some of these: a custom
  * class arrives as a plain `Error` named `Error`, and own properties such as `code` are lost.
  */
+import { cloacaErrorClass } from '../model/errors.js';
 import { inspectValue } from '../model/values.js';
 
 /** What crosses the boundary for a thrown value. */
@@ -53,9 +54,27 @@ const kBuiltins: Record<string, ErrorConstructor> = {
   URIError,
 };
 
-/** Rebuilds the thrown value: an Error of the built-in class when the name is one, else `Error` with that name. */
+/**
+ * Rebuilds the thrown value: an Error of the built-in class when the name is one; a cloaca
+ * error (a node's `host.push` refused in a worker...) as an instance of its class; else `Error`
+ * with that name.
+ */
 export function fromErrorEnvelope(envelope: ErrorEnvelope): unknown {
   if (envelope.kind === 'value') return envelope.value;
+  const own = cloacaErrorClass(envelope.name);
+  if (own !== undefined && envelope.props.code === own.code) {
+    const error = Object.create(own.prototype) as Error;
+    Object.defineProperty(error, 'message', { value: envelope.message, writable: true, configurable: true });
+    Object.defineProperty(error, 'stack', { value: envelope.stack, writable: true, configurable: true });
+    if (envelope.cause !== undefined) {
+      Object.defineProperty(error, 'cause', {
+        value: fromErrorEnvelope(envelope.cause),
+        writable: true,
+        configurable: true,
+      });
+    }
+    return Object.assign(error, envelope.props, { name: envelope.name });
+  }
   const Ctor = kBuiltins[envelope.name] ?? Error;
   const error =
     envelope.cause === undefined

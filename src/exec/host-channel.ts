@@ -9,6 +9,7 @@
  */
 import type { BroadcastChannel } from 'node:worker_threads';
 import type { Endpoint } from 'comlink';
+import type { ValueExtras } from '../model/values.js';
 
 /** The key in Piscina's `workerData` that carries the channel base name. */
 export const kHostChannelKey = 'cloacaHostChannel';
@@ -38,7 +39,12 @@ export function channelEndpoint(incoming: BroadcastChannel, outgoing: BroadcastC
 /** What a worker can ask of the runtime. */
 export interface HostApi {
   /** Feeds an accumulator; waits for room first (backpressure). */
-  push(accumulator: string, value: unknown): Promise<void>;
+  /**
+   * `extras` is given by a worker: what structured clone lost of `value` on the way (see
+   * `ValueExtras`), or null when nothing; the value is then already a copy. Without it (an inline
+   * node) the runtime makes the copy.
+   */
+  push(accumulator: string, value: unknown, extras?: ValueExtras | null): Promise<void>;
   /** Logs through the runtime's logger. */
   log(...args: unknown[]): void;
 }

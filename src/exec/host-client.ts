@@ -9,6 +9,7 @@
 import { BroadcastChannel, isMainThread, threadId, workerData } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
 import { StateError } from '../model/errors.js';
+import { inspectValue, ValueSink } from '../model/values.js';
 import {
   channelEndpoint,
   helloChannel,
@@ -77,7 +78,16 @@ function resolveHost(): Promise<HostApi | Remote<HostApi>> {
 /** The runtime running the current node. */
 export const host: Host = {
   async push(accumulator: string, value: unknown): Promise<void> {
-    await (await resolveHost()).push(accumulator, value);
+    if (isMainThread) {
+      await (await resolveHost()).push(accumulator, value);
+      return;
+    }
+    // Checked here, where the node can be told, and sent with what the crossing loses (a
+    // Buffer's class, an Error's own properties), so the event arrives as it would inline.
+    const sink = new ValueSink();
+    const fault = inspectValue(value, 'event', sink);
+    if (fault !== null) throw fault.toError({ accumulator });
+    await (await resolveHost()).push(accumulator, value, sink.extras() ?? null);
   },
   async log(...args: unknown[]): Promise<void> {
     await (await resolveHost()).log(...args);

@@ -330,3 +330,29 @@ export class ListenerError extends CloacaError {
     this.event = event;
   }
 }
+
+const kClasses: ReadonlyMap<string, typeof CloacaError> = new Map(
+  [
+    CloacaError,
+    TopologyError,
+    GraphExecutionError,
+    NodeTimeoutError,
+    WorkerExitError,
+    UncloneableValueError,
+    RoutingError,
+    ExecutorClosedError,
+    ConfigurationError,
+    RegistrationError,
+    AccumulatorError,
+    StreamEntryError,
+    StateError,
+    InvalidArgumentError,
+    CheckpointError,
+    ListenerError,
+  ].map((c) => [c.name, c as typeof CloacaError]),
+);
+
+/** The error class of that name, to rebuild an error that crossed a thread as the same class. */
+export function cloacaErrorClass(name: string): typeof CloacaError | undefined {
+  return kClasses.get(name);
+}

@@ -2,6 +2,7 @@
  * `runtime.reactor(name)`: the commands a user has over one reactor.
  */
 import { InvalidArgumentError } from '../model/errors.js';
+import { copyValue, inputRoot, ValueFault } from '../model/values.js';
 import type { FireRecord, Reactor, ReactorState } from './reactor.js';
 
 export class ReactorHandle {
@@ -35,7 +36,12 @@ export class ReactorHandle {
     return this.#reactor.forceFire();
   }
 
-  /** Replaces the whole cache, then fires like {@link forceFire}. While paused only the cache is replaced. */
+  /**
+   * Replaces the whole cache, then fires like {@link forceFire}. While paused only the cache is
+   * replaced. The cache holds copies of the given values (as if each had been pushed), and a
+   * value that could not be pushed rejects with UncloneableValueError naming its source and path
+   * (`cache.alpha.cb`), before anything changes.
+   */
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     if (typeof cache !== 'object' || cache === null) {
       return Promise.reject(
@@ -46,7 +52,13 @@ export class ReactorHandle {
         ),
       );
     }
-    return this.#reactor.fireWith(cache);
+    const copies: Record<string, unknown> = {};
+    for (const [source, value] of Object.entries(cache)) {
+      const copy = copyValue(value, `cache${inputRoot(source).slice('inputs'.length)}`);
+      if (copy instanceof ValueFault) return Promise.reject(copy.toError({ accumulator: source }));
+      copies[source] = copy;
+    }
+    return this.#reactor.fireWith(copies);
   }
 
   /** `{ cache, dirty, paused, queued, health }`, as plain values. */

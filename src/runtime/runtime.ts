@@ -42,7 +42,7 @@ import { Outlet, type OutletServices } from './outlet.js';
 import { noRestoredState, Persistence, type StateMismatchPolicy } from './persistence.js';
 import { Registry } from './registry.js';
 import { installSignalHandlers, type ShutdownOnSignalsOptions } from './signals.js';
-import { checkEvent, copyEvent } from '../model/values.js';
+import { checkEvent, copyEvent, restoreValue, type ValueExtras } from '../model/values.js';
 
 export { RuntimeState } from './lifecycle.js';
 
@@ -339,7 +339,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         );
       }
       this.#bridge = new HostBridge({
-        push: (name, value) => this.#hostPush(name, value),
+        push: (name, value, extras) => this.#hostPush(name, value, extras),
         log: (...args) => this.#log(...args),
       });
       await this.#startPool(this.#bridge.channel);
@@ -452,9 +452,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     };
   }
 
-  async #hostPush(accumulator: string, value: unknown): Promise<void> {
+  /** `host.push` of a node; `extras` is set when the node runs in a worker (see HostApi). */
+  async #hostPush(accumulator: string, value: unknown, extras?: ValueExtras | null): Promise<void> {
     this.#registry.accumulator(accumulator, 'host.push');
-    const event = copyEvent(accumulator, value);
+    if (extras) restoreValue(extras);
+    const event = extras === undefined ? copyEvent(accumulator, value) : value;
     const outlet = this.#outlets.get(accumulator)!;
     this.#hostPushes++;
     try {

@@ -8,7 +8,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { GraphExecutionError, passthroughAccumulator, reactor, stateAccumulator } from 'cloaca';
+import { GraphExecutionError, UncloneableValueError, passthroughAccumulator, reactor, stateAccumulator } from 'cloaca';
 import { FireLog, executors, rejectionOf, unique, useRuntimes, type ExecutorName } from './support.js';
 
 const { runtime, graph } = useRuntimes();
@@ -17,7 +17,7 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
   /** Reactor R1 (source `in`) runs `node`; reactor R2 (source `out`) records what reaches it. */
   async function setup(
     node: string,
-    options: { out?: 'passthrough' | 'state'; log?: (...args: unknown[]) => void } = {},
+    options: { out?: 'passthrough' | 'state'; log?: (...args: unknown[]) => void; listen?: string } = {},
   ) {
     const input = unique('in');
     const out = unique('out');
@@ -29,7 +29,10 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       { reactor: R1, graph: { [node]: { inputs: [input] } } },
       { sharedPool: true },
     );
-    const listener = await graph(unique('listener'), 'inline', { reactor: R2, graph: { snap: { inputs: [out] } } });
+    const listener = await graph(unique('listener'), 'inline', {
+      reactor: R2,
+      graph: { [options.listen ?? 'snap']: { inputs: [out] } },
+    });
     const rt = runtime(options.log ? { log: options.log } : {});
     rt.register(
       passthroughAccumulator({ name: input }),
@@ -60,6 +63,28 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     if (executor === 'pool') expect(thread).not.toBe(threadId);
     else expect(thread).toBe(threadId);
     expect(log.of(listener).map((r) => r.outputs?.snap)).toStrictEqual([['hi']]);
+  });
+
+  it('a pushed Buffer arrives as a Buffer and an Error keeps its class and own properties', async () => {
+    const { rt, input, out, log, listener } = await setup('push_buffer', { listen: 'inspect_pushed' });
+    rt.push(input, { to: out, text: 'hello' });
+    await rt.idle();
+    expect(log.of(listener).map((r) => r.outputs?.inspect_pushed)).toStrictEqual([
+      { buffer: true, text: 'hello', error: 'RangeError', code: 'E_R', isRangeError: true },
+    ]);
+  });
+
+  it('host.push of an event with a function fails the firing with UncloneableValueError naming the accumulator and path', async () => {
+    const { rt, input, out, log, talker, listener } = await setup('push_function');
+    rt.push(input, { to: out });
+    await rt.idle();
+    const [record] = log.of(talker);
+    expect(record!.ok).toBe(false);
+    const cause = (record!.error as GraphExecutionError).cause as UncloneableValueError;
+    expect(cause).toBeInstanceOf(UncloneableValueError);
+    expect(cause.accumulator).toBe(out);
+    expect(cause.path).toBe('event.cb');
+    expect(log.of(listener)).toHaveLength(0);
   });
 
   it('a node can write a state window through host.push', async () => {

@@ -8,13 +8,14 @@ import { describe, expect, it } from 'vitest';
 import {
   GraphExecutionError,
   InvalidArgumentError,
+  UncloneableValueError,
   passthroughAccumulator,
   reactor,
   type ComputationGraph,
   type FireRecord,
   type ReactorOptions,
 } from 'cloaca';
-import { Control, FireLog, executors, turn, unique, useRuntimes, type ExecutorName } from './support.js';
+import { Control, FireLog, executors, rejectionOf, turn, unique, useRuntimes, type ExecutorName } from './support.js';
 
 const { runtime, graph } = useRuntimes();
 
@@ -320,6 +321,27 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     it('fireWith rejects a non-object cache', async () => {
       const { handle } = await setup();
       await expect(handle.fireWith(null as unknown as Record<string, unknown>)).rejects.toThrow(InvalidArgumentError);
+    });
+
+    it('fireWith refuses a value that could not be pushed, naming the source and path, and changes nothing', async () => {
+      const { a, handle, log } = await setup();
+      await handle.forceFire();
+      const before = handle.getState().cache;
+      const error = await rejectionOf(handle.fireWith({ [a]: { cb: () => 1 } }));
+      expect(error).toBeInstanceOf(UncloneableValueError);
+      expect((error as UncloneableValueError).accumulator).toBe(a);
+      expect((error as UncloneableValueError).path).toBe(`cache.${a}.cb`);
+      expect(handle.getState().cache).toStrictEqual(before);
+      expect(log.records).toHaveLength(1);
+    });
+
+    it('fireWith keeps a copy: mutating the object afterwards changes neither the cache nor the record', async () => {
+      const { a, handle } = await setup();
+      const value = { n: 1 };
+      const record = await handle.fireWith({ [a]: value });
+      value.n = 2;
+      expect(record?.inputs).toStrictEqual({ [a]: { n: 1 } });
+      expect(handle.getState().cache).toStrictEqual({ [a]: { n: 1 } });
     });
   });
 
