@@ -132,7 +132,7 @@ export class NodePool {
     return this.#closed;
   }
 
-  /** Queues ready work; it starts as soon as the gate in the module comment allows. */
+  /** @internal Queues ready work; it starts as soon as the gate in the module comment allows. */
   enqueue(work: PoolWork): void {
     if (this.#closed) {
       work.fail(new ExecutorClosedError('(pool)'));
@@ -153,7 +153,7 @@ export class NodePool {
   };
 
   /**
-   * Imports a node module in the workers and lists its function exports. `copies` describe
+   * @internal Imports a node module in the workers and lists its function exports. `copies` describe
    * tasks go out at once, so each idle worker loads the module before the first run needs it.
    */
   async describe(href: string, copies = 1): Promise<DescribeReply> {

@@ -38,18 +38,6 @@ export function requirePositiveInteger(owner: string, option: string, value: unk
   return value as number;
 }
 
-/** Throws unless `value` is a non-empty string. */
-export function requireNonEmptyString(owner: string, option: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') {
-    throw new ConfigurationError(
-      owner,
-      value,
-      `${owner}: '${option}' must be a non-empty string, got ${describe(value)}`,
-    );
-  }
-  return value;
-}
-
 /** Throws unless `value` is a function, or undefined. */
 export function optionalFunction<F>(owner: string, option: string, value: unknown): F | undefined {
   if (value !== undefined && typeof value !== 'function') {
