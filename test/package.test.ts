@@ -7,7 +7,7 @@
  * minute), which only checkpoints load, and nothing here uses one.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,17 +51,25 @@ async function run(file: string, source: string): Promise<string> {
 }
 
 describe('npm pack', () => {
-  it('ships the compiled source with its declarations, the worker entry, README, LICENSE, CHANGELOG and nothing else', () => {
+  it('ships the compiled source with its declarations, the worker entry, the bin scripts, README, LICENSE, CHANGELOG and nothing else', () => {
     const sources = (readdirSync(join(root, 'src'), { recursive: true }) as string[])
       .filter((f) => f.endsWith('.ts'))
       .map((f) => `dist/src/${f.slice(0, -3)}`);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      bin?: string | Record<string, string>;
+    };
+    const bins = Object.values(typeof pkg.bin === 'string' ? { bin: pkg.bin } : (pkg.bin ?? {}));
+    // A bin script may also be one of the compiled sources: each file is listed once.
     const expected = [
-      ...sources.flatMap((f) => [`${f}.js`, `${f}.d.ts`]),
-      'dist/workers/node-worker.js',
-      'package.json',
-      'README.md',
-      'LICENSE',
-      'CHANGELOG.md',
+      ...new Set([
+        ...sources.flatMap((f) => [`${f}.js`, `${f}.d.ts`]),
+        ...bins.map((bin) => bin.replace(/^\.\//, '')),
+        'dist/workers/node-worker.js',
+        'package.json',
+        'README.md',
+        'LICENSE',
+        'CHANGELOG.md',
+      ]),
     ].sort();
     expect(packed).toStrictEqual(expected);
   });
