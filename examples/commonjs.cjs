@@ -14,8 +14,9 @@ async function main() {
     graph: { words: { next: ['count', 'longest'] }, count: {}, longest: {} },
     executor: 'pool',
   }).build();
-  const result = await graph.execute('the quick brown fox jumps over the lazy dog');
-  console.log(JSON.stringify(result.outputs));
+  const { outputs } = await graph.execute('the quick brown fox jumps over the lazy dog');
+  // count and longest run side by side on the pool: outputs has them in the order they finished.
+  console.log(`words: ${outputs.count}, longest: ${outputs.longest}`);
   await graph.close();
 }
 
