@@ -16,7 +16,8 @@ async function example(file: string, ...args: string[]): Promise<string[]> {
   return stdout.trimEnd().split('\n');
 }
 
-describe.concurrent('examples', () => {
+// Each example is a fresh process, some with worker threads: slow on a busy machine.
+describe.concurrent('examples', { timeout: 60_000 }, () => {
   it('accumulators/passthrough: one firing per kept tick, in order; a tick without a price is dropped', async () => {
     expect(await example('dist/examples/accumulators/passthrough.js')).toStrictEqual([
       'fired: {"ignore":null}',

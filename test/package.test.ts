@@ -50,7 +50,8 @@ async function run(file: string, source: string): Promise<string> {
   return stdout;
 }
 
-describe('npm pack', () => {
+// npm, child processes and a compiler run: on a busy machine that takes far longer than usual.
+describe('npm pack', { timeout: 120_000 }, () => {
   it('ships the compiled source with its declarations, the worker entry, the bin scripts, README, LICENSE, CHANGELOG and nothing else', () => {
     const sources = (readdirSync(join(root, 'src'), { recursive: true }) as string[])
       .filter((f) => f.endsWith('.ts'))
