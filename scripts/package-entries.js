@@ -1,6 +1,6 @@
 /**
- * The package's public entry points, read from `exports` in package.json, so that the API report,
- * the API reference and the unused-code check follow a new entry point without being told.
+ * The package's public entry points, read from `exports` in package.json, so that the API report
+ * and the API reference follow a new entry point without being told.
  */
 import { readFileSync } from 'node:fs';
 
