@@ -2,9 +2,13 @@
  * Builds and runs two graphs: the seed's market-maker graph (routing), and a diamond of
  * CPU-heavy nodes, inline and on the pool, printing results, the plan and timings.
  *
- *     node dist/examples/graphs.js
+ *     npm run example:graphs [-- --limit 3000000]
  */
+import { parseArgs } from 'node:util';
 import { ComputationGraphBuilder, reactor } from 'cloaca';
+
+const { values } = parseArgs({ options: { limit: { type: 'string', default: '3000000' } } });
+const limit = Number(values.limit);
 
 export const MarketMakerReactor = reactor({
   name: 'market_maker_reactor',
@@ -37,8 +41,8 @@ const diamondTopology = {
   upper: { next: 'total' },
   total: {},
 };
-const range = { from: 0, to: 3_000_000 };
-console.log('\ndiamond: primes below 3,000,000, the two halves counted in parallel');
+const range = { from: 0, to: limit };
+console.log(`\ndiamond: primes below ${limit.toLocaleString('en')}, the two halves counted in parallel`);
 for (const executor of ['inline', 'pool'] as const) {
   const diamond = await new ComputationGraphBuilder('diamond', {
     nodes: new URL('./diamond.nodes.js', import.meta.url),

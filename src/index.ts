@@ -4,6 +4,8 @@
  * Declare a reactor and a graph, build it, execute it on the main thread (`inline`) or on a
  * Piscina pool of worker threads (`pool`) that runs independent nodes in parallel; or register
  * accumulators, reactors and graphs with a `Runtime` that fires the graphs as events arrive.
+ *
+ * @module cloaca
  */
 export { reactor, toReactorDeclaration, ReactionMode, InputStrategy } from './model/reactor-declaration.js';
 export type {

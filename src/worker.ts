@@ -7,6 +7,8 @@
  *   if (tick.price > 100) await host.push('alerts', { price: tick.price });
  *   return tick;
  * }
+ *
+ * @module cloaca/worker
  */
 export { host } from './exec/host-client.js';
 export type { Host } from './exec/host-client.js';

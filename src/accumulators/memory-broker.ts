@@ -67,7 +67,7 @@ export class MemoryTopic {
     return this.#groups.get(group)?.committed;
   }
 
-  /** Connects a consumer of `group`. */
+  /** @internal Connects a consumer of `group` (the `memory` backend does). */
   subscribe(group: string): MemoryConsumer {
     let state = this.#groups.get(group);
     if (state === undefined) {

@@ -123,7 +123,16 @@ const kDeathsKept = 64;
 
 const before = (a: PoolUnit, b: PoolUnit): boolean => (a.seq !== b.seq ? a.seq < b.seq : a.rank > b.rank);
 
+/**
+ * A pool of node workers, for graphs that should share threads outside a runtime
+ * (`pool: new NodePool({ threads })`); yours to close.
+ *
+ * @example
+ * const pool = new NodePool({ threads: 4 });
+ * const graph = await new ComputationGraphBuilder('g', { nodes, graph, pool }).build();
+ */
 export class NodePool {
+  /** Worker threads, started with the pool and kept for its life. */
   readonly threads: number;
   readonly #capacity: number;
   readonly #piscina: Piscina;
@@ -171,7 +180,7 @@ export class NodePool {
   }
 
   /**
-   * Validates pool options without starting a thread (a graph checks its `pool` option at build
+   * @internal Validates pool options without starting a thread (a graph checks its `pool` option at build
    * time and creates the pool on first execution). Throws ConfigurationError.
    */
   static checkOptions(options: NodePoolOptions): {
@@ -200,11 +209,12 @@ export class NodePool {
     };
   }
 
+  /** True once `close()` was called: new units fail with ExecutorClosedError. */
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Queues a ready unit; it starts as soon as the gate in the module comment allows. */
+  /** @internal Queues a ready unit; it starts as soon as the gate in the module comment allows. */
   enqueue(unit: PoolUnit): void {
     if (this.#closed) {
       unit.fail(0, new ExecutorClosedError('(pool)'));
@@ -225,7 +235,7 @@ export class NodePool {
   };
 
   /**
-   * Imports a node module in the workers and lists its function exports. `copies` requests go
+   * @internal Imports a node module in the workers and lists its function exports. `copies` requests go
    * out at once, so each idle worker loads the module before the first run needs it.
    */
   async listExports(href: string, copies = 1): Promise<ListExportsReply> {

@@ -60,9 +60,9 @@ export interface GraphPlan {
   readonly units: readonly PlanUnit[];
   /** The most nodes any level holds: 1 means nothing can ever run beside anything else. */
   readonly maxWidth: number;
-  /** In-degree of each node, copied into every run. */
+  /** @internal In-degree of each node, copied into every run. */
   readonly inDegree: Int32Array;
-  /** Node indices with each node after all of its upstream nodes. */
+  /** @internal Node indices with each node after all of its upstream nodes. */
   readonly topologicalOrder: Int32Array;
 }
 
