@@ -18,6 +18,7 @@ import {
 } from './harness.js';
 import { writeChart } from './svg.js';
 import { chainSteps, chainSuite } from './suites/chain.js';
+import { checkpointSteps, checkpointSuite } from './suites/checkpoint.js';
 import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
 import { mapSteps, mapSuite } from './suites/map.js';
 import { parallelSteps, parallelSuite } from './suites/parallel.js';
@@ -57,6 +58,7 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   reactive: { steps: reactiveSteps, run: () => reactiveSuite(budget) },
   runtime: { steps: runtimeSteps, run: () => runtimeSuite(threads, budget) },
   map: { steps: mapSteps, run: () => mapSuite(threads, budget) },
+  checkpoint: { steps: checkpointSteps, run: () => checkpointSuite(budget) },
   redis: { steps: redisSteps, run: () => redisSuite(budget) },
 };
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');

@@ -19,7 +19,7 @@ describe('npm run bench (tiny mode)', () => {
     const { stdout } = await run(process.execPath, [benchScript, '--tiny', '--out', out], { timeout: 120_000 });
     expect(stdout).toContain('suite');
     const files = readdirSync(out);
-    for (const suite of ['dispatch', 'parallel', 'chain', 'reactive', 'runtime', 'map', 'redis']) {
+    for (const suite of ['dispatch', 'parallel', 'chain', 'reactive', 'runtime', 'map', 'checkpoint', 'redis']) {
       expect(files).toContain(`${suite}.json`);
       const json = JSON.parse(readFileSync(join(out, `${suite}.json`), 'utf8'));
       expect(json.name).toBe(suite);
