@@ -19,6 +19,7 @@ import {
 import { writeChart } from './svg.js';
 import { chainSteps, chainSuite } from './suites/chain.js';
 import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
+import { observabilitySteps, observabilitySuite } from './suites/observability.js';
 import { parallelSteps, parallelSuite } from './suites/parallel.js';
 import { reactiveSteps, reactiveSuite } from './suites/reactive.js';
 import { runtimeSteps, runtimeSuite } from './suites/runtime.js';
@@ -54,6 +55,7 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   chain: { steps: chainSteps, run: () => chainSuite(threads, budget) },
   reactive: { steps: reactiveSteps, run: () => reactiveSuite(budget) },
   runtime: { steps: runtimeSteps, run: () => runtimeSuite(threads, budget) },
+  observability: { steps: observabilitySteps, run: () => observabilitySuite(threads, budget) },
 };
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
 for (const name of selected) {

@@ -26,6 +26,17 @@ export { move } from './exec/move.js';
 export { Runtime, RuntimeState } from './runtime/runtime.js';
 export type { RuntimeOptions, RuntimeEvents, RuntimeStats } from './runtime/runtime.js';
 export type { Durability } from './runtime/checkpoint.js';
+export type {
+  RuntimeReport,
+  AccumulatorReport,
+  ReactorReport,
+  GraphReport,
+  PoolReport,
+  TopologyNode,
+  TopologyEdge,
+} from './runtime/observability.js';
+export type { FireSummary } from './runtime/fire-ring.js';
+export type { LatencyHistogramView } from './runtime/latency-histogram.js';
 export { AccumulatorHealth, ReactorHealth } from './model/health.js';
 export type { HealthEvent } from './model/health.js';
 export { parseDuration } from './model/duration.js';

@@ -16,6 +16,7 @@ import type { DescribeReply, UnitReply, UnitTask, WorkerTask } from '../src/exec
 import { findUncloneable, isThenable } from '../src/model/values.js';
 import type { NodeFunction } from '../src/model/topology.js';
 import { moveRegistry } from '../src/exec/move.js';
+import { runInTrace } from '../src/exec/run-observer.js';
 
 const modules = new Map<string, Map<string, NodeFunction> | Promise<Map<string, NodeFunction>>>();
 const moves = moveRegistry();
@@ -49,6 +50,11 @@ function load(href: string): Map<string, NodeFunction> | Promise<Map<string, Nod
 /** Piscina's task handler. */
 export default function handle(task: WorkerTask): UnitReply | DescribeReply | Promise<UnitReply | DescribeReply> {
   if ('describe' in task) return describe(task.describe);
+  if (task.t !== undefined) return runInTrace(task.t, () => loadAndRun(task));
+  return loadAndRun(task);
+}
+
+function loadAndRun(task: UnitTask): UnitReply | Promise<UnitReply> {
   const table = load(task.m);
   return table instanceof Map ? runUnit(task, table) : table.then((t) => runUnit(task, t));
 }

@@ -133,6 +133,11 @@ export class StreamAccumulator extends Accumulator {
     await this.#loop;
   }
 
+  /** Messages published but not yet received, when the connected backend can tell; else null. */
+  lag(): number | null {
+    return this.#backend?.lag?.() ?? null;
+  }
+
   override quiescent(): boolean {
     if (this.#busy) return false;
     if (this.health !== AccumulatorHealth.Live) return true;

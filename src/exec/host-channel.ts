@@ -37,8 +37,11 @@ export function channelEndpoint(incoming: BroadcastChannel, outgoing: BroadcastC
 
 /** What a worker can ask of the runtime. */
 export interface HostApi {
-  /** Feeds an accumulator; waits for room first (backpressure). */
-  push(accumulator: string, value: unknown): Promise<void>;
+  /**
+   * Feeds an accumulator; waits for room first (backpressure). `traceparent` is the pushing
+   * node's trace context when its run is traced.
+   */
+  push(accumulator: string, value: unknown, traceparent?: string): Promise<void>;
   /** Logs through the runtime's logger. */
   log(...args: unknown[]): void;
 }

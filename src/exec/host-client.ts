@@ -18,6 +18,7 @@ import {
   requestChannel,
   type HostApi,
 } from './host-channel.js';
+import { currentTrace } from './run-observer.js';
 
 /** The runtime, as seen from a node. */
 export interface Host {
@@ -77,7 +78,10 @@ function resolveHost(): Promise<HostApi | Remote<HostApi>> {
 /** The runtime running the current node. */
 export const host: Host = {
   async push(accumulator: string, value: unknown): Promise<void> {
-    await (await resolveHost()).push(accumulator, value);
+    // The calling node's trace context (when its run is traced) lets the runtime link what this
+    // push causes to the firing that made it.
+    const traceparent = currentTrace();
+    await (await resolveHost()).push(accumulator, value, traceparent);
   },
   async log(...args: unknown[]): Promise<void> {
     await (await resolveHost()).log(...args);

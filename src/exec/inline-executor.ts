@@ -17,6 +17,7 @@ import type { GraphPlan } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
 import type { Executor, UnitJob } from './executor.js';
 import { findUncloneable, isThenable } from '../model/values.js';
+import { runInTrace } from './run-observer.js';
 
 export class InlineExecutor implements Executor {
   readonly kind = 'inline' as const;
@@ -44,7 +45,10 @@ export class InlineExecutor implements Executor {
     try {
       while (this.#head < this.#queue.length) {
         const next = this.#queue[this.#head++]!;
-        if (!next.run.done) this.#run(next);
+        if (next.run.done) continue;
+        const traceparent = next.run.traceparent;
+        if (traceparent === undefined) this.#run(next);
+        else runInTrace(traceparent, () => this.#run(next));
       }
     } finally {
       this.#queue.length = 0;

@@ -56,11 +56,15 @@ export class PoolExecutor implements Executor {
     // A fused chain carries the run's cancel cell only when another unit of the same run can be
     // running beside it (and fail); in a graph that is one path nothing can.
     const cancellable = f.length > 1 && this.#parallel;
+    const task: UnitTask = cancellable
+      ? { m: this.href, f, a: job.args, c: job.run.cancelCell() }
+      : { m: this.href, f, a: job.args };
+    const t = job.run.traceparent;
     this.pool.enqueue(
       new UnitWork(
         job,
         this.#plan,
-        cancellable ? { m: this.href, f, a: job.args, c: job.run.cancelCell() } : { m: this.href, f, a: job.args },
+        t === undefined ? task : { ...task, t },
         this.#parallel ? this.#costs.rank(unit) : 0,
         this.#costs.isLight(unit),
       ),

@@ -15,6 +15,8 @@ export interface UnitTask {
   readonly a: readonly unknown[];
   /** Fused chains only: the run's cancel cell; once it is non-zero, start no further node. */
   readonly c?: Int32Array;
+  /** Traced runs only: the run's trace context, current while the nodes run (`host.push` sends it back). */
+  readonly t?: string;
 }
 
 /** Load a module and list its function exports (build-time validation and warm-up). */

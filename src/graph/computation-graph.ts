@@ -8,7 +8,13 @@ import { fromErrorEnvelope } from '../exec/error-envelope.js';
 import type { NodePool } from '../exec/node-pool.js';
 import { PoolExecutor } from '../exec/pool-executor.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
-import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
+import {
+  GraphRun,
+  type ExecuteOptions,
+  type GraphResult,
+  type RunCallback,
+  type RunOptions,
+} from '../exec/graph-run.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
 
@@ -100,14 +106,14 @@ export class ComputationGraph {
 
   /**
    * @internal The runtime's entry: runs one traversal and reports to `complete`, synchronously
-   * when every node was synchronous and inline.
+   * when every node was synchronous and inline; `options` may carry the runtime's observer.
    */
-  run(input: unknown, complete: RunCallback): void {
+  run(input: unknown, complete: RunCallback, options?: RunOptions): void {
     if (this.#closed) {
       complete(new ExecutorClosedError(this.name), undefined);
       return;
     }
-    new GraphRun(this.#ctx, input, undefined, complete).start();
+    new GraphRun(this.#ctx, input, options, complete).start();
   }
 
   /** Releases the executor (the graph's reference to its pool). Later executions reject. */

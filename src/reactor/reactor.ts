@@ -20,7 +20,7 @@
  * synchronous nodes), yielding to the event loop every {@link kBatch} firings.
  */
 import { performance } from 'node:perf_hooks';
-import type { GraphResult } from '../exec/graph-run.js';
+import type { GraphResult, RunOptions } from '../exec/graph-run.js';
 import type { ComputationGraph } from '../graph/computation-graph.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';
@@ -78,6 +78,11 @@ export interface ReactorHooks {
   changed(reactor: Reactor): void;
   /** The queue, after filling up, is down to half its capacity. */
   room(reactor: Reactor): void;
+  /**
+   * A graph's run is about to start for a firing (`seq` its sequential boundary, or -1): the
+   * options to run it with (the runtime's metrics and tracing observer), or undefined.
+   */
+  starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined;
 }
 
 /** A firing waiting for its turn: from a boundary or a manual command. */
@@ -354,37 +359,41 @@ export class Reactor {
     }
     for (const graph of graphs) {
       const isFirst = graph === graphs[0];
-      graph.run(firing.snapshot, (error: unknown, result: GraphResult | undefined) => {
-        const record: FireRecord =
-          result === undefined
-            ? {
-                reactor: this.name,
-                graph: graph.name,
-                ok: false,
-                error,
-                manual: firing.manual,
-                inputs: firing.snapshot,
-                durationMs: performance.now() - started,
-                firedAt,
-              }
-            : {
-                reactor: this.name,
-                graph: graph.name,
-                ok: true,
-                outputs: result.outputs,
-                manual: firing.manual,
-                inputs: firing.snapshot,
-                durationMs: performance.now() - started,
-                firedAt,
-              };
-        if (result === undefined) {
-          ok = false;
-          this.failures++;
-        }
-        if (isFirst) first = record;
-        this.#hooks.recorded(this, record);
-        if (--pending === 0) finish();
-      });
+      graph.run(
+        firing.snapshot,
+        (error: unknown, result: GraphResult | undefined) => {
+          const record: FireRecord =
+            result === undefined
+              ? {
+                  reactor: this.name,
+                  graph: graph.name,
+                  ok: false,
+                  error,
+                  manual: firing.manual,
+                  inputs: firing.snapshot,
+                  durationMs: performance.now() - started,
+                  firedAt,
+                }
+              : {
+                  reactor: this.name,
+                  graph: graph.name,
+                  ok: true,
+                  outputs: result.outputs,
+                  manual: firing.manual,
+                  inputs: firing.snapshot,
+                  durationMs: performance.now() - started,
+                  firedAt,
+                };
+          if (result === undefined) {
+            ok = false;
+            this.failures++;
+          }
+          if (isFirst) first = record;
+          this.#hooks.recorded(this, record);
+          if (--pending === 0) finish();
+        },
+        this.#hooks.starting(this, graph, firing.seq, firing.manual),
+      );
     }
   }
 }

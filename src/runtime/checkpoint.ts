@@ -15,6 +15,7 @@
  * typed arrays, Dates...).
  */
 import Database from 'better-sqlite3';
+import { performance } from 'node:perf_hooks';
 import { deserialize, serialize } from 'node:v8';
 import type { QueuedBoundary } from '../reactor/reactor.js';
 
@@ -63,6 +64,7 @@ export class Checkpoint {
   readonly #saveAccumulator: Database.Statement;
   readonly #deleteAccumulator: Database.Statement;
   readonly #onError: (error: unknown) => void;
+  readonly #onCommitted: ((ms: number) => void) | undefined;
   /** Staged boundaries, by reactor, in arrival order. */
   #appended = new Map<string, QueuedBoundary[]>();
   /** Highest consumed seq per reactor. */
@@ -73,10 +75,19 @@ export class Checkpoint {
   #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   #closed = false;
 
-  /** Opens (creating if needed) the checkpoint file. `onError` hears about commits that failed. */
-  constructor(path: string, onError: (error: unknown) => void, durability: Durability = 'process') {
+  /**
+   * Opens (creating if needed) the checkpoint file. `onError` hears about commits that failed,
+   * `onCommitted` how long each successful commit took (ms).
+   */
+  constructor(
+    path: string,
+    onError: (error: unknown) => void,
+    durability: Durability = 'process',
+    onCommitted?: (ms: number) => void,
+  ) {
     this.path = path;
     this.#onError = onError;
+    this.#onCommitted = onCommitted;
     this.#db = new Database(path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
@@ -176,6 +187,7 @@ export class Checkpoint {
     this.#consumed = new Map();
     this.#reactors = new Map();
     this.#accumulators = new Map();
+    const started = performance.now();
     try {
       this.#db.transaction(() => {
         for (const [reactor, list] of appended) {
@@ -200,6 +212,7 @@ export class Checkpoint {
       for (const waiter of waiters) waiter.reject(error);
       return;
     }
+    this.#onCommitted?.(performance.now() - started);
     for (const waiter of waiters) waiter.resolve();
   }
 

@@ -1,0 +1,417 @@
+/**
+ * What the runtime keeps about itself for operators: latency histograms (each graph's firings,
+ * each node's duration as measured where it ran, checkpoint commits), counters, the last event
+ * and fire times, a ring of recent fire records per reactor, and the reports that
+ * `runtime.inspect()` and `runtime.recentFires()` return (read by `cloaca/http` for its REST
+ * answers, its Prometheus metrics and its dashboard).
+ *
+ * Cost on the hot paths is a few field writes and typed-array increments per firing and per
+ * node (see `latency-histogram.ts`); everything else is computed when a report is read.
+ * `new Runtime({ metrics: false })` turns all of it off.
+ *
+ * Tracing (`tracing.ts`) rides on the same hooks: the observer of a graph run is also what gives
+ * the run its span.
+ */
+import type { Accumulator, AccumulatorKind } from '../accumulators/accumulator.js';
+import { StreamAccumulator } from '../accumulators/stream.js';
+import type { RunOptions } from '../exec/graph-run.js';
+import type { NodePool } from '../exec/node-pool.js';
+import type { RunObserver } from '../exec/run-observer.js';
+import type { ComputationGraph } from '../graph/computation-graph.js';
+import type { AccumulatorHealth, ReactorHealth } from '../model/health.js';
+import type { GraphPlan } from '../model/plan.js';
+import { InputStrategy, type ReactionMode } from '../model/reactor-declaration.js';
+import type { FireRecord, Reactor } from '../reactor/reactor.js';
+import { FireRing, type FireSummary } from './fire-ring.js';
+import { LatencyHistogram, type LatencyHistogramView } from './latency-histogram.js';
+import type { TracedRun, Tracing } from './tracing.js';
+
+/** An accumulator, as `runtime.inspect()` reports it. */
+export interface AccumulatorReport {
+  readonly name: string;
+  readonly kind: AccumulatorKind;
+  readonly health: AccumulatorHealth;
+  /** The reactors it feeds. */
+  readonly reactors: readonly string[];
+  /** Events offered (pushed, received, polled). */
+  readonly events: number;
+  /** Events dropped because `process`/`poll` threw, and backend failures. */
+  readonly failures: number;
+  /** Pushes refused for backpressure. */
+  readonly refused: number;
+  /**
+   * Events accepted and not yet fired: what the accumulator buffers itself (a batch) plus the
+   * deepest sequential queue among the reactors it feeds.
+   */
+  readonly bufferDepth: number;
+  /** The depth at which pushes are refused; null when nothing bounds it (latest reactors only). */
+  readonly bufferCapacity: number | null;
+  /** Epoch ms of the last boundary it delivered, or null. */
+  readonly lastEventAt: number | null;
+  /** Stream accumulators: messages published but not yet received, when the backend can tell; else null. */
+  readonly lag: number | null;
+}
+
+/** A reactor, as `runtime.inspect()` reports it. */
+export interface ReactorReport {
+  readonly name: string;
+  readonly health: ReactorHealth;
+  readonly accumulators: readonly string[];
+  readonly mode: ReactionMode;
+  readonly strategy: InputStrategy;
+  /** The graphs it fires. */
+  readonly graphs: readonly string[];
+  readonly paused: boolean;
+  /** Completed firings (each ran every bound graph). */
+  readonly fires: number;
+  /** Graph runs that failed. */
+  readonly failures: number;
+  /** Sequential boundaries waiting to fire. */
+  readonly queued: number;
+  /** The most it queues (sequential), or null (latest). */
+  readonly queueCapacity: number | null;
+  /** Epoch ms when its last firing started, or null. */
+  readonly lastFiredAt: number | null;
+}
+
+/** One node of a graph's topology. */
+export interface TopologyNode {
+  readonly id: string;
+  /** The accumulators it reads from the cache. */
+  readonly inputs: readonly string[];
+  /** Its level in the plan (what can run beside it shares it). */
+  readonly level: number;
+  readonly terminal: boolean;
+}
+
+/** One edge of a graph's topology: `label` is the routing variant, null for a `next` edge. */
+export interface TopologyEdge {
+  readonly from: string;
+  readonly to: string;
+  readonly label: string | null;
+}
+
+/** A graph, as `runtime.inspect()` reports it. */
+export interface GraphReport {
+  readonly name: string;
+  readonly reactor: string;
+  readonly executor: 'pool' | 'inline';
+  readonly levels: readonly (readonly string[])[];
+  readonly topology: { readonly nodes: readonly TopologyNode[]; readonly edges: readonly TopologyEdge[] };
+  /** Runs (fire records), failed ones included. */
+  readonly fires: number;
+  readonly failures: number;
+  readonly lastFiredAt: number | null;
+  /** Fire record durations (ms): from the firing's start to this graph's end. */
+  readonly fireDuration: LatencyHistogramView;
+  /** Per node: its duration (ms) as measured where it ran. */
+  readonly nodeDuration: Readonly<Record<string, LatencyHistogramView>>;
+}
+
+/** The runtime's worker pool. */
+export interface PoolReport {
+  readonly threads: number;
+  /** Units running or handed to the threads. */
+  readonly inFlight: number;
+  /** Units ready and waiting for a thread. */
+  readonly queued: number;
+  /** Units finished since the pool started. */
+  readonly completed: number;
+  /** Total time (ms) nodes of pool graphs spent running, as measured in the workers. */
+  readonly busyMs: number;
+}
+
+/** What `runtime.inspect()` returns. Histograms are live views, read when used. */
+export interface RuntimeReport {
+  readonly state: string;
+  /** Epoch ms when `start()` completed, or null. */
+  readonly startedAt: number | null;
+  /** False with `metrics: false`: histograms, times and the fire history are not kept. */
+  readonly metrics: boolean;
+  readonly accumulators: readonly AccumulatorReport[];
+  readonly reactors: readonly ReactorReport[];
+  readonly graphs: readonly GraphReport[];
+  /** The runtime's own pool, or null when no graph runs on it. */
+  readonly pool: PoolReport | null;
+  /** Checkpoint commit durations (ms), or null without a checkpoint. */
+  readonly checkpointCommits: LatencyHistogramView | null;
+}
+
+/** What the observer reads of the runtime. */
+export interface ObservedRuntime {
+  readonly state: () => string;
+  readonly queueCapacity: number;
+  readonly accumulators: () => Iterable<{ readonly accumulator: Accumulator; readonly feeds: readonly Reactor[] }>;
+  readonly reactors: () => Iterable<Reactor>;
+  readonly graphs: () => Iterable<ComputationGraph>;
+  readonly pool: () => NodePool | null;
+  readonly checkpointed: boolean;
+}
+
+/** Per-accumulator figures kept on the push and emit paths. */
+export class AccumulatorFigures {
+  lastEventAt: number | null = null;
+  refused = 0;
+  readonly #clock: TurnClock;
+
+  constructor(clock: TurnClock) {
+    this.#clock = clock;
+  }
+
+  /** A boundary left the accumulator. */
+  emitted(): void {
+    this.lastEventAt = this.#clock.now();
+  }
+}
+
+/**
+ * `Date.now()` costs about 40 ns, too much per event: events of one synchronous burst share one
+ * reading, taken at the first of them and forgotten at the end of the current job.
+ */
+class TurnClock {
+  #now = 0;
+  #fresh = false;
+  readonly #expire = (): void => {
+    this.#fresh = false;
+  };
+
+  now(): number {
+    if (!this.#fresh) {
+      this.#now = Date.now();
+      this.#fresh = true;
+      queueMicrotask(this.#expire);
+    }
+    return this.#now;
+  }
+}
+
+/** Per-graph figures; also the observer of the graph's runs. */
+class GraphFigures implements RunObserver {
+  readonly graph: ComputationGraph;
+  readonly options: RunOptions = { observer: this };
+  readonly fireDuration = new LatencyHistogram();
+  readonly nodeDuration: LatencyHistogram[];
+  fires = 0;
+  failures = 0;
+  lastFiredAt: number | null = null;
+  /** The span of the run in progress, when tracing (firings of one reactor never overlap). */
+  run: TracedRun | undefined;
+  /** Its reactor's recent fire records. */
+  ring: FireRing | undefined;
+  readonly #enabled: boolean;
+  readonly #pool: { busyMs: number } | null;
+  readonly #tracing: Tracing | null;
+
+  constructor(graph: ComputationGraph, enabled: boolean, pool: { busyMs: number }, tracing: Tracing | null) {
+    this.graph = graph;
+    this.nodeDuration = graph.plan.nodes.map(() => new LatencyHistogram());
+    this.#enabled = enabled;
+    this.#pool = graph.executor === 'pool' ? pool : null;
+    this.#tracing = tracing;
+  }
+
+  get traceparent(): string | undefined {
+    return this.run?.traceparent;
+  }
+
+  unit(plan: GraphPlan, nodes: readonly number[], durations: readonly number[], threadId: number): void {
+    if (this.#enabled) {
+      for (let k = 0; k < nodes.length; k++) {
+        const ms = durations[k]!;
+        this.nodeDuration[nodes[k]!]!.record(ms);
+        if (this.#pool !== null) this.#pool.busyMs += ms;
+      }
+    }
+    if (this.run !== undefined) this.#tracing!.nodes(this.run, plan, nodes, durations, threadId);
+  }
+}
+
+export class RuntimeObserver {
+  /** False with `metrics: false`: every hook returns at once. */
+  readonly enabled: boolean;
+  readonly #runtime: ObservedRuntime;
+  readonly #ringSize: number;
+  readonly #clock = new TurnClock();
+  readonly #accumulators = new Map<string, AccumulatorFigures>();
+  readonly #graphs = new Map<string, GraphFigures>();
+  readonly #rings = new Map<string, FireRing>();
+  readonly #pool = { busyMs: 0 };
+  readonly #commits = new LatencyHistogram();
+  #tracing: Tracing | null = null;
+  /** Metrics or tracing on: the per-run hooks have something to do. */
+  #active = false;
+  #startedAt: number | null = null;
+
+  constructor(runtime: ObservedRuntime, enabled: boolean, ringSize: number) {
+    this.#runtime = runtime;
+    this.enabled = enabled;
+    this.#ringSize = ringSize;
+  }
+
+  /** At start: what is registered is final; tracing, when on, is loaded. */
+  started(tracing: Tracing | null): void {
+    this.#tracing = tracing;
+    this.#startedAt = Date.now();
+    for (const { accumulator } of this.#runtime.accumulators()) {
+      this.#accumulators.set(accumulator.name, new AccumulatorFigures(this.#clock));
+    }
+    for (const reactor of this.#runtime.reactors())
+      this.#rings.set(reactor.name, new FireRing(reactor.name, this.#ringSize));
+    for (const graph of this.#runtime.graphs()) {
+      const figures = new GraphFigures(graph, this.enabled, this.#pool, tracing);
+      figures.ring = this.#rings.get(graph.reactor?.name ?? '');
+      this.#graphs.set(graph.name, figures);
+    }
+    this.#active = this.enabled || tracing !== null;
+  }
+
+  /** The figures the emit path of accumulator `name` updates, or null with metrics off. */
+  accumulator(name: string): AccumulatorFigures | null {
+    return this.enabled ? (this.#accumulators.get(name) ?? null) : null;
+  }
+
+  /** A push to `name` was refused for backpressure. */
+  refused(name: string): void {
+    const figures = this.#accumulators.get(name);
+    if (figures !== undefined) figures.refused++;
+  }
+
+  /** The options a graph's run starts with: its observer, and its span when tracing. */
+  starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined {
+    if (!this.#active) return undefined;
+    const figures = this.#graphs.get(graph.name);
+    if (figures === undefined) return undefined;
+    if (this.#tracing !== null) figures.run = this.#tracing.begin(reactor, graph.name, seq, manual);
+    return this.enabled || figures.run !== undefined ? figures.options : undefined;
+  }
+
+  /** One graph's record of one firing. */
+  recorded(record: FireRecord): void {
+    if (!this.#active) return;
+    const figures = this.#graphs.get(record.graph);
+    if (figures === undefined) return;
+    if (figures.run !== undefined) {
+      this.#tracing!.end(figures.run, record);
+      figures.run = undefined;
+    }
+    if (!this.enabled) return;
+    figures.fires++;
+    if (!record.ok) figures.failures++;
+    figures.lastFiredAt = record.firedAt;
+    figures.fireDuration.record(record.durationMs);
+    figures.ring?.push(record);
+  }
+
+  /** A host.push from a node; `traceparent` its run's trace context, if traced. */
+  offer(traceparent: string | undefined, feeds: readonly Reactor[], offer: () => boolean): boolean {
+    if (traceparent === undefined || this.#tracing === null) return offer();
+    return this.#tracing.offer(traceparent, feeds, offer);
+  }
+
+  /** A sequential boundary was queued. */
+  accepted(reactor: Reactor, seq: number): void {
+    this.#tracing?.accepted(reactor, seq);
+  }
+
+  /** A checkpoint commit took `ms`. */
+  committed(ms: number): void {
+    if (this.enabled) this.#commits.record(ms);
+  }
+
+  /** The newest fire records of `reactor`, newest first. */
+  recentFires(reactor: string, limit: number): FireSummary[] {
+    return this.#rings.get(reactor)?.newest(limit) ?? [];
+  }
+
+  report(): RuntimeReport {
+    const runtime = this.#runtime;
+    const reactors = [...runtime.reactors()];
+    const graphs = [...runtime.graphs()];
+    const pool = runtime.pool();
+    return {
+      state: runtime.state(),
+      startedAt: this.#startedAt,
+      metrics: this.enabled,
+      accumulators: [...runtime.accumulators()].map(({ accumulator, feeds }) =>
+        this.#accumulatorReport(accumulator, feeds),
+      ),
+      reactors: reactors.map((reactor) => this.#reactorReport(reactor, graphs)),
+      graphs: graphs.map((graph) => this.#graphReport(graph)),
+      pool: pool === null ? null : { ...pool.stats, busyMs: this.#pool.busyMs },
+      checkpointCommits: runtime.checkpointed ? this.#commits : null,
+    };
+  }
+
+  #accumulatorReport(accumulator: Accumulator, feeds: readonly Reactor[]): AccumulatorReport {
+    const figures = this.#accumulators.get(accumulator.name);
+    const capacity = this.#runtime.queueCapacity;
+    let queued = 0;
+    let bounded = false;
+    for (const reactor of feeds) {
+      if (reactor.declaration.strategy !== InputStrategy.Sequential) continue;
+      bounded = true;
+      queued = Math.max(queued, reactor.queued);
+    }
+    const own = accumulator.bufferCapacity();
+    return {
+      name: accumulator.name,
+      kind: accumulator.kind,
+      health: accumulator.health,
+      reactors: feeds.map((r) => r.name),
+      events: accumulator.events,
+      failures: accumulator.failures,
+      refused: figures?.refused ?? 0,
+      bufferDepth: accumulator.buffered() + queued,
+      bufferCapacity: own === null && !bounded ? null : (own ?? 0) + (bounded ? capacity : 0),
+      lastEventAt: figures?.lastEventAt ?? null,
+      lag: accumulator instanceof StreamAccumulator ? accumulator.lag() : null,
+    };
+  }
+
+  #reactorReport(reactor: Reactor, graphs: readonly ComputationGraph[]): ReactorReport {
+    const bound = graphs.filter((g) => g.reactor?.name === reactor.name);
+    let lastFiredAt: number | null = null;
+    for (const graph of bound) {
+      const at = this.#graphs.get(graph.name)?.lastFiredAt ?? null;
+      if (at !== null && (lastFiredAt === null || at > lastFiredAt)) lastFiredAt = at;
+    }
+    const sequential = reactor.declaration.strategy === InputStrategy.Sequential;
+    return {
+      name: reactor.name,
+      health: reactor.health,
+      accumulators: reactor.declaration.accumulators,
+      mode: reactor.declaration.mode,
+      strategy: reactor.declaration.strategy,
+      graphs: bound.map((g) => g.name),
+      paused: reactor.paused,
+      fires: reactor.fires,
+      failures: reactor.failures,
+      queued: reactor.queued,
+      queueCapacity: sequential ? this.#runtime.queueCapacity : null,
+      lastFiredAt,
+    };
+  }
+
+  #graphReport(graph: ComputationGraph): GraphReport {
+    const figures = this.#graphs.get(graph.name);
+    const { plan } = graph;
+    const empty = new LatencyHistogram();
+    return {
+      name: graph.name,
+      reactor: graph.reactor?.name ?? '',
+      executor: graph.executor,
+      levels: plan.levels,
+      topology: {
+        nodes: plan.nodes.map((n) => ({ id: n.name, inputs: n.inputs, level: n.level, terminal: n.terminal })),
+        edges: plan.nodes.flatMap((n) =>
+          n.outEdges.map((e) => ({ from: n.name, to: plan.nodes[e.to]!.name, label: e.variant })),
+        ),
+      },
+      fires: figures?.fires ?? 0,
+      failures: figures?.failures ?? 0,
+      lastFiredAt: figures?.lastFiredAt ?? null,
+      fireDuration: figures?.fireDuration ?? empty,
+      nodeDuration: Object.fromEntries(plan.nodes.map((n) => [n.name, figures?.nodeDuration[n.index] ?? empty])),
+    };
+  }
+}
