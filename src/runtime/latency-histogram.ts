@@ -8,7 +8,7 @@
  * Within a doubling [2^e, 2^(e+1)) the eight buckets are equal slices, each at most 12.5% of
  * the value, so a quantile read from the bucket's middle is within about 6% of the true value.
  * Every power of two of milliseconds is a bucket edge, so the count of values below 2^k ms is
- * exact: that is what the Prometheus exposition reads ({@link LatencyHistogram.countBelow}).
+ * exact: that is what the Prometheus exposition reads ({@link LatencyHistogram.countsBelow}).
  */
 import { endianness } from 'node:os';
 
@@ -45,8 +45,11 @@ export interface LatencyHistogramView {
   readonly sum: number;
   /** The value (ms) at quantile `q` (0..1), NaN when empty; within about 6% of the true value. */
   quantile(q: number): number;
-  /** Values recorded that were below `ms` (exact when `ms` is a power of two of milliseconds). */
-  countBelow(ms: number): number;
+  /**
+   * For each edge (ms, ascending), the values recorded below it: exact when the edge is a power
+   * of two of milliseconds (a value exactly on an edge counts above it).
+   */
+  countsBelow(edgesMs: readonly number[]): number[];
   /** A copy of the bucket counts, for {@link LatencyHistogramView.quantileSince}. */
   snapshot(): Float64Array;
   /** Quantile `q` of what was recorded since `earlier` (a {@link snapshot} of this histogram). */
@@ -77,10 +80,15 @@ export class LatencyHistogram implements LatencyHistogramView {
     return quantileOf(this.#counts, this.count, q);
   }
 
-  countBelow(ms: number): number {
+  countsBelow(edgesMs: readonly number[]): number[] {
+    const out: number[] = [];
     let total = 0;
-    for (let i = 0; i < kLast && lowerEdgeMs(i + 1) <= ms; i++) total += this.#counts[i]!;
-    return total;
+    let i = 0;
+    for (const edge of edgesMs) {
+      for (; i < kLast && lowerEdgeMs(i + 1) <= edge; i++) total += this.#counts[i]!;
+      out.push(total);
+    }
+    return out;
   }
 
   snapshot(): Float64Array {
