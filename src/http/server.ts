@@ -29,7 +29,7 @@ import {
   requireOptionsObject,
   requirePositiveInteger,
 } from '../model/options.js';
-import { Runtime } from '../runtime/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { accumulatorItem, fireItem, fireRecord, graphItem, list, notReady, reactorItem } from './answers.js';
 import { ApiKey, isLoopback } from './auth.js';
 import { fire, isObject, reactorNamed } from './commands.js';
@@ -113,7 +113,8 @@ interface Route {
  * console.log(`dashboard: ${ops.url}/`);
  */
 export async function serve(runtime: Runtime, options: ServeOptions = {}): Promise<OpsServer> {
-  if (!(runtime instanceof Runtime)) {
+  // By shape, not instanceof: an application may resolve its own copy of the package.
+  if (typeof runtime !== 'object' || runtime === null || typeof (runtime as Runtime).inspect !== 'function') {
     throw new InvalidArgumentError('serve(runtime)', runtime, `serve: expected a Runtime, got ${describe(runtime)}`);
   }
   requireOptionsObject('serve', options);
