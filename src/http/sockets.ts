@@ -18,8 +18,8 @@
  * - `/v1/ws/dashboard`: the dashboard's live feed, one update a second.
  *
  * A client that does not read what the server sends (its buffered amount passes
- * {@link kMaxBuffered}) is closed with 1008 (dashboard updates are skipped instead: the next
- * one supersedes them), so no client can make the server buffer without bound.
+ * {@link kMaxBuffered}) is disconnected (dashboard updates are skipped instead: the next one
+ * supersedes them), so no client can make the server buffer without bound.
  */
 import { WebSocket, type RawData } from 'ws';
 import type { Runtime } from '../runtime/runtime.js';
@@ -59,11 +59,14 @@ export class SocketStats {
   }
 }
 
-/** Sends unless the client stopped reading; closes it (1008) when it did. */
+/**
+ * Sends unless the client stopped reading; drops the connection when it did (a closing
+ * handshake would wait for a client that reads nothing).
+ */
 function send(ws: WebSocket, message: unknown): void {
   if (ws.readyState !== WebSocket.OPEN) return;
   if (ws.bufferedAmount > kMaxBuffered) {
-    ws.close(1008, 'the client does not read what the server sends');
+    ws.terminate();
     return;
   }
   ws.send(typeof message === 'string' ? message : stringify(message));
