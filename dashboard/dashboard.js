@@ -98,7 +98,7 @@ function reactorRow(r) {
     el('td', {}, `${r.input_strategy}, ${r.reaction_mode}`),
     el('td', { class: 'num', 'data-field': 'fires' }, number(r.fires)),
     el('td', { class: 'num', 'data-field': 'failures' }, number(r.failures)),
-    el('td', { class: 'num' }, number(r.rate, 1)),
+    el('td', { class: 'num', 'data-field': 'rate' }, number(r.rate, 1)),
     el('td', { class: 'num' }, ms(r.p50_ms)),
     el('td', { class: 'num' }, ms(r.p99_ms)),
     el(
@@ -121,7 +121,7 @@ function accumulatorRow(a) {
     el('td', {}, a.kind),
     el('td', {}, badge(a.state)),
     el('td', { class: 'num', 'data-field': 'events' }, number(a.events_total)),
-    el('td', { class: 'num' }, number(a.rate, 1)),
+    el('td', { class: 'num', 'data-field': 'rate' }, number(a.rate, 1)),
     el('td', { class: 'num' }, buffered),
     el('td', { class: 'num' }, number(a.refused_total)),
     el('td', { class: 'num' }, number(a.failures_total)),
@@ -187,9 +187,8 @@ function drawGraph(graph) {
       }),
     );
     if (edge.label !== null) {
-      picture.append(
-        svg('text', { class: 'label', x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 5, 'text-anchor': 'middle' }, edge.label),
-      );
+      // Near the target, where the edges leaving one router have fanned apart.
+      picture.append(svg('text', { class: 'label', x: x2 - 8, y: y2 - 6, 'text-anchor': 'end' }, edge.label));
     }
   }
   for (const node of graph.topology.nodes) {

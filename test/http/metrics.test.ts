@@ -7,13 +7,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  batchAccumulator,
-  passthroughAccumulator,
-  reactor,
-  streamAccumulator,
-  type Runtime,
-} from 'cloaca';
+import { batchAccumulator, passthroughAccumulator, reactor, streamAccumulator, type Runtime } from 'cloaca';
 import { LatencyHistogram } from '../../dist/src/runtime/latency-histogram.js';
 import { executors, unique, useRuntimes, type ExecutorName } from '../runtime/support.js';
 import { Client, http, useServers, wsUrl } from './support.js';
