@@ -76,6 +76,12 @@ async function marketMaker() {
   return { rt, feed };
 }
 
+/** Resolves once the number shown by `selector` exceeds `above` (polled in the page; no reload). */
+const numberAbove = (page: Page, selector: string, above: number) =>
+  page.waitForFunction(
+    `Number(document.querySelector(${JSON.stringify(selector)})?.textContent?.replace(/,/g, '')) > ${above}`,
+  );
+
 const cellText = (page: Page, reactorName: string, field: string) =>
   page.locator(`tr[data-reactor="${reactorName}"] td[data-field="${field}"]`).innerText();
 
@@ -114,14 +120,8 @@ describe.skipIf(!haveChromium())('dashboard in Chromium', () => {
     const before = Number((await cellText(page, 'market_maker_reactor', 'fires')).replace(/,/g, ''));
     const producer = setInterval(feed, 20);
     try {
-      await page.waitForFunction(
-        ([selector, seen]) => Number(document.querySelector(selector)?.textContent?.replace(/,/g, '')) > seen,
-        ['tr[data-reactor="market_maker_reactor"] td[data-field="fires"]', before] as const,
-      );
-      await page.waitForFunction(
-        (selector) => Number(document.querySelector(selector)?.textContent) > 0,
-        'tr[data-reactor="market_maker_reactor"] td[data-field="rate"]',
-      );
+      await numberAbove(page, 'tr[data-reactor="market_maker_reactor"] td[data-field="fires"]', before);
+      await numberAbove(page, 'tr[data-reactor="market_maker_reactor"] td[data-field="rate"]', 0);
       await page.locator('#fires td.error', { hasText: 'asked to fail' }).first().waitFor();
       expect(await page.locator('tr[data-accumulator="beta"] .badge').innerText()).toBe('live');
       const path = join(mkdtempSync(join(tmpdir(), 'cloaca-dashboard-')), 'dashboard.png');
@@ -162,10 +162,7 @@ describe.skipIf(!haveChromium())('dashboard in Chromium', () => {
     await page.locator('tr[data-reactor="market_maker_reactor"]').waitFor();
     const before = Number(await cellText(page, 'market_maker_reactor', 'fires'));
     feed();
-    await page.waitForFunction(
-      ([selector, seen]) => Number(document.querySelector(selector)?.textContent?.replace(/,/g, '')) > seen,
-      ['tr[data-reactor="market_maker_reactor"] td[data-field="fires"]', before] as const,
-    );
+    await numberAbove(page, 'tr[data-reactor="market_maker_reactor"] td[data-field="fires"]', before);
     await page.close();
   });
 });
