@@ -2,6 +2,9 @@
  * `npm run load [-- --full | --tiny] [--executor pool|inline] [--strategy sequential|latest]
  * [--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]`
  *
+ * With `--http` it runs the ops server's load test instead (`load/http.ts`): inject over HTTP
+ * and WebSocket next to a bare `node:http`/`ws` server.
+ *
  * A load test of the reactive runtime: events into passthrough `a` -> `when_any` reactor (the
  * chosen strategy) -> 3-node chain graph (the chosen executor), offered by a paced producer at
  * fixed rates, each step for a set duration:
@@ -33,6 +36,7 @@ import { expectSteps, progress, progressDone, setResultsDir, writeResult } from 
 import { LoadDriver, kMaxQueueCapacity, type StepResult, type StepSpec } from './load/driver.js';
 import { MemorySampler, growth, liveHeapMiB } from './load/memory.js';
 import { printSteps, stepLine, writeCharts, type StepRecord } from './load/report.js';
+import { httpLoad } from './load/http.js';
 
 /** The overload step offers this many times the saturation rate. */
 const kOverloadFactor = 3;
@@ -62,7 +66,8 @@ const kMemorySampleMs = 100;
 
 const usage =
   'usage: npm run load -- [--full | --tiny] [--executor pool|inline] [--strategy sequential|latest] ' +
-  '[--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]';
+  '[--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]\n' +
+  '       npm run load -- --http [--full | --tiny] [--out DIR]';
 
 const { values } = (() => {
   try {
@@ -77,6 +82,7 @@ const { values } = (() => {
         threads: { type: 'string' },
         'queue-capacity': { type: 'string', default: '10000' },
         out: { type: 'string' },
+        http: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -107,6 +113,10 @@ const plans = {
   },
 } as const;
 const plan = plans[mode];
+if (values.http) {
+  if (values.out !== undefined) setResultsDir(values.out);
+  process.exit(await httpLoad(mode));
+}
 
 const executor = values.executor;
 if (executor !== 'pool' && executor !== 'inline') fail(`--executor must be pool or inline, got '${executor}'`);

@@ -19,11 +19,14 @@ export class ApiKey {
     this.#digest = digest(key);
   }
 
-  /** True when the request carries the key: as a Bearer token, or (`allowQuery`) as `?token=`. */
-  admits(req: IncomingMessage, url: URL, allowQuery: boolean): boolean {
+  /**
+   * True when the request carries the key as a Bearer token, or as `token` (the `?token=` of a
+   * WebSocket URL; null where that is not allowed).
+   */
+  admits(req: IncomingMessage, token: string | null): boolean {
     const header = req.headers.authorization;
     const bearer = header !== undefined && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '') : null;
-    const presented = bearer ?? (allowQuery ? url.searchParams.get('token') : null);
+    const presented = bearer ?? token;
     return presented !== null && timingSafeEqual(digest(presented), this.#digest);
   }
 }
