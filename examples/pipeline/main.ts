@@ -143,7 +143,13 @@ runtime.on('fire', (record: FireRecord) => {
 runtime.on('error', (error) => console.error(`\nerror: ${error.message}`));
 
 await runtime.start();
-const ops = values['no-serve'] ? null : await serve(runtime, { port });
+const ops = values['no-serve']
+  ? null
+  : await serve(runtime, { port }).catch(async (error: unknown) => {
+      console.error(`${error instanceof Error ? error.message : String(error)} (try --port 0, or --no-serve)`);
+      await runtime.shutdown();
+      process.exit(1);
+    });
 console.log(
   `market maker: ${rate} events/s for ${durationS} s, ${executor} executor${executor === 'pool' ? ` (${runtime.threads} threads)` : ''}, checkpoint ${values.checkpoint}`,
 );
