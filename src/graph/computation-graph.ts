@@ -108,7 +108,7 @@ export class ComputationGraph {
    * @internal The runtime's entry: runs one traversal and reports to `complete`, synchronously
    * when every node was synchronous and inline; `options` may carry the runtime's observer.
    */
-  run(input: unknown, complete: RunCallback, options?: RunOptions): void {
+  run(input: unknown, options: RunOptions | undefined, complete: RunCallback): void {
     if (this.#closed) {
       complete(new ExecutorClosedError(this.name), undefined);
       return;

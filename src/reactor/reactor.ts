@@ -359,41 +359,38 @@ export class Reactor {
     }
     for (const graph of graphs) {
       const isFirst = graph === graphs[0];
-      graph.run(
-        firing.snapshot,
-        (error: unknown, result: GraphResult | undefined) => {
-          const record: FireRecord =
-            result === undefined
-              ? {
-                  reactor: this.name,
-                  graph: graph.name,
-                  ok: false,
-                  error,
-                  manual: firing.manual,
-                  inputs: firing.snapshot,
-                  durationMs: performance.now() - started,
-                  firedAt,
-                }
-              : {
-                  reactor: this.name,
-                  graph: graph.name,
-                  ok: true,
-                  outputs: result.outputs,
-                  manual: firing.manual,
-                  inputs: firing.snapshot,
-                  durationMs: performance.now() - started,
-                  firedAt,
-                };
-          if (result === undefined) {
-            ok = false;
-            this.failures++;
-          }
-          if (isFirst) first = record;
-          this.#hooks.recorded(this, record);
-          if (--pending === 0) finish();
-        },
-        this.#hooks.starting(this, graph, firing.seq, firing.manual),
-      );
+      const options = this.#hooks.starting(this, graph, firing.seq, firing.manual);
+      graph.run(firing.snapshot, options, (error: unknown, result: GraphResult | undefined) => {
+        const record: FireRecord =
+          result === undefined
+            ? {
+                reactor: this.name,
+                graph: graph.name,
+                ok: false,
+                error,
+                manual: firing.manual,
+                inputs: firing.snapshot,
+                durationMs: performance.now() - started,
+                firedAt,
+              }
+            : {
+                reactor: this.name,
+                graph: graph.name,
+                ok: true,
+                outputs: result.outputs,
+                manual: firing.manual,
+                inputs: firing.snapshot,
+                durationMs: performance.now() - started,
+                firedAt,
+              };
+        if (result === undefined) {
+          ok = false;
+          this.failures++;
+        }
+        if (isFirst) first = record;
+        this.#hooks.recorded(this, record);
+        if (--pending === 0) finish();
+      });
     }
   }
 }
