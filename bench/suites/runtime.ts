@@ -48,10 +48,7 @@ export async function pipeline(
 }
 
 /** Pushes `count` events as fast as accepted; returns events/s and firings/s. */
-export async function throughput(
-  runtime: Runtime,
-  count: number,
-): Promise<{ eventsPerSec: number; firingsPerSec: number }> {
+async function throughput(runtime: Runtime, count: number): Promise<{ eventsPerSec: number; firingsPerSec: number }> {
   let firings = 0;
   runtime.on('fire', () => firings++);
   const start = performance.now();

@@ -1,7 +1,8 @@
 /**
  * The newest fire records of one reactor, in a ring of fixed size: what `/fires` and the
- * dashboard show. Slots are allocated once and overwritten, so keeping the history costs a few
- * field writes per record and never holds on to a firing's inputs or outputs.
+ * dashboard show. The ring is columns of typed arrays (and two arrays for the graph name and
+ * the error), allocated once and overwritten, so keeping the history costs a few stores per
+ * record, allocates nothing, and never holds on to a firing's inputs or outputs.
  */
 import type { FireRecord } from '../reactor/reactor.js';
 
@@ -19,55 +20,58 @@ export interface FireSummary {
   readonly firedAt: number;
 }
 
-interface Slot {
-  graph: string;
-  ok: boolean;
-  error: string | null;
-  manual: boolean;
-  durationMs: number;
-  firedAt: number;
-}
+const kOk = 1;
+const kManual = 2;
 
 export class FireRing {
   readonly reactor: string;
-  readonly #slots: Slot[];
-  /** Records written so far; the next one goes to `#written % size`. */
+  /** The ring holds this many records: a power of two, so a slot is an index masked. */
+  readonly capacity: number;
+  readonly #mask: number;
+  readonly #graph: string[];
+  readonly #error: Array<string | null>;
+  readonly #flags: Uint8Array;
+  readonly #durationMs: Float64Array;
+  readonly #firedAt: Float64Array;
+  /** Records written so far; the next one goes to slot `#written & #mask`. */
   #written = 0;
 
+  /** Keeps at least `size` records. */
   constructor(reactor: string, size: number) {
     this.reactor = reactor;
-    this.#slots = Array.from({ length: size }, () => ({
-      graph: '',
-      ok: true,
-      error: null,
-      manual: false,
-      durationMs: 0,
-      firedAt: 0,
-    }));
-  }
-
-  /** Records held (at most the ring's size). */
-  get size(): number {
-    return Math.min(this.#written, this.#slots.length);
+    this.capacity = 2 ** Math.ceil(Math.log2(Math.max(1, size)));
+    this.#mask = this.capacity - 1;
+    this.#graph = new Array<string>(this.capacity).fill('');
+    this.#error = new Array<string | null>(this.capacity).fill(null);
+    this.#flags = new Uint8Array(this.capacity);
+    this.#durationMs = new Float64Array(this.capacity);
+    this.#firedAt = new Float64Array(this.capacity);
   }
 
   push(record: FireRecord): void {
-    const slot = this.#slots[this.#written++ % this.#slots.length]!;
-    slot.graph = record.graph;
-    slot.ok = record.ok;
-    slot.error = record.ok ? null : messageOf(record.error);
-    slot.manual = record.manual;
-    slot.durationMs = record.durationMs;
-    slot.firedAt = record.firedAt;
+    const i = this.#written++ & this.#mask;
+    this.#graph[i] = record.graph;
+    this.#error[i] = record.ok ? null : messageOf(record.error);
+    this.#flags[i] = (record.ok ? kOk : 0) | (record.manual ? kManual : 0);
+    this.#durationMs[i] = record.durationMs;
+    this.#firedAt[i] = record.firedAt;
   }
 
   /** The newest `limit` records, newest first. */
   newest(limit: number): FireSummary[] {
-    const count = Math.min(limit, this.size);
+    const count = Math.min(limit, this.#written, this.capacity);
     const out: FireSummary[] = [];
     for (let k = 1; k <= count; k++) {
-      const slot = this.#slots[(this.#written - k) % this.#slots.length]!;
-      out.push({ reactor: this.reactor, ...slot });
+      const i = (this.#written - k) & this.#mask;
+      out.push({
+        reactor: this.reactor,
+        graph: this.#graph[i]!,
+        ok: (this.#flags[i]! & kOk) !== 0,
+        error: this.#error[i]!,
+        manual: (this.#flags[i]! & kManual) !== 0,
+        durationMs: this.#durationMs[i]!,
+        firedAt: this.#firedAt[i]!,
+      });
     }
     return out;
   }

@@ -148,42 +148,26 @@ export interface ObservedRuntime {
   readonly checkpointed: boolean;
 }
 
-/** Per-accumulator figures kept on the push and emit paths. */
-export class AccumulatorFigures {
-  lastEventAt: number | null = null;
-  refused = 0;
-  readonly #clock: TurnClock;
-
-  constructor(clock: TurnClock) {
-    this.#clock = clock;
-  }
-
-  /** A boundary left the accumulator. */
-  emitted(): void {
-    this.lastEventAt = this.#clock.now();
-  }
-}
-
 /**
- * `Date.now()` costs about 40 ns, too much per event: events of one synchronous burst share one
- * reading, taken at the first of them and forgotten at the end of the current job.
+ * Per-accumulator figures. The last event time is not taken per event (a clock reading costs
+ * about 40 ns, as much as a whole push into a `latest` reactor): once a second, and whenever a
+ * report is read, an accumulator whose event count moved is stamped with the time, so it is
+ * exact to the second. Times are 0 until set, never null: a field that only ever holds numbers
+ * is stored unboxed, where one that also held null would box every timestamp written to it.
  */
-class TurnClock {
-  #now = 0;
-  #fresh = false;
-  readonly #expire = (): void => {
-    this.#fresh = false;
-  };
+class AccumulatorFigures {
+  readonly accumulator: Accumulator;
+  refused = 0;
+  lastEventAt = 0;
+  seen = 0;
 
-  now(): number {
-    if (!this.#fresh) {
-      this.#now = Date.now();
-      this.#fresh = true;
-      queueMicrotask(this.#expire);
-    }
-    return this.#now;
+  constructor(accumulator: Accumulator) {
+    this.accumulator = accumulator;
   }
 }
+
+/** How often event counts are read for the last event times. */
+const kStampMs = 1000;
 
 /** Per-graph figures; also the observer of the graph's runs. */
 class GraphFigures implements RunObserver {
@@ -193,9 +177,12 @@ class GraphFigures implements RunObserver {
   readonly nodeDuration: LatencyHistogram[];
   fires = 0;
   failures = 0;
-  lastFiredAt: number | null = null;
+  /** Epoch ms, 0 before the first firing (see {@link AccumulatorFigures} for why not null). */
+  lastFiredAt = 0;
   /** The span of the run in progress, when tracing (firings of one reactor never overlap). */
   run: TracedRun | undefined;
+  /** Its trace context (a field, not a getter: every run reads it). */
+  traceparent: string | undefined;
   /** Its reactor's recent fire records. */
   ring: FireRing | undefined;
   readonly #enabled: boolean;
@@ -210,17 +197,16 @@ class GraphFigures implements RunObserver {
     this.#tracing = tracing;
   }
 
-  get traceparent(): string | undefined {
-    return this.run?.traceparent;
-  }
-
   unit(plan: GraphPlan, nodes: readonly number[], durations: readonly number[], threadId: number): void {
     if (this.#enabled) {
+      const histograms = this.nodeDuration;
+      let busy = 0;
       for (let k = 0; k < nodes.length; k++) {
         const ms = durations[k]!;
-        this.nodeDuration[nodes[k]!]!.record(ms);
-        if (this.#pool !== null) this.#pool.busyMs += ms;
+        histograms[nodes[k]!]!.record(ms);
+        busy += ms;
       }
+      if (this.#pool !== null) this.#pool.busyMs += busy;
     }
     if (this.run !== undefined) this.#tracing!.nodes(this.run, plan, nodes, durations, threadId);
   }
@@ -231,7 +217,6 @@ export class RuntimeObserver {
   readonly enabled: boolean;
   readonly #runtime: ObservedRuntime;
   readonly #ringSize: number;
-  readonly #clock = new TurnClock();
   readonly #accumulators = new Map<string, AccumulatorFigures>();
   readonly #graphs = new Map<string, GraphFigures>();
   readonly #rings = new Map<string, FireRing>();
@@ -253,7 +238,7 @@ export class RuntimeObserver {
     this.#tracing = tracing;
     this.#startedAt = Date.now();
     for (const { accumulator } of this.#runtime.accumulators()) {
-      this.#accumulators.set(accumulator.name, new AccumulatorFigures(this.#clock));
+      this.#accumulators.set(accumulator.name, new AccumulatorFigures(accumulator));
     }
     for (const reactor of this.#runtime.reactors())
       this.#rings.set(reactor.name, new FireRing(reactor.name, this.#ringSize));
@@ -263,11 +248,23 @@ export class RuntimeObserver {
       this.#graphs.set(graph.name, figures);
     }
     this.#active = this.enabled || tracing !== null;
+    if (!this.enabled) return;
+    const timer = setInterval(() => {
+      if (this.#runtime.state() === 'stopped') clearInterval(timer);
+      else this.#stamp();
+    }, kStampMs);
+    timer.unref();
   }
 
-  /** The figures the emit path of accumulator `name` updates, or null with metrics off. */
-  accumulator(name: string): AccumulatorFigures | null {
-    return this.enabled ? (this.#accumulators.get(name) ?? null) : null;
+  /** Stamps the accumulators whose event count moved since the last look. */
+  #stamp(): void {
+    let now = 0;
+    for (const figures of this.#accumulators.values()) {
+      const events = figures.accumulator.events;
+      if (events === figures.seen) continue;
+      figures.seen = events;
+      figures.lastEventAt = now ||= Date.now();
+    }
   }
 
   /** A push to `name` was refused for backpressure. */
@@ -281,7 +278,10 @@ export class RuntimeObserver {
     if (!this.#active) return undefined;
     const figures = this.#graphs.get(graph.name);
     if (figures === undefined) return undefined;
-    if (this.#tracing !== null) figures.run = this.#tracing.begin(reactor, graph.name, seq, manual);
+    if (this.#tracing !== null) {
+      figures.run = this.#tracing.begin(reactor, graph.name, seq, manual);
+      figures.traceparent = figures.run.traceparent;
+    }
     return this.enabled || figures.run !== undefined ? figures.options : undefined;
   }
 
@@ -293,6 +293,7 @@ export class RuntimeObserver {
     if (figures.run !== undefined) {
       this.#tracing!.end(figures.run, record);
       figures.run = undefined;
+      figures.traceparent = undefined;
     }
     if (!this.enabled) return;
     figures.fires++;
@@ -324,6 +325,7 @@ export class RuntimeObserver {
   }
 
   report(): RuntimeReport {
+    if (this.enabled) this.#stamp();
     const runtime = this.#runtime;
     const reactors = [...runtime.reactors()];
     const graphs = [...runtime.graphs()];
@@ -363,18 +365,15 @@ export class RuntimeObserver {
       refused: figures?.refused ?? 0,
       bufferDepth: accumulator.buffered() + queued,
       bufferCapacity: own === null && !bounded ? null : (own ?? 0) + (bounded ? capacity : 0),
-      lastEventAt: figures?.lastEventAt ?? null,
+      lastEventAt: figures === undefined || figures.lastEventAt === 0 ? null : figures.lastEventAt,
       lag: accumulator instanceof StreamAccumulator ? accumulator.lag() : null,
     };
   }
 
   #reactorReport(reactor: Reactor, graphs: readonly ComputationGraph[]): ReactorReport {
     const bound = graphs.filter((g) => g.reactor?.name === reactor.name);
-    let lastFiredAt: number | null = null;
-    for (const graph of bound) {
-      const at = this.#graphs.get(graph.name)?.lastFiredAt ?? null;
-      if (at !== null && (lastFiredAt === null || at > lastFiredAt)) lastFiredAt = at;
-    }
+    let lastFiredAt = 0;
+    for (const graph of bound) lastFiredAt = Math.max(lastFiredAt, this.#graphs.get(graph.name)?.lastFiredAt ?? 0);
     const sequential = reactor.declaration.strategy === InputStrategy.Sequential;
     return {
       name: reactor.name,
@@ -388,7 +387,7 @@ export class RuntimeObserver {
       failures: reactor.failures,
       queued: reactor.queued,
       queueCapacity: sequential ? this.#runtime.queueCapacity : null,
-      lastFiredAt,
+      lastFiredAt: lastFiredAt === 0 ? null : lastFiredAt,
     };
   }
 
@@ -409,7 +408,7 @@ export class RuntimeObserver {
       },
       fires: figures?.fires ?? 0,
       failures: figures?.failures ?? 0,
-      lastFiredAt: figures?.lastFiredAt ?? null,
+      lastFiredAt: figures === undefined || figures.lastFiredAt === 0 ? null : figures.lastFiredAt,
       fireDuration: figures?.fireDuration ?? empty,
       nodeDuration: Object.fromEntries(plan.nodes.map((n) => [n.name, figures?.nodeDuration[n.index] ?? empty])),
     };

@@ -111,7 +111,7 @@ export interface RuntimeStats {
 
 const kDefaultQueueCapacity = 10_000;
 /** Fire records kept per reactor for `recentFires()`. */
-const kFireHistory = 200;
+const kFireHistory = 256;
 const kNone: readonly never[] = [];
 
 /** One registered accumulator with its wiring. */
@@ -408,8 +408,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * The newest fire records of a reactor, newest first (at most 200 are kept per reactor; none
-   * with `metrics: false`). Throws RegistrationError for an unknown name.
+   * The newest fire records of a reactor, newest first (the newest 256 are kept per reactor;
+   * none with `metrics: false`). Throws RegistrationError for an unknown name.
    */
   recentFires(reactor: string, limit = 50): FireSummary[] {
     this.reactor(reactor);
@@ -561,10 +561,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #hostFor(slot: Slot): AccumulatorHost {
     const { accumulator, feeds } = slot;
     const name = accumulator.name;
-    const figures = this.#observer.accumulator(name);
     return {
       emit: (value) => {
-        figures?.emitted();
         for (const reactor of feeds) reactor.deliver(name, value);
       },
       fail: (error) => this.#reportError(error),
