@@ -34,7 +34,7 @@ import { accumulatorItem, fireItem, fireRecord, graphItem, list, notReady, react
 import { ApiKey, isLoopback } from './auth.js';
 import { fire, isObject, reactorNamed } from './commands.js';
 import { dashboardFiles } from './dashboard.js';
-import { HttpError, readJson, sendError, sendJson, stringify } from './json.js';
+import { HttpError, readJson, readJsonBody, sendError, sendJson, stringify, writeJson } from './json.js';
 import { feed } from './live.js';
 import { OpsMetrics } from './metrics.js';
 import { Sampler } from './sampler.js';
@@ -92,6 +92,7 @@ interface Context {
   readonly params: readonly string[];
 }
 
+/** Answers a request: synchronously, through a callback (then it answers errors itself), or by promise. */
 type Handler = (ctx: Context) => void | Promise<void>;
 
 interface Route {
@@ -149,13 +150,12 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
   const wss = new WebSocketServer({ noServer: true, maxPayload: bodyLimit, clientTracking: true });
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      sendError(res, toHttpError(error));
-    });
+    // Handlers answer synchronously, by callback (the ingest path) or by promise (the rest).
+    try {
+      handle(req, res)?.catch((error: unknown) => answerError(res, error));
+    } catch (error) {
+      answerError(res, error);
+    }
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -168,7 +168,7 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
     );
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  function handle(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
     // Split by hand: a WHATWG URL costs more than the rest of an inject request's routing.
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -191,8 +191,7 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
         const allow = Object.keys(route.methods).join(', ');
         throw new HttpError(405, `${req.method} is not allowed on ${path} (allowed: ${allow})`, {}, { allow });
       }
-      await handler({ req, res, search, params: match.slice(1).map(decode) });
-      return;
+      return handler({ req, res, search, params: match.slice(1).map(decode) });
     }
     if (path.startsWith('/v1/') && apiKey !== null && !apiKey.admits(req, null)) {
       throw new HttpError(
@@ -303,36 +302,49 @@ function makeRoutes(
     return value;
   };
   const graphs = () => runtime.inspect().graphs;
+  // The ingest answer, serialised once per accumulator (names are bounded by registrations).
+  const answers = new Map<string, string>();
+  const delivered = (name: string): string => {
+    let text = answers.get(name);
+    if (text === undefined) answers.set(name, (text = JSON.stringify({ accumulator: name, delivered: true })));
+    return text;
+  };
 
   return [
     // The ingest path first: it is the one hit thousands of times a second.
     route(/^\/v1\/health\/accumulators\/([^/]+)\/inject$/, {
-      POST: async ({ req, res, params }) => {
+      POST: ({ req, res, params }) => {
         const name = params[0]!;
         if (!names.has('accumulator', name)) {
           throw new HttpError(404, `no accumulator named '${name}'`, { accumulator: name });
         }
-        const command = await body(req);
-        if (command === undefined || !('event' in command)) {
-          throw new HttpError(400, `the body must be {"event": <json>}`);
-        }
-        if (runtime.state !== 'started') {
-          throw new HttpError(
-            503,
-            `the runtime is ${runtime.state}: it takes no events`,
-            { accumulator: name, delivered: false },
-            { 'retry-after': '1' },
-          );
-        }
-        if (!runtime.push(name, command.event)) {
-          throw new HttpError(
-            503,
-            `accumulator '${name}' has no room (backpressure): the event was not accepted, retry later`,
-            { accumulator: name, delivered: false },
-            { 'retry-after': '1' },
-          );
-        }
-        sendJson(res, 200, { accumulator: name, delivered: true });
+        readJsonBody(req, bodyLimit, (error, command) => {
+          try {
+            if (error !== null) throw error;
+            if (!isObject(command) || !('event' in command)) {
+              throw new HttpError(400, `the body must be {"event": <json>}`);
+            }
+            if (runtime.state !== 'started') {
+              throw new HttpError(
+                503,
+                `the runtime is ${runtime.state}: it takes no events`,
+                { accumulator: name, delivered: false },
+                { 'retry-after': '1' },
+              );
+            }
+            if (!runtime.push(name, command.event)) {
+              throw new HttpError(
+                503,
+                `accumulator '${name}' has no room (backpressure): the event was not accepted, retry later`,
+                { accumulator: name, delivered: false },
+                { 'retry-after': '1' },
+              );
+            }
+            writeJson(res, 200, delivered(name));
+          } catch (failure) {
+            answerError(res, failure);
+          }
+        });
       },
     }),
     route(/^\/$/, { GET: file('/') }, true),
@@ -436,6 +448,12 @@ function decode(segment: string): string {
   } catch {
     throw new HttpError(400, `malformed percent-encoding in the path: '${segment}'`);
   }
+}
+
+/** Answers a request with the error thrown while handling it (or drops it if it already answered). */
+function answerError(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) res.destroy();
+  else sendError(res, toHttpError(error));
 }
 
 /** The answer an error thrown while handling a request gets. */
