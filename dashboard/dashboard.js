@@ -74,22 +74,9 @@ function command(reactor, verb) {
 }
 
 function reactorRow(r) {
-  const buttons = el(
-    'td',
-    {},
-    r.paused
-      ? el(
-          'button',
-          { 'aria-label': `resume ${r.name}`, title: 'resume', onclick: () => command(r.name, 'resume') },
-          'resume',
-        )
-      : el(
-          'button',
-          { 'aria-label': `pause ${r.name}`, title: 'pause', onclick: () => command(r.name, 'pause') },
-          'pause',
-        ),
-    el('button', { 'aria-label': `fire ${r.name}`, title: 'fire', onclick: () => command(r.name, 'fire') }, 'fire'),
-  );
+  const button = (verb) =>
+    el('button', { 'aria-label': `${verb} ${r.name}`, title: verb, onclick: () => command(r.name, verb) }, verb);
+  const buttons = el('td', {}, button('pause'), button('resume'), button('fire'));
   return el(
     'tr',
     { 'data-reactor': r.name },

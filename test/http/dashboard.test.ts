@@ -133,15 +133,18 @@ describe.skipIf(!haveChromium())('dashboard in Chromium', () => {
     }
     await rt.idle();
 
-    // pause -> the runtime is paused (checked over REST); the row then offers resume.
+    // pause -> the runtime is paused (checked over REST), and the page says so; resume undoes it.
     const paused = page.waitForResponse((r) => r.url().endsWith('/v1/health/reactors/market_maker_reactor/pause'));
     await page.getByRole('button', { name: 'pause market_maker_reactor' }).click();
     expect((await paused).status()).toBe(200);
     const listed = await http(server.url, 'GET', '/v1/health/reactors');
     expect(listed.json.items.find((r: { name: string }) => r.name === 'market_maker_reactor').paused).toBe(true);
     expect(rt.reactor('market_maker_reactor').getState().paused).toBe(true);
+    // The next live update shows it.
+    await page.locator('tr[data-reactor="market_maker_reactor"] .badge.paused').waitFor();
+    const resumed = page.waitForResponse((r) => r.url().endsWith('/v1/health/reactors/market_maker_reactor/resume'));
     await page.getByRole('button', { name: 'resume market_maker_reactor' }).click();
-    await page.getByRole('button', { name: 'pause market_maker_reactor' }).waitFor();
+    expect(await (await resumed).json()).toStrictEqual({ reactor: 'market_maker_reactor', paused: false });
     expect(rt.reactor('market_maker_reactor').getState().paused).toBe(false);
 
     // fire -> one manual firing.
