@@ -177,14 +177,7 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
     for (const route of routes) {
       const match = route.path.exec(path);
       if (match === null) continue;
-      if (!route.open && apiKey !== null && !apiKey.admits(req, null)) {
-        throw new HttpError(
-          401,
-          'missing or wrong API key (Authorization: Bearer <key>)',
-          {},
-          { 'www-authenticate': 'Bearer' },
-        );
-      }
+      if (!route.open && apiKey !== null && !apiKey.admits(req, null)) throw unauthorised();
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       const handler = route.methods[method as 'GET' | 'POST'];
       if (handler === undefined) {
@@ -193,14 +186,7 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
       }
       return handler({ req, res, search, params: match.slice(1).map(decode) });
     }
-    if (path.startsWith('/v1/') && apiKey !== null && !apiKey.admits(req, null)) {
-      throw new HttpError(
-        401,
-        'missing or wrong API key (Authorization: Bearer <key>)',
-        {},
-        { 'www-authenticate': 'Bearer' },
-      );
-    }
+    if (path.startsWith('/v1/') && apiKey !== null && !apiKey.admits(req, null)) throw unauthorised();
     throw new HttpError(404, `no such path: ${path}`);
   }
 
@@ -238,17 +224,17 @@ export async function serve(runtime: Runtime, options: ServeOptions = {}): Promi
   }
 
   await new Promise<void>((resolve, reject) => {
-    const failed = (error: Error): void =>
+    const failed = (error: Error): void => {
+      sampler.stop();
       reject(
         new ConfigurationError(
           'serve',
           `${host}:${port}`,
           `serve: cannot listen on ${host}:${port}: ${error.message}`,
-          {
-            cause: error,
-          },
+          { cause: error },
         ),
       );
+    };
     server.once('error', failed);
     server.listen(port, host, () => {
       server.off('error', failed);
@@ -448,6 +434,15 @@ function decode(segment: string): string {
   } catch {
     throw new HttpError(400, `malformed percent-encoding in the path: '${segment}'`);
   }
+}
+
+function unauthorised(): HttpError {
+  return new HttpError(
+    401,
+    'missing or wrong API key (Authorization: Bearer <key>)',
+    {},
+    { 'www-authenticate': 'Bearer' },
+  );
 }
 
 /** Answers a request with the error thrown while handling it (or drops it if it already answered). */
