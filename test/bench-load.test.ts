@@ -81,7 +81,7 @@ describe('npm run load (tiny mode)', () => {
     const labels = json.steps.map(
       (s: { transport: string; target: string; label: string }) => `${s.transport} ${s.target} ${s.label}`,
     );
-    expect(labels.filter((l: string) => l.endsWith('saturation')).length).toBe(8);
+    expect(labels.filter((l: string) => l.endsWith('saturation')).length).toBe(12);
     for (const step of json.steps) {
       expect(step.errors).toBe(0);
       expect(Object.keys(step.latencyMs)).toEqual(['p50', 'p90', 'p99', 'p999', 'max']);

@@ -6,10 +6,13 @@
  * load, so on a 2-core machine the client and the server each have about one core.
  *
  * Per transport:
- * 1. saturation: a closed loop (HTTP: 32 keep-alive connections, each sending its next request
- *    when the last is answered; WebSocket: one connection keeping up to 10,000 events
- *    unacknowledged), bare and cloaca alternating twice; the ratio of the means is the result
- *    (target >= 0.7x);
+ * 1. saturation, after a warm-up of each: a closed loop (HTTP: 32 keep-alive connections, each
+ *    sending its next request when the last is answered; WebSocket: one connection keeping up
+ *    to 10,000 events unacknowledged), three probes of each server in the order ABBAAB; the
+ *    ratio of the means is the result (target >= 0.7x). Each step also reads the server
+ *    process's CPU time, so the report has the CPU per event as well: steadier than rates on
+ *    a machine shared with other work, and it shows what the server costs when the client is
+ *    the bottleneck;
  * 2. fixed rates: 25% and 50% of the bare server's saturation (and 10%, 75% in full mode),
  *    offered open loop on a schedule to both servers. Latency runs from each event's scheduled
  *    send time (so a stalled server cannot hide queueing: no coordinated omission) to its
@@ -51,7 +54,7 @@ const kPath = { http: '/v1/health/accumulators/a/inject', ws: '/v1/ws/accumulato
 
 const plans = {
   tiny: { probeMs: 300, stepMs: 300, fractions: [0.25] },
-  quick: { probeMs: 1500, stepMs: 3000, fractions: [0.25, 0.5] },
+  quick: { probeMs: 1500, stepMs: 2000, fractions: [0.25, 0.5] },
   full: { probeMs: 5000, stepMs: 10_000, fractions: [0.1, 0.25, 0.5, 0.75] },
 } as const;
 
@@ -287,7 +290,7 @@ export async function httpLoad(mode: keyof typeof plans): Promise<number> {
   const acknowledged = { bare: 0, cloaca: 0 };
   const comparisons = {} as Record<Transport, Comparison>;
   const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  expectSteps(2 * (6 + 2 * plan.fractions.length));
+  expectSteps(2 * (8 + 2 * plan.fractions.length));
   for (const transport of ['http', 'ws'] as const) {
     const step = transport === 'http' ? httpStep : wsStep;
     const run = async (target: Target, rate: number | null, ms: number, label: string): Promise<HttpStep> => {
@@ -298,13 +301,14 @@ export async function httpLoad(mode: keyof typeof plans): Promise<number> {
       acknowledged[target] += measured.events;
       return { ...measured, serverCpuUsPerEvent: (after.cpuUs - before.cpuUs) / Math.max(1, measured.events) };
     };
-    // Warm both servers (JIT, connections) before measuring.
-    await run('bare', null, plan.probeMs / 3, 'warm-up');
-    await run('cloaca', null, plan.probeMs / 3, 'warm-up');
+    // Warm both servers (and this process's client code) up before measuring.
+    await run('bare', null, plan.probeMs, 'warm-up');
+    await run('cloaca', null, plan.probeMs, 'warm-up');
     const saturation: Record<Target, HttpStep[]> = { bare: [], cloaca: [] };
     for (const order of [
       ['bare', 'cloaca'],
       ['cloaca', 'bare'],
+      ['bare', 'cloaca'],
     ] as const) {
       for (const target of order) {
         const result = await run(target, null, plan.probeMs, 'saturation');
