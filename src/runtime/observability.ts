@@ -183,8 +183,9 @@ class GraphFigures implements RunObserver {
   run: TracedRun | undefined;
   /** Its trace context (a field, not a getter: every run reads it). */
   traceparent: string | undefined;
-  /** Its reactor's recent fire records. */
+  /** Its reactor's recent fire records, and its number there. */
   ring: FireRing | undefined;
+  ringIndex = 0;
   readonly #enabled: boolean;
   readonly #pool: { busyMs: number } | null;
   readonly #tracing: Tracing | null;
@@ -225,6 +226,8 @@ export class RuntimeObserver {
   #tracing: Tracing | null = null;
   /** Metrics or tracing on: the per-run hooks have something to do. */
   #active = false;
+  /** The figures looked up last (see {@link RuntimeObserver.#figures}). */
+  #last: GraphFigures | undefined;
   #startedAt: number | null = null;
 
   constructor(runtime: ObservedRuntime, enabled: boolean, ringSize: number) {
@@ -240,12 +243,21 @@ export class RuntimeObserver {
     for (const { accumulator } of this.#runtime.accumulators()) {
       this.#accumulators.set(accumulator.name, new AccumulatorFigures(accumulator));
     }
-    for (const reactor of this.#runtime.reactors())
-      this.#rings.set(reactor.name, new FireRing(reactor.name, this.#ringSize));
-    for (const graph of this.#runtime.graphs()) {
-      const figures = new GraphFigures(graph, this.enabled, this.#pool, tracing);
-      figures.ring = this.#rings.get(graph.reactor?.name ?? '');
-      this.#graphs.set(graph.name, figures);
+    const graphs = [...this.#runtime.graphs()];
+    for (const reactor of this.#runtime.reactors()) {
+      const bound = graphs.filter((g) => g.reactor?.name === reactor.name);
+      const ring = new FireRing(
+        reactor.name,
+        bound.map((g) => g.name),
+        this.#ringSize,
+      );
+      this.#rings.set(reactor.name, ring);
+      bound.forEach((graph, index) => {
+        const figures = new GraphFigures(graph, this.enabled, this.#pool, tracing);
+        figures.ring = ring;
+        figures.ringIndex = index;
+        this.#graphs.set(graph.name, figures);
+      });
     }
     this.#active = this.enabled || tracing !== null;
     if (!this.enabled) return;
@@ -276,7 +288,7 @@ export class RuntimeObserver {
   /** The options a graph's run starts with: its observer, and its span when tracing. */
   starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined {
     if (!this.#active) return undefined;
-    const figures = this.#graphs.get(graph.name);
+    const figures = this.#figures(graph.name);
     if (figures === undefined) return undefined;
     if (this.#tracing !== null) {
       figures.run = this.#tracing.begin(reactor, graph.name, seq, manual);
@@ -285,10 +297,21 @@ export class RuntimeObserver {
     return this.enabled || figures.run !== undefined ? figures.options : undefined;
   }
 
+  /**
+   * The figures of graph `name`. A run's record usually follows its start with no other graph
+   * in between (always, with one graph per reactor and synchronous nodes), so the last figures
+   * looked up are checked first: the names are the graph's own string, compared by identity.
+   */
+  #figures(name: string): GraphFigures | undefined {
+    const last = this.#last;
+    if (last !== undefined && last.graph.name === name) return last;
+    return (this.#last = this.#graphs.get(name));
+  }
+
   /** One graph's record of one firing. */
   recorded(record: FireRecord): void {
     if (!this.#active) return;
-    const figures = this.#graphs.get(record.graph);
+    const figures = this.#figures(record.graph);
     if (figures === undefined) return;
     if (figures.run !== undefined) {
       this.#tracing!.end(figures.run, record);
@@ -300,7 +323,7 @@ export class RuntimeObserver {
     if (!record.ok) figures.failures++;
     figures.lastFiredAt = record.firedAt;
     figures.fireDuration.record(record.durationMs);
-    figures.ring?.push(record);
+    figures.ring?.push(record, figures.ringIndex);
   }
 
   /** A host.push from a node; `traceparent` its run's trace context, if traced. */
