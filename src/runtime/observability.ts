@@ -184,14 +184,23 @@ class GraphFigures implements RunObserver {
   /** Its trace context (a field, not a getter: every run reads it). */
   traceparent: string | undefined;
   /** Its reactor's recent fire records, and its number there. */
-  ring: FireRing | undefined;
-  ringIndex = 0;
+  readonly ring: FireRing;
+  readonly ringIndex: number;
   readonly #enabled: boolean;
   readonly #pool: { busyMs: number } | null;
   readonly #tracing: Tracing | null;
 
-  constructor(graph: ComputationGraph, enabled: boolean, pool: { busyMs: number }, tracing: Tracing | null) {
+  constructor(
+    graph: ComputationGraph,
+    ring: FireRing,
+    ringIndex: number,
+    enabled: boolean,
+    pool: { busyMs: number },
+    tracing: Tracing | null,
+  ) {
     this.graph = graph;
+    this.ring = ring;
+    this.ringIndex = ringIndex;
     this.nodeDuration = graph.plan.nodes.map(() => new LatencyHistogram());
     this.#enabled = enabled;
     this.#pool = graph.executor === 'pool' ? pool : null;
@@ -253,10 +262,7 @@ export class RuntimeObserver {
       );
       this.#rings.set(reactor.name, ring);
       bound.forEach((graph, index) => {
-        const figures = new GraphFigures(graph, this.enabled, this.#pool, tracing);
-        figures.ring = ring;
-        figures.ringIndex = index;
-        this.#graphs.set(graph.name, figures);
+        this.#graphs.set(graph.name, new GraphFigures(graph, ring, index, this.enabled, this.#pool, tracing));
       });
     }
     this.#active = this.enabled || tracing !== null;
@@ -323,7 +329,7 @@ export class RuntimeObserver {
     if (!record.ok) figures.failures++;
     figures.lastFiredAt = record.firedAt;
     figures.fireDuration.record(record.durationMs);
-    figures.ring?.push(record, figures.ringIndex);
+    figures.ring.push(record, figures.ringIndex);
   }
 
   /** A host.push from a node; `traceparent` its run's trace context, if traced. */
