@@ -2,6 +2,9 @@
  * `npm run load [-- --full | --tiny] [--executor pool|inline] [--strategy sequential|latest]
  * [--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]`
  *
+ * With `--http` it runs the ops server's load test instead (`load/http.ts`): inject over HTTP
+ * and WebSocket next to a bare `node:http`/`ws` server.
+ *
  * A load test of the reactive runtime: events into passthrough `a` -> `when_any` reactor (the
  * chosen strategy) -> 3-node chain graph (the chosen executor), offered by a paced producer at
  * fixed rates, each step for a set duration:
@@ -35,6 +38,7 @@ import { LoadDriver, kMaxQueueCapacity, type StepResult, type StepSpec } from '.
 import { MemorySampler, growth, liveHeapMiB } from './load/memory.js';
 import { printSteps, stepLine, writeCharts, type StepRecord } from './load/report.js';
 import { soak, soakChild, type SoakOptions } from './load/soak.js';
+import { httpLoad } from './load/http.js';
 
 /** The overload step offers this many times the saturation rate. */
 const kOverloadFactor = 3;
@@ -66,7 +70,8 @@ const usage =
   'usage: npm run load -- [--full | --tiny] [--executor pool|inline] [--strategy sequential|latest] ' +
   '[--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]\n' +
   '       npm run load -- --soak [--minutes 10] [--rate 2000] [--executor pool|inline] [--strategy sequential|latest] ' +
-  '[--threads N] [--malloc-arenas N] [--out DIR]';
+  '[--threads N] [--malloc-arenas N] [--out DIR]\n' +
+  '       npm run load -- --http [--full | --tiny] [--out DIR]';
 
 const { values } = (() => {
   try {
@@ -86,6 +91,7 @@ const { values } = (() => {
         minutes: { type: 'string', default: '10' },
         rate: { type: 'string', default: '2000' },
         'malloc-arenas': { type: 'string' },
+        http: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -116,6 +122,10 @@ const plans = {
   },
 } as const;
 const plan = plans[mode];
+if (values.http) {
+  if (values.out !== undefined) setResultsDir(values.out);
+  process.exit(await httpLoad(mode));
+}
 
 const executor = values.executor;
 if (executor !== 'pool' && executor !== 'inline') fail(`--executor must be pool or inline, got '${executor}'`);

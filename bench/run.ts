@@ -21,6 +21,7 @@ import { chainSteps, chainSuite } from './suites/chain.js';
 import { checkpointSteps, checkpointSuite } from './suites/checkpoint.js';
 import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
 import { mapSteps, mapSuite } from './suites/map.js';
+import { observabilitySteps, observabilitySuite } from './suites/observability.js';
 import { parallelSteps, parallelSuite } from './suites/parallel.js';
 import { reactiveSteps, reactiveSuite } from './suites/reactive.js';
 import { redisSteps, redisSuite } from './suites/redis.js';
@@ -60,6 +61,7 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   map: { steps: mapSteps, run: () => mapSuite(threads, budget) },
   checkpoint: { steps: checkpointSteps, run: () => checkpointSuite(budget) },
   redis: { steps: redisSteps, run: () => redisSuite(budget) },
+  observability: { steps: observabilitySteps, run: () => observabilitySuite(threads, budget) },
 };
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
 for (const name of selected) {

@@ -34,6 +34,17 @@ export type { RuntimeOptions, RuntimeEvents, RuntimeStats } from './runtime/runt
 export type { Durability } from './runtime/checkpoint.js';
 export type { StateMismatchPolicy } from './runtime/persistence.js';
 export type { ShutdownOnSignalsOptions } from './runtime/signals.js';
+export type {
+  RuntimeReport,
+  AccumulatorReport,
+  ReactorReport,
+  GraphReport,
+  PoolReport,
+  TopologyNode,
+  TopologyEdge,
+} from './runtime/report.js';
+export type { FireSummary } from './runtime/fire-ring.js';
+export type { LatencyHistogramView } from './runtime/latency-histogram.js';
 export { AccumulatorHealth, ReactorHealth } from './model/health.js';
 export type { HealthEvent } from './model/health.js';
 export { parseDuration } from './model/duration.js';

@@ -67,6 +67,27 @@ describe('npm run load (tiny mode)', () => {
     60_000,
   );
 
+  it('--http: inject over HTTP and WebSocket next to the bare server; every event acknowledged and counted', async () => {
+    const dir = join(out, 'http');
+    const stdout = await load('--http', '--out', dir);
+    expect(stdout).toContain('POST inject, saturation');
+    expect(stdout).toContain('WebSocket events, saturation');
+    const json = JSON.parse(readFileSync(join(dir, 'load-http.json'), 'utf8'));
+    expect(json).toMatchObject({ name: 'load-http', mode: 'tiny', ok: true });
+    for (const transport of ['http', 'ws']) {
+      expect(json.comparisons[transport].bare).toBeGreaterThan(0);
+      expect(json.comparisons[transport].cloaca).toBeGreaterThan(0);
+    }
+    const labels = json.steps.map(
+      (s: { transport: string; target: string; label: string }) => `${s.transport} ${s.target} ${s.label}`,
+    );
+    expect(labels.filter((l: string) => l.endsWith('saturation')).length).toBe(12);
+    for (const step of json.steps) {
+      expect(step.errors).toBe(0);
+      expect(Object.keys(step.latencyMs)).toEqual(['p50', 'p90', 'p99', 'p999', 'max']);
+    }
+  }, 60_000);
+
   it('refuses a bad flag with exit code 2 and the usage line', async () => {
     const error = await exec(process.execPath, [script, '--executor', 'gpu']).then(
       () => undefined,

@@ -52,7 +52,7 @@ async function run(file: string, source: string): Promise<string> {
 
 // npm, child processes and a compiler run: on a busy machine that takes far longer than usual.
 describe('npm pack', { timeout: 120_000 }, () => {
-  it('ships the compiled source with its declarations, the worker entry, the bin scripts, README, LICENSE, CHANGELOG and nothing else', () => {
+  it('ships the compiled source with its declarations, the worker entry, the bin scripts, the dashboard, README, LICENSE, CHANGELOG and nothing else', () => {
     const sources = (readdirSync(join(root, 'src'), { recursive: true }) as string[])
       .filter((f) => f.endsWith('.ts'))
       .map((f) => `dist/src/${f.slice(0, -3)}`);
@@ -66,6 +66,7 @@ describe('npm pack', { timeout: 120_000 }, () => {
         ...sources.flatMap((f) => [`${f}.js`, `${f}.d.ts`]),
         ...bins.map((bin) => bin.replace(/^\.\//, '')),
         'dist/workers/node-worker.js',
+        ...readdirSync(join(root, 'dashboard')).map((f) => `dashboard/${f}`),
         'package.json',
         'README.md',
         'LICENSE',

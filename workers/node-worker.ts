@@ -21,6 +21,7 @@ import { runUnit, type UnitRunner } from '../src/exec/unit-loop.js';
 import { kUnitTableKey, UnitTableWriter } from '../src/exec/unit-table.js';
 import type { NodeFunction } from '../src/model/topology.js';
 import { copyValue, inspectValue, isPrimitive, restoreValue, ValueSink, type ValueFault } from '../src/model/values.js';
+import { runInTrace } from '../src/exec/run-observer.js';
 
 const modules = new Map<string, Map<string, NodeFunction> | Promise<Map<string, NodeFunction>>>();
 const moves = moveRegistry();
@@ -57,6 +58,12 @@ export default function handle(
   request: WorkerRequest,
 ): UnitReply | ListExportsReply | Promise<UnitReply | ListExportsReply> {
   if ('listExports' in request) return listExports(request.listExports);
+  // A traced run's context is current while its nodes run, so a node's host.push carries it back.
+  if (request.traceparent !== undefined) return runInTrace(request.traceparent, () => loadAndStart(request));
+  return loadAndStart(request);
+}
+
+function loadAndStart(request: UnitRequest): UnitReply | Promise<UnitReply> {
   const functions = load(request.module);
   return functions instanceof Map ? start(request, functions) : functions.then((f) => start(request, f));
 }

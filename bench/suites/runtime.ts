@@ -18,6 +18,7 @@ import {
   reactor,
   type ExecutorKind,
   type FireRecord,
+  type RuntimeOptions,
 } from 'cloaca';
 import { progress, quantile, rate, type Budget, type Row } from '../harness.js';
 import { nodesModule, rawPiscina, type SuiteResult } from './shared.js';
@@ -26,7 +27,13 @@ export const runtimeSteps = 8;
 
 const chain = { step1: { inputs: ['a'], next: 'step2' }, step2: { next: 'step3' }, step3: {} };
 
-async function pipeline(strategy: 'latest' | 'sequential', executor: ExecutorKind, threads: number) {
+/** The suite's pipeline, started; `options` adds runtime options (the observability suite's switch). */
+export async function pipeline(
+  strategy: 'latest' | 'sequential',
+  executor: ExecutorKind,
+  threads: number,
+  options: RuntimeOptions = {},
+) {
   const declaration = reactor({ name: 'bench_reactor', accumulators: ['a'], mode: 'when_any', strategy });
   const graph = await new ComputationGraphBuilder('bench_chain', {
     reactor: declaration,
@@ -34,7 +41,7 @@ async function pipeline(strategy: 'latest' | 'sequential', executor: ExecutorKin
     graph: chain,
     executor,
   }).build();
-  const runtime = new Runtime({ threads });
+  const runtime = new Runtime({ threads, ...options });
   runtime.register(passthroughAccumulator({ name: 'a' }), declaration, graph);
   await runtime.start();
   return runtime;

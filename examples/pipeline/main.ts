@@ -6,7 +6,8 @@
  * summary at the end, also when stopped early with Ctrl-C or SIGTERM (the runtime drains,
  * delivers the last batch of fills, persists and closes before the process exits).
  *
- *     npm start -- [--duration 10] [--rate 3000] [--executor pool|inline] [--threads N] [--checkpoint FILE]
+ *     npm start -- [--duration 10] [--rate 3000] [--executor pool|inline] [--threads N]
+ *                  [--checkpoint FILE] [--port 8080] [--no-serve]
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -20,24 +21,59 @@ import {
   streamAccumulator,
   type FireRecord,
 } from 'cloaca';
+import { serve } from 'cloaca/http';
 import type { FillSummary } from './market-maker.nodes.js';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    rate: { type: 'string', default: '3000' },
-    executor: { type: 'string', default: 'pool' },
-    threads: { type: 'string' },
-    checkpoint: { type: 'string', default: 'market-maker.db' },
-  },
-});
+const usage = `usage: npm start -- [options]
+
+Runs the market-maker pipeline on generated events and serves its dashboard.
+
+options:
+  --duration SECONDS      how long to run                                   default 10
+  --rate EVENTS_PER_S     events generated per second                       default 3000
+  --executor pool|inline  where the graph's nodes run                       default pool
+  --threads N             worker threads of the pool                        default: all cores
+  --checkpoint FILE       SQLite checkpoint file                            default market-maker.db
+  --port N                ops server and dashboard port (0: a free one)     default 8080
+  --no-serve              run without the ops server
+  -h, --help              this help`;
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        duration: { type: 'string', default: '10' },
+        rate: { type: 'string', default: '3000' },
+        executor: { type: 'string', default: 'pool' },
+        threads: { type: 'string' },
+        checkpoint: { type: 'string', default: 'market-maker.db' },
+        port: { type: 'string', default: '8080' },
+        'no-serve': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
 const durationS = Number(values.duration);
 const rate = Number(values.rate);
 const executor = values.executor;
-if (!(durationS > 0) || !(rate > 0) || (executor !== 'pool' && executor !== 'inline')) {
-  console.error(
-    `usage: npm start -- [--duration SECONDS] [--rate EVENTS_PER_S] [--executor pool|inline] [--threads N] [--checkpoint FILE]`,
-  );
+const port = Number(values.port);
+if (
+  !(durationS > 0) ||
+  !(rate > 0) ||
+  (executor !== 'pool' && executor !== 'inline') ||
+  !Number.isInteger(port) ||
+  port < 0 ||
+  port > 65535
+) {
+  console.error(usage);
   process.exit(2);
 }
 
@@ -107,9 +143,17 @@ runtime.on('fire', (record: FireRecord) => {
 runtime.on('error', (error) => console.error(`\nerror: ${error.message}`));
 
 await runtime.start();
+const ops = values['no-serve']
+  ? null
+  : await serve(runtime, { port }).catch(async (error: unknown) => {
+      console.error(`${error instanceof Error ? error.message : String(error)} (try --port 0, or --no-serve)`);
+      await runtime.shutdown();
+      process.exit(1);
+    });
 console.log(
   `market maker: ${rate} events/s for ${durationS} s, ${executor} executor${executor === 'pool' ? ` (${runtime.threads} threads)` : ''}, checkpoint ${values.checkpoint}`,
 );
+if (ops !== null) console.log(`dashboard: ${ops.url}/  (metrics: ${ops.url}/metrics)`);
 
 // --- the event generator: alpha ticks, order-book messages and fills, round robin ---------------
 const started = performance.now();
@@ -172,6 +216,7 @@ console.log(
   `  latency            p50 ${fmt(percentile(all, 0.5))}  p90 ${fmt(percentile(all, 0.9))}  p99 ${fmt(percentile(all, 0.99))}  max ${fmt(percentile(all, 1))} (event generated -> graph result)`,
 );
 console.log(`  checkpoint         ${values.checkpoint} (cache and batch buffer restored on the next run)`);
+await ops?.close();
 
 function percentile(samples: number[], q: number): number {
   if (samples.length === 0) return Number.NaN;

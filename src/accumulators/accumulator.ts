@@ -144,6 +144,19 @@ export abstract class Accumulator {
     return undefined;
   }
 
+  /** Events held here and not yet delivered (a batch's buffer); 0 for kinds that hold nothing. */
+  buffered(): number {
+    return 0;
+  }
+
+  /** The most events it holds before refusing a push, or null when it holds none. */
+  bufferCapacity(): number | null {
+    return null;
+  }
+
+  /** How far behind its source a consuming accumulator (a stream) is, when defined (for metrics). */
+  lag?(): { readonly unread: number | undefined; readonly unacknowledged: number };
+
   /** True when the accumulator has nothing in progress that would deliver a boundary by itself now. */
   quiescent(): boolean {
     return true;

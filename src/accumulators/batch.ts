@@ -93,7 +93,15 @@ class BatchAccumulator extends Accumulator {
   }
 
   override writable(): boolean {
-    return this.#buffer.length < (this.#maxBufferSize ?? this.host.queueCapacity) && this.host.canEmit();
+    return this.#buffer.length < this.bufferCapacity() && this.host.canEmit();
+  }
+
+  override buffered(): number {
+    return this.#buffer.length;
+  }
+
+  override bufferCapacity(): number {
+    return this.#maxBufferSize ?? this.host.queueCapacity;
   }
 
   offer(event: unknown): boolean {

@@ -173,7 +173,7 @@ export class StreamAccumulator extends Accumulator {
    * while disconnected); `unacknowledged`, messages received and not acknowledged yet (waiting
    * for room in the reactors, or for their boundaries to become durable).
    */
-  lag(): StreamLag {
+  override lag(): StreamLag {
     return {
       unread: this.#backend?.lag?.(),
       unacknowledged: this.#batch.length - this.#next + (this.#acks?.pending ?? 0),

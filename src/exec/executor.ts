@@ -17,6 +17,8 @@ export interface ExecutingRun {
   readonly seq: number;
   /** True once the run has failed; its remaining units are not started. */
   readonly done: boolean;
+  /** The run's trace context, sent with its units (see `run-observer.ts`); undefined when not traced. */
+  readonly traceparent: string | undefined;
   /**
    * A cell shared with the workers, set to 1 when the run fails, so a worker in the middle of a
    * fused chain of this run starts none of the chain's remaining nodes. Created on first use.

@@ -14,6 +14,7 @@ import { GraphExecutionError, RoutingError } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
 import type { CostModel } from './cost-model.js';
 import type { ExecutingRun, Executor, ReadyUnit } from './executor.js';
+import type { RunObserver } from './run-observer.js';
 
 /** What one node did in a traced run. */
 export interface NodeTrace {
@@ -44,6 +45,11 @@ export interface ExecuteOptions {
   readonly trace?: boolean;
 }
 
+/** What a runtime adds to a run it starts: an observer (metrics, tracing). */
+export interface RunOptions extends ExecuteOptions {
+  readonly observer?: RunObserver;
+}
+
 /** What a run needs from its graph. */
 export interface RunContext {
   readonly plan: GraphPlan;
@@ -66,6 +72,7 @@ let sequence = 0;
 export class GraphRun implements ExecutingRun {
   readonly seq = sequence++;
   done = false;
+  readonly traceparent: string | undefined;
   readonly #ctx: RunContext;
   readonly #input: unknown;
   readonly #pending: Int32Array;
@@ -74,11 +81,12 @@ export class GraphRun implements ExecutingRun {
   readonly #outputs: Record<string, unknown> = {};
   readonly #trace: NodeTrace[] | null;
   readonly #started = performance.now();
+  readonly #observer: RunObserver | undefined;
   #settled = 0;
   #cancelCell: Int32Array | null = null;
   readonly #complete: RunCallback;
 
-  constructor(ctx: RunContext, input: unknown, options: ExecuteOptions | undefined, complete: RunCallback) {
+  constructor(ctx: RunContext, input: unknown, options: RunOptions | undefined, complete: RunCallback) {
     this.#ctx = ctx;
     this.#input = input;
     const n = ctx.plan.nodes.length;
@@ -86,6 +94,8 @@ export class GraphRun implements ExecutingRun {
     this.#live = new Uint8Array(n);
     this.#args = new Array(n);
     this.#trace = options?.trace ? [] : null;
+    this.#observer = options?.observer;
+    this.traceparent = this.#observer?.traceparent;
     this.#complete = complete;
   }
 
@@ -105,6 +115,7 @@ export class GraphRun implements ExecutingRun {
       costs.observe(members[k]!, durations[k]!);
       this.#trace?.push({ node: plan.nodes[members[k]!]!.name, status: 'ran', durationMs: durations[k]!, threadId });
     }
+    this.#observer?.unit(plan, members, durations, threadId);
     const tail = plan.nodes[ready.unit.tail]!;
     let variant: string | null = null;
     if (tail.variants !== null) {

@@ -38,13 +38,13 @@ export function channelEndpoint(incoming: BroadcastChannel, outgoing: BroadcastC
 
 /** What a worker can ask of the runtime. */
 export interface HostApi {
-  /** Feeds an accumulator; waits for room first (backpressure). */
   /**
-   * `extras` is given by a worker: what structured clone lost of `value` on the way (see
-   * `ValueExtras`), or null when nothing; the value is then already a copy. Without it (an inline
-   * node) the runtime makes the copy.
+   * Feeds an accumulator; waits for room first (backpressure). `extras` is given by a worker:
+   * what structured clone lost of `value` on the way (see `ValueExtras`), or null when nothing;
+   * the value is then already a copy. Without it (an inline node) the runtime makes the copy.
+   * `traceparent` is the pushing node's trace context when its run is traced.
    */
-  push(accumulator: string, value: unknown, extras?: ValueExtras | null): Promise<void>;
+  push(accumulator: string, value: unknown, extras?: ValueExtras | null, traceparent?: string): Promise<void>;
   /** Logs through the runtime's logger. */
   log(...args: unknown[]): void;
 }

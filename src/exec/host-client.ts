@@ -19,6 +19,7 @@ import {
   requestChannel,
   type HostApi,
 } from './host-channel.js';
+import { currentTrace } from './run-observer.js';
 
 /** The runtime, as seen from a node. */
 export interface Host {
@@ -78,8 +79,11 @@ function resolveHost(): Promise<HostApi | Remote<HostApi>> {
 /** The runtime running the current node. */
 export const host: Host = {
   async push(accumulator: string, value: unknown): Promise<void> {
+    // The calling node's trace context (when its run is traced) lets the runtime link what this
+    // push causes to the firing that made it.
+    const traceparent = currentTrace();
     if (isMainThread) {
-      await (await resolveHost()).push(accumulator, value);
+      await (await resolveHost()).push(accumulator, value, undefined, traceparent);
       return;
     }
     // Checked here, where the node can be told, and sent with what the crossing loses (a
@@ -87,7 +91,7 @@ export const host: Host = {
     const sink = new ValueSink();
     const fault = inspectValue(value, 'event', sink);
     if (fault !== null) throw fault.toError({ accumulator });
-    await (await resolveHost()).push(accumulator, value, sink.extras() ?? null);
+    await (await resolveHost()).push(accumulator, value, sink.extras() ?? null, traceparent);
   },
   async log(...args: unknown[]): Promise<void> {
     await (await resolveHost()).log(...args);

@@ -23,6 +23,7 @@ import type { Executor, ReadyUnit } from './executor.js';
 import { moveRegistry } from './move.js';
 import './platform.js';
 import { runUnit, type UnitRunner } from './unit-loop.js';
+import { runInTrace } from './run-observer.js';
 
 const moves = moveRegistry();
 
@@ -58,7 +59,10 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
     try {
       while (this.#head < this.#queue.length) {
         const next = this.#queue[this.#head++]!;
-        if (!next.run.done && this.#copyArguments(next)) void runUnit(this, next, next.unit.nodes.length, next.args);
+        if (next.run.done || !this.#copyArguments(next)) continue;
+        const traceparent = next.run.traceparent;
+        if (traceparent === undefined) void runUnit(this, next, next.unit.nodes.length, next.args);
+        else runInTrace(traceparent, () => void runUnit(this, next, next.unit.nodes.length, next.args));
       }
     } finally {
       this.#queue.length = 0;

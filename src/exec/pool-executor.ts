@@ -85,6 +85,8 @@ export class PoolExecutor implements Executor {
     };
     if (extras !== undefined) request.extras = extras;
     if (cancel !== undefined) request.cancel = cancel;
+    const traceparent = ready.run.traceparent;
+    if (traceparent !== undefined) request.traceparent = traceparent;
     return request;
   }
 

@@ -20,6 +20,8 @@ export interface UnitRequest {
   readonly slot: number;
   /** Fused chains that can run beside another unit of their run: the run's cancel cell. */
   readonly cancel?: Int32Array;
+  /** Traced runs only: the run's trace context, current while the nodes run (`host.push` sends it back). */
+  readonly traceparent?: string;
 }
 
 /** Import a module and list its function exports (build-time validation and warm-up). */

@@ -5,7 +5,13 @@ import { describe } from '../model/describe.js';
 import { ExecutorClosedError, InvalidArgumentError } from '../model/errors.js';
 import type { CostModel } from '../exec/cost-model.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
-import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
+import {
+  GraphRun,
+  type ExecuteOptions,
+  type GraphResult,
+  type RunCallback,
+  type RunOptions,
+} from '../exec/graph-run.js';
 import type { ExecuteArgs } from '../model/graph-types.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
@@ -15,8 +21,11 @@ import { PoolBinding } from './pool-binding.js';
 export interface GraphInternals {
   /** The pool binding of a pool graph, null for an inline one. */
   readonly binding: PoolBinding | null;
-  /** Runs one traversal and reports to `complete`, synchronously when every node was synchronous and inline. */
-  run(input: unknown, complete: RunCallback): void;
+  /**
+   * Runs one traversal and reports to `complete`, synchronously when every node was synchronous
+   * and inline; `options` may carry the runtime's observer (metrics, tracing).
+   */
+  run(input: unknown, options: RunOptions | undefined, complete: RunCallback): void;
 }
 
 const kInternals = new WeakMap<ComputationGraph<any, any>, GraphInternals>();
@@ -72,9 +81,9 @@ export class ComputationGraph<In = unknown, Out extends object = Record<string, 
     this.#ctx = { plan, costs, executor, triggerless: reactor === null };
     kInternals.set(this, {
       binding: executor instanceof PoolBinding ? executor : null,
-      run: (input, complete) => {
+      run: (input, options, complete) => {
         if (this.#closed) complete(new ExecutorClosedError(name), undefined);
-        else new GraphRun(this.#ctx, input, undefined, complete).start();
+        else new GraphRun(this.#ctx, input, options, complete).start();
       },
     });
   }

@@ -32,7 +32,7 @@
  * recorded: the loop picks it up.
  */
 import { performance } from 'node:perf_hooks';
-import type { GraphResult } from '../exec/graph-run.js';
+import type { GraphResult, RunOptions } from '../exec/graph-run.js';
 import { graphInternals, type ComputationGraph } from '../graph/computation-graph.js';
 import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
@@ -112,6 +112,11 @@ export interface ReactorHooks {
   changed(reactor: Reactor): void;
   /** The queue, after refusing a boundary, has room again. */
   room(reactor: Reactor): void;
+  /**
+   * A graph's run is about to start for a firing (`seq` its sequential boundary, or -1): the
+   * options to run it with (the runtime's metrics and tracing observer), or undefined.
+   */
+  starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined;
 }
 
 /** A firing waiting for its turn: from a boundary or a manual command. */
@@ -387,7 +392,8 @@ export class Reactor {
       firing.resolve?.(first);
     };
     for (const graph of graphs) {
-      graphInternals(graph).run(firing.snapshot, (error: unknown, result: GraphResult | undefined) => {
+      const options = this.#hooks.starting(this, graph, firing.seq, firing.manual);
+      graphInternals(graph).run(firing.snapshot, options, (error: unknown, result: GraphResult | undefined) => {
         const durationMs = performance.now() - started;
         const base = { reactor: this.name, graph: graph.name, manual: firing.manual, inputs: firing.snapshot };
         const record: FireRecord =

@@ -35,6 +35,7 @@
  */
 import Database from 'better-sqlite3';
 import { existsSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { deserialize, serialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import { CheckpointError } from '../model/errors.js';
@@ -128,6 +129,7 @@ export class Checkpoint {
   readonly #deleteAccumulator: Database.Statement;
   readonly #onCommitFailed: (error: CheckpointError) => void;
   readonly #onRowFailed: (failure: RowFailure) => void;
+  readonly #onCommitted: ((ms: number) => void) | undefined;
   /** Staged boundaries, by reactor, in arrival order. */
   readonly #appended = new Map<string, QueuedBoundary[]>();
   /** Highest consumed seq per reactor. */
@@ -142,15 +144,18 @@ export class Checkpoint {
 
   /**
    * Opens the checkpoint file, creating it when there is none, and takes its lock. Throws
-   * CheckpointError when the file is in use, empty, corrupt or not a checkpoint.
+   * CheckpointError when the file is in use, empty, corrupt or not a checkpoint. `onCommitted`
+   * hears how long each successful commit took (ms).
    */
   constructor(
     path: string,
     durability: Durability,
     onCommitFailed: (error: CheckpointError) => void,
     onRowFailed: (failure: RowFailure) => void,
+    onCommitted?: (ms: number) => void,
   ) {
     this.path = path;
+    this.#onCommitted = onCommitted;
     this.#onCommitFailed = onCommitFailed;
     this.#onRowFailed = onRowFailed;
     let db: Database.Database | undefined;
@@ -353,6 +358,7 @@ export class Checkpoint {
     this.#scheduled = false;
     const waiters = this.#waiters;
     this.#waiters = [];
+    const started = performance.now();
     try {
       this.#db.transaction(() => this.#writeStaged())();
     } catch (error) {
@@ -375,6 +381,7 @@ export class Checkpoint {
       clearTimeout(this.#retry.timer);
       this.#retry = null;
     }
+    this.#onCommitted?.(performance.now() - started);
     for (const waiter of waiters) waiter.resolve();
     return true;
   }

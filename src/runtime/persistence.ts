@@ -33,17 +33,27 @@ export interface Restored {
 export class Persistence {
   readonly #checkpoint: Checkpoint;
 
-  /** Opens the file and takes its lock; throws CheckpointError. */
-  constructor(path: string, durability: Durability, report: (error: unknown) => void) {
-    this.#checkpoint = new Checkpoint(path, durability, report, ({ component, error }) =>
-      report(
-        new CheckpointError(
-          path,
-          [component],
-          `checkpoint: a value of '${component}' cannot be serialised and was not written: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
+  /** Opens the file and takes its lock; throws CheckpointError. `committed` hears each commit's duration (ms). */
+  constructor(
+    path: string,
+    durability: Durability,
+    report: (error: unknown) => void,
+    committed?: (ms: number) => void,
+  ) {
+    this.#checkpoint = new Checkpoint(
+      path,
+      durability,
+      report,
+      ({ component, error }) =>
+        report(
+          new CheckpointError(
+            path,
+            [component],
+            `checkpoint: a value of '${component}' cannot be serialised and was not written: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          ),
         ),
-      ),
+      committed,
     );
   }
 
