@@ -6,8 +6,9 @@
  *
  * `serve` imports a module that exports a Runtime (as `default` or `runtime`), or a function
  * returning one (or a promise of one), starts it unless it already is, serves its ops surface
- * (`cloaca/http`) and prints the URL; SIGINT or SIGTERM closes the server and shuts the runtime
- * down gracefully (drain, persist, close), a second signal exits at once.
+ * (`cloaca/http`) and prints the URL; SIGINT or SIGTERM shuts the runtime down gracefully (drain,
+ * persist, close) with `runtime.shutdownOnSignals()`, then closes the server; a second signal
+ * exits at once.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -108,26 +109,16 @@ try {
   console.log(
     `cloaca: serving ${modulePath} at ${ops.url} (dashboard ${ops.url}/${apiKey === undefined ? '' : '?token=<key>'})`,
   );
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      console.error(`cloaca: ${signal} again, exiting now`);
-      process.exit(130);
-    }
-    stopping = true;
-    console.log(`cloaca: ${signal}: closing the server and shutting the runtime down`);
-    void (async () => {
-      await ops.close();
-      await runtime.shutdown();
+  // The runtime's own handlers drain, persist and close it (a second signal exits at once); the
+  // server answers meanwhile (/ready says 503 while it stops) and closes once the runtime is done.
+  runtime.on('state', (state) => {
+    if (state !== 'stopped') return;
+    void ops.close().finally(() => {
       console.log('cloaca: stopped');
-      process.exit(0);
-    })().catch((error: unknown) => {
-      console.error(`cloaca: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
+      process.exit();
     });
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  });
+  runtime.shutdownOnSignals(['SIGINT', 'SIGTERM'], { exit: false });
 } catch (error) {
   console.error(`cloaca: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
