@@ -2,7 +2,11 @@
  * Every example in examples/ runs with the command its header documents and prints what it
  * promises, so an API change that breaks one fails here.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -77,6 +81,45 @@ describe.concurrent('examples', { timeout: 60_000 }, () => {
     expect(inspected.map((m) => Number(m?.[1]))).toStrictEqual([98, 101, 99, 103]);
     for (const m of inspected) expect(Number(m![2])).toBeGreaterThan(0); // a worker, not the main thread (0)
     expect(lines).toHaveLength(10);
+  });
+
+  it('service: orders injected over HTTP fire; SIGTERM drains, persists, closes and exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloaca-service-'));
+    try {
+      const child = spawn(
+        process.execPath,
+        ['dist/examples/service.js', '--port', '0', '--checkpoint', join(dir, 'orders.db')],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const lines: string[] = [];
+      const url = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          lines.push(line);
+          const served = /^serving orders at (\S+) /.exec(line);
+          if (served) resolve(served[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`service exited (${code}) before serving`)));
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      for (const event of [
+        { id: 1, qty: 5 },
+        { id: 2, qty: 0 },
+      ]) {
+        const answer = await fetch(`${url}/v1/health/accumulators/orders/inject`, {
+          method: 'POST',
+          body: JSON.stringify({ event }),
+        });
+        expect(answer.status).toBe(200);
+      }
+      const fires = async () =>
+        ((await (await fetch(`${url}/v1/health/reactors/orders_reactor/fires`)).json()) as { total: number }).total;
+      while ((await fires()) < 2) await new Promise((resolve) => setImmediate(resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(lines).toContain('runtime stopped');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('commonjs.cjs: require("cloaca") from CommonJS builds and runs a graph on the pool', async () => {
