@@ -58,7 +58,8 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
     try {
       while (this.#head < this.#queue.length) {
         const next = this.#queue[this.#head++]!;
-        if (!next.run.done && this.#copyArguments(next)) void runUnit(this, next, next.unit.nodes.length, next.args);
+        if (next.run.done || !this.#copyArguments(next)) continue;
+        void runUnit(this, next, next.unit.nodes.length, next.args, next.run.traced);
       }
     } finally {
       this.#queue.length = 0;

@@ -5,7 +5,13 @@ import { describe } from '../model/describe.js';
 import { ExecutorClosedError, InvalidArgumentError } from '../model/errors.js';
 import type { CostModel } from '../exec/cost-model.js';
 import type { Executor, ExecutorKind } from '../exec/executor.js';
-import { GraphRun, type ExecuteOptions, type GraphResult, type RunCallback } from '../exec/graph-run.js';
+import {
+  GraphRun,
+  type ExecuteOptions,
+  type GraphResult,
+  type RunCallback,
+  type RunOptions,
+} from '../exec/graph-run.js';
 import type { ExecuteArgs } from '../model/graph-types.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
@@ -15,9 +21,14 @@ import { PoolBinding } from './pool-binding.js';
 export interface GraphInternals {
   /** The pool binding of a pool graph, null for an inline one. */
   readonly binding: PoolBinding | null;
-  /** Runs one traversal and reports to `complete`, synchronously when every node was synchronous and inline. */
+  /**
+   * Runs one traversal and reports to `complete`, synchronously when every node was synchronous
+   * and inline. Untimed: the result's `durationMs` is 0 (a reactor times its own firings).
+   */
   run(input: unknown, complete: RunCallback): void;
 }
+
+const kInternalRun: RunOptions = { timed: false };
 
 const kInternals = new WeakMap<ComputationGraph<any, any>, GraphInternals>();
 
@@ -74,7 +85,7 @@ export class ComputationGraph<In = unknown, Out extends object = Record<string, 
       binding: executor instanceof PoolBinding ? executor : null,
       run: (input, complete) => {
         if (this.#closed) complete(new ExecutorClosedError(name), undefined);
-        else new GraphRun(this.#ctx, input, undefined, complete).start();
+        else new GraphRun(this.#ctx, input, kInternalRun, complete).start();
       },
     });
   }

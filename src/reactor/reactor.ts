@@ -32,7 +32,7 @@
  * recorded: the loop picks it up.
  */
 import { performance } from 'node:perf_hooks';
-import type { GraphResult } from '../exec/graph-run.js';
+import type { GraphResult, RunCallback } from '../exec/graph-run.js';
 import { graphInternals, type ComputationGraph } from '../graph/computation-graph.js';
 import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
@@ -100,7 +100,12 @@ const kTransitions: Readonly<Record<ReactorLoop, readonly ReactorLoop[]>> = {
 export interface ReactorHooks {
   /** Most boundaries a sequential queue holds. */
   readonly queueCapacity: number;
-  /** Each graph's record, as soon as that graph finishes. */
+  /**
+   * True when something reads fire records (a `fire` listener, a feedback graph). Asked once
+   * per firing; when false (and no manual command waits), no record is built and no clock read.
+   */
+  observing(reactor: Reactor): boolean;
+  /** Each graph's record, as soon as that graph finishes (only while `observing`). */
   recorded(reactor: Reactor, record: FireRecord): void;
   /** A firing ended (every graph finished); `ok` when every graph succeeded. */
   fired(reactor: Reactor, ok: boolean): void;
@@ -137,13 +142,30 @@ export class Reactor {
   readonly #sequential: boolean;
   #paused = false;
   #loop: ReactorLoop = ReactorLoop.Idle;
-  #cache: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  /** A plain object (its spread is a fast copy); `__proto__` is written as an own property. */
+  #cache: Record<string, unknown> = {};
   readonly #dirty = new Map<string, boolean>();
+  /** False while every dirty flag is clear (clearing them all is then free). */
+  #anyDirty = false;
   /** Declared sources that have a value in the cache (the when_all gate of `sequential`). */
   readonly #delivered = new Set<string>();
   readonly #queue: BoundaryQueue;
   #nextSeq = 0;
   #commands: Array<(record: FireRecord | undefined) => void> = [];
+  // The firing in progress. Firings never overlap, so its state lives here rather than in an
+  // object and closures per firing.
+  #firing: Firing | null = null;
+  #pendingGraphs = 0;
+  #firingOk = true;
+  #firstRecord: FireRecord | undefined = undefined;
+  /** This firing builds records; `#started` and `#firedAt` are read only then. */
+  #observed = false;
+  #started = 0;
+  #firedAt = 0;
+  /** True while `#fire` is starting the graphs: a completion then returns to it, not to the loop. */
+  #starting = false;
+  /** One completion callback per bound graph, made on the first firing. */
+  #callbacks: RunCallback[] = [];
 
   constructor(declaration: ReactorDeclaration, hooks: ReactorHooks) {
     this.declaration = declaration;
@@ -183,10 +205,14 @@ export class Reactor {
 
   /** Restores checkpointed state before start. */
   restore(snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void {
-    Object.assign(this.#cache, snapshot.cache);
-    for (const source of Object.keys(snapshot.cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
+    for (const source of Object.keys(snapshot.cache)) {
+      setOwn(this.#cache, source, snapshot.cache[source]);
+      if (this.#dirty.has(source)) this.#delivered.add(source);
+    }
     for (const [source, flag] of Object.entries(snapshot.dirty)) {
-      if (this.#dirty.has(source)) this.#dirty.set(source, flag);
+      if (!this.#dirty.has(source)) continue;
+      this.#dirty.set(source, flag);
+      if (flag) this.#anyDirty = true;
     }
     this.#paused = snapshot.paused;
     for (const boundary of queue) this.#queue.push(boundary);
@@ -207,9 +233,9 @@ export class Reactor {
    */
   deliver(source: string, value: unknown): void {
     if (!this.#sequential) {
-      this.#cache[source] = value;
+      setOwn(this.#cache, source, value);
       this.#delivered.add(source);
-      this.#dirty.set(source, true);
+      this.#markDirty(source);
       this.#hooks.changed(this);
       if (this.#loop === ReactorLoop.Idle) {
         this.#to(ReactorLoop.Collapsing);
@@ -234,8 +260,12 @@ export class Reactor {
 
   /** Replaces the whole cache, then fires once (unless paused: then only the cache is replaced). */
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
-    this.#cache = Object.assign(Object.create(null) as Record<string, unknown>, cache);
-    for (const source of Object.keys(cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
+    const next: Record<string, unknown> = {};
+    for (const source of Object.keys(cache)) {
+      setOwn(next, source, cache[source]);
+      if (this.#dirty.has(source)) this.#delivered.add(source);
+    }
+    this.#cache = next;
     this.#hooks.changed(this);
     return this.forceFire();
   }
@@ -319,7 +349,14 @@ export class Reactor {
     return this.declaration.mode === ReactionMode.WhenAll ? all && this.#dirty.size > 0 : any;
   }
 
+  #markDirty(source: string): void {
+    this.#dirty.set(source, true);
+    this.#anyDirty = true;
+  }
+
   #clearDirty(): void {
+    if (!this.#anyDirty) return;
+    this.#anyDirty = false;
     for (const source of this.#dirty.keys()) this.#dirty.set(source, false);
   }
 
@@ -338,16 +375,17 @@ export class Reactor {
       this.#hooks.changed(this);
       return { snapshot: { ...this.#cache }, manual: false, seq: -1 };
     }
+    const sources = this.declaration.accumulators.length;
     for (let boundary = this.#queue.shift(); boundary !== undefined; boundary = this.#queue.shift()) {
-      this.#cache[boundary.source] = boundary.value;
-      this.#delivered.add(boundary.source);
-      this.#dirty.set(boundary.source, true);
-      const gated =
-        this.declaration.mode === ReactionMode.WhenAll && this.#delivered.size < this.declaration.accumulators.length;
+      setOwn(this.#cache, boundary.source, boundary.value);
+      if (this.#delivered.size < sources) this.#delivered.add(boundary.source);
+      const gated = this.declaration.mode === ReactionMode.WhenAll && this.#delivered.size < sources;
       if (gated) {
+        this.#markDirty(boundary.source);
         this.#hooks.consumed(this, boundary.seq);
         continue;
       }
+      // The boundary's own flag would be set and cleared with the others at once.
       this.#clearDirty();
       return { snapshot: { ...this.#cache }, manual: false, seq: boundary.seq };
     }
@@ -374,46 +412,93 @@ export class Reactor {
    */
   #fire(firing: Firing): boolean {
     const graphs = this.graphs;
-    const started = performance.now();
-    const firedAt = Date.now();
-    let pending = graphs.length;
-    let ok = true;
-    let synchronous = true;
-    let first: FireRecord | undefined; // the record of the first bound graph
-    const finish = (): void => {
-      this.fires++;
-      if (firing.seq >= 0) this.#hooks.consumed(this, firing.seq);
-      this.#hooks.fired(this, ok);
-      firing.resolve?.(first);
-    };
-    for (const graph of graphs) {
-      graphInternals(graph).run(firing.snapshot, (error: unknown, result: GraphResult | undefined) => {
-        const durationMs = performance.now() - started;
-        const base = { reactor: this.name, graph: graph.name, manual: firing.manual, inputs: firing.snapshot };
-        const record: FireRecord =
-          result === undefined
-            ? { ...base, ok: false, error, durationMs, firedAt }
-            : { ...base, ok: true, outputs: result.outputs, durationMs, firedAt };
-        if (result === undefined) {
-          ok = false;
-          this.failures++;
-        }
-        if (graph === graphs[0]) first = record;
-        this.#hooks.recorded(this, record);
-        if (--pending > 0) return;
-        finish();
-        if (!synchronous) {
-          this.#to(ReactorLoop.Pumping);
-          this.#pump();
-        }
-      });
+    if (this.#callbacks.length !== graphs.length) {
+      this.#callbacks = graphs.map(
+        (_, g): RunCallback =>
+          (error, result) =>
+            this.#graphDone(g, error, result),
+      );
     }
-    synchronous = false;
-    if (pending === 0) {
-      if (graphs.length === 0) finish();
+    this.#firing = firing;
+    this.#pendingGraphs = graphs.length;
+    this.#firingOk = true;
+    this.#firstRecord = undefined;
+    this.#observed = firing.resolve !== undefined || this.#hooks.observing(this);
+    if (this.#observed) {
+      this.#started = performance.now();
+      this.#firedAt = Date.now();
+    }
+    if (graphs.length === 0) {
+      this.#finish();
       return true;
     }
+    this.#starting = true;
+    for (let g = 0; g < graphs.length; g++) graphInternals(graphs[g]!).run(firing.snapshot, this.#callbacks[g]!);
+    this.#starting = false;
+    if (this.#firing === null) return true;
     this.#to(ReactorLoop.Firing);
     return false;
+  }
+
+  /** Graph `g` of the firing in progress completed. */
+  #graphDone(g: number, error: unknown, result: GraphResult | undefined): void {
+    if (result === undefined) {
+      this.#firingOk = false;
+      this.failures++;
+    }
+    if (this.#observed) {
+      const firing = this.#firing!;
+      const durationMs = performance.now() - this.#started;
+      const graph = this.graphs[g]!.name;
+      const record: FireRecord =
+        result === undefined
+          ? {
+              reactor: this.name,
+              graph,
+              manual: firing.manual,
+              inputs: firing.snapshot,
+              ok: false,
+              error,
+              durationMs,
+              firedAt: this.#firedAt,
+            }
+          : {
+              reactor: this.name,
+              graph,
+              manual: firing.manual,
+              inputs: firing.snapshot,
+              ok: true,
+              outputs: result.outputs,
+              durationMs,
+              firedAt: this.#firedAt,
+            };
+      if (g === 0) this.#firstRecord = record;
+      this.#hooks.recorded(this, record);
+    }
+    if (--this.#pendingGraphs > 0) return;
+    this.#finish();
+    if (!this.#starting) {
+      this.#to(ReactorLoop.Pumping);
+      this.#pump();
+    }
+  }
+
+  /** Every graph of the firing in progress completed. */
+  #finish(): void {
+    const firing = this.#firing!;
+    this.#firing = null;
+    this.fires++;
+    if (firing.seq >= 0) this.#hooks.consumed(this, firing.seq);
+    this.#hooks.fired(this, this.#firingOk);
+    firing.resolve?.(this.#firstRecord);
+  }
+}
+
+/** `target[key] = value` as an own property, also for a source named `__proto__`. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    target[key] = value;
   }
 }

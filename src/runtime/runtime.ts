@@ -432,6 +432,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #reactorHooks(): ReactorHooks {
     return {
       queueCapacity: this.queueCapacity,
+      observing: () => this.#feedback.size > 0 || this.listenerCount('fire') > 0,
       recorded: (_reactor, record) => {
         if (this.listenerCount('fire') > 0) this.#notify('fire', record);
         const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
