@@ -52,20 +52,24 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
       ready.run.unitFailed(ready, 0, new ExecutorClosedError(this.#plan.graph));
       return;
     }
-    this.#queue.push(ready);
-    if (this.#draining) return;
+    if (this.#draining) {
+      this.#queue.push(ready);
+      return;
+    }
     this.#draining = true;
     try {
-      while (this.#head < this.#queue.length) {
-        const next = this.#queue[this.#head++]!;
-        if (next.run.done || !this.#copyArguments(next)) continue;
-        void runUnit(this, next, next.unit.nodes.length, next.args, next.run.traced);
-      }
+      this.#run(ready);
+      while (this.#head < this.#queue.length) this.#run(this.#queue[this.#head++]!);
     } finally {
-      this.#queue.length = 0;
+      if (this.#queue.length > 0) this.#queue.length = 0;
       this.#head = 0;
       this.#draining = false;
     }
+  }
+
+  #run(ready: ReadyUnit): void {
+    if (ready.run.done || !this.#copyArguments(ready)) return;
+    void runUnit(this, ready, ready.unit.nodes.length, ready.args, ready.run.traced);
   }
 
   async close(): Promise<void> {

@@ -33,7 +33,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { GraphResult, RunCallback } from '../exec/graph-run.js';
-import { graphInternals, type ComputationGraph } from '../graph/computation-graph.js';
+import { graphInternals, type ComputationGraph, type GraphInternals } from '../graph/computation-graph.js';
 import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';
@@ -88,12 +88,12 @@ export const ReactorLoop = {
 } as const;
 export type ReactorLoop = (typeof ReactorLoop)[keyof typeof ReactorLoop];
 
-const kTransitions: Readonly<Record<ReactorLoop, readonly ReactorLoop[]>> = {
-  idle: ['collapsing', 'pumping'],
-  collapsing: ['pumping'],
-  pumping: ['firing', 'yielding', 'idle'],
-  firing: ['pumping'],
-  yielding: ['pumping'],
+const kTransitions: Readonly<Record<ReactorLoop, Partial<Record<ReactorLoop, true>>>> = {
+  idle: { collapsing: true, pumping: true },
+  collapsing: { pumping: true },
+  pumping: { firing: true, yielding: true, idle: true },
+  firing: { pumping: true },
+  yielding: { pumping: true },
 };
 
 /** What the runtime does around a reactor's firings. */
@@ -117,6 +117,12 @@ export interface ReactorHooks {
   changed(reactor: Reactor): void;
   /** The queue, after refusing a boundary, has room again. */
   room(reactor: Reactor): void;
+}
+
+/** What a reactor knows of one of its sources. */
+interface SourceState {
+  dirty: boolean;
+  delivered: boolean;
 }
 
 /** A firing waiting for its turn: from a boundary or a manual command. */
@@ -144,11 +150,14 @@ export class Reactor {
   #loop: ReactorLoop = ReactorLoop.Idle;
   /** A plain object (its spread is a fast copy); `__proto__` is written as an own property. */
   #cache: Record<string, unknown> = {};
-  readonly #dirty = new Map<string, boolean>();
-  /** False while every dirty flag is clear (clearing them all is then free). */
-  #anyDirty = false;
-  /** Declared sources that have a value in the cache (the when_all gate of `sequential`). */
-  readonly #delivered = new Set<string>();
+  /**
+   * Per declared source, in declaration order: its dirty flag, and whether it has a value in the
+   * cache (the when_all gate of `sequential`). One lookup per boundary reads and sets both.
+   */
+  readonly #sources = new Map<string, SourceState>();
+  /** Sources whose dirty flag is set, and sources delivered. */
+  #dirtyCount = 0;
+  #deliveredCount = 0;
   readonly #queue: BoundaryQueue;
   #nextSeq = 0;
   #commands: Array<(record: FireRecord | undefined) => void> = [];
@@ -164,7 +173,8 @@ export class Reactor {
   #firedAt = 0;
   /** True while `#fire` is starting the graphs: a completion then returns to it, not to the loop. */
   #starting = false;
-  /** One completion callback per bound graph, made on the first firing. */
+  /** Per bound graph, how to run it and its completion callback, made on the first firing. */
+  #runs: Array<GraphInternals['run']> = [];
   #callbacks: RunCallback[] = [];
 
   constructor(declaration: ReactorDeclaration, hooks: ReactorHooks) {
@@ -172,7 +182,7 @@ export class Reactor {
     this.#hooks = hooks;
     this.#sequential = declaration.strategy === InputStrategy.Sequential;
     this.#queue = new BoundaryQueue(hooks.queueCapacity, () => hooks.room(this));
-    for (const source of declaration.accumulators) this.#dirty.set(source, false);
+    for (const source of declaration.accumulators) this.#sources.set(source, { dirty: false, delivered: false });
   }
 
   get name(): string {
@@ -207,13 +217,9 @@ export class Reactor {
   restore(snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void {
     for (const source of Object.keys(snapshot.cache)) {
       setOwn(this.#cache, source, snapshot.cache[source]);
-      if (this.#dirty.has(source)) this.#delivered.add(source);
+      this.#markDelivered(source);
     }
-    for (const [source, flag] of Object.entries(snapshot.dirty)) {
-      if (!this.#dirty.has(source)) continue;
-      this.#dirty.set(source, flag);
-      if (flag) this.#anyDirty = true;
-    }
+    for (const [source, flag] of Object.entries(snapshot.dirty)) if (flag) this.#markDirty(source);
     this.#paused = snapshot.paused;
     for (const boundary of queue) this.#queue.push(boundary);
     if (queue.length > 0) this.#nextSeq = queue[queue.length - 1]!.seq + 1;
@@ -234,8 +240,9 @@ export class Reactor {
   deliver(source: string, value: unknown): void {
     if (!this.#sequential) {
       setOwn(this.#cache, source, value);
-      this.#delivered.add(source);
-      this.#markDirty(source);
+      const state = this.#sources.get(source)!;
+      if (!state.delivered) this.#markDelivered(source);
+      if (!state.dirty) this.#markDirty(source);
       this.#hooks.changed(this);
       if (this.#loop === ReactorLoop.Idle) {
         this.#to(ReactorLoop.Collapsing);
@@ -263,7 +270,7 @@ export class Reactor {
     const next: Record<string, unknown> = {};
     for (const source of Object.keys(cache)) {
       setOwn(next, source, cache[source]);
-      if (this.#dirty.has(source)) this.#delivered.add(source);
+      this.#markDelivered(source);
     }
     this.#cache = next;
     this.#hooks.changed(this);
@@ -289,7 +296,7 @@ export class Reactor {
   getState(): ReactorState {
     return {
       cache: { ...this.#cache },
-      dirty: Object.fromEntries(this.#dirty),
+      dirty: this.#dirtyFlags(),
       paused: this.#paused,
       queued: this.queued,
       health: this.health,
@@ -298,11 +305,11 @@ export class Reactor {
 
   /** What a checkpoint stores besides the queue. */
   snapshot(): ReactorSnapshot {
-    return { cache: { ...this.#cache }, dirty: Object.fromEntries(this.#dirty), paused: this.#paused };
+    return { cache: { ...this.#cache }, dirty: this.#dirtyFlags(), paused: this.#paused };
   }
 
   #to(next: ReactorLoop): void {
-    if (!kTransitions[this.#loop].includes(next)) {
+    if (kTransitions[this.#loop][next] !== true) {
       throw new StateError(
         `reactor '${this.name}'`,
         this.#loop,
@@ -340,24 +347,39 @@ export class Reactor {
   }
 
   #criterionHolds(): boolean {
-    let any = false;
-    let all = true;
-    for (const flag of this.#dirty.values()) {
-      if (flag) any = true;
-      else all = false;
+    if (this.declaration.mode === ReactionMode.WhenAll) {
+      return this.#sources.size > 0 && this.#dirtyCount === this.#sources.size;
     }
-    return this.declaration.mode === ReactionMode.WhenAll ? all && this.#dirty.size > 0 : any;
+    return this.#dirtyCount > 0;
   }
 
+  /** Source name to its dirty flag, in declaration order. */
+  #dirtyFlags(): Record<string, boolean> {
+    const flags: Record<string, boolean> = {};
+    for (const [source, state] of this.#sources) setOwn(flags, source, state.dirty);
+    return flags;
+  }
+
+  /** Sets a declared source's dirty flag (ignores any other name). */
   #markDirty(source: string): void {
-    this.#dirty.set(source, true);
-    this.#anyDirty = true;
+    const state = this.#sources.get(source);
+    if (state === undefined || state.dirty) return;
+    state.dirty = true;
+    this.#dirtyCount++;
+  }
+
+  /** Notes that a declared source has a value in the cache (ignores any other name). */
+  #markDelivered(source: string): void {
+    const state = this.#sources.get(source);
+    if (state === undefined || state.delivered) return;
+    state.delivered = true;
+    this.#deliveredCount++;
   }
 
   #clearDirty(): void {
-    if (!this.#anyDirty) return;
-    this.#anyDirty = false;
-    for (const source of this.#dirty.keys()) this.#dirty.set(source, false);
+    if (this.#dirtyCount === 0) return;
+    this.#dirtyCount = 0;
+    for (const state of this.#sources.values()) state.dirty = false;
   }
 
   /** The next firing to run, or null; applies sequential boundaries on the way. */
@@ -375,11 +397,11 @@ export class Reactor {
       this.#hooks.changed(this);
       return { snapshot: { ...this.#cache }, manual: false, seq: -1 };
     }
-    const sources = this.declaration.accumulators.length;
+    const sources = this.#sources.size;
     for (let boundary = this.#queue.shift(); boundary !== undefined; boundary = this.#queue.shift()) {
       setOwn(this.#cache, boundary.source, boundary.value);
-      if (this.#delivered.size < sources) this.#delivered.add(boundary.source);
-      const gated = this.declaration.mode === ReactionMode.WhenAll && this.#delivered.size < sources;
+      if (this.#deliveredCount < sources) this.#markDelivered(boundary.source);
+      const gated = this.declaration.mode === ReactionMode.WhenAll && this.#deliveredCount < sources;
       if (gated) {
         this.#markDirty(boundary.source);
         this.#hooks.consumed(this, boundary.seq);
@@ -412,7 +434,8 @@ export class Reactor {
    */
   #fire(firing: Firing): boolean {
     const graphs = this.graphs;
-    if (this.#callbacks.length !== graphs.length) {
+    if (this.#runs.length !== graphs.length) {
+      this.#runs = graphs.map((graph) => graphInternals(graph).run);
       this.#callbacks = graphs.map(
         (_, g): RunCallback =>
           (error, result) =>
@@ -433,7 +456,7 @@ export class Reactor {
       return true;
     }
     this.#starting = true;
-    for (let g = 0; g < graphs.length; g++) graphInternals(graphs[g]!).run(firing.snapshot, this.#callbacks[g]!);
+    for (let g = 0; g < graphs.length; g++) this.#runs[g]!(firing.snapshot, this.#callbacks[g]!);
     this.#starting = false;
     if (this.#firing === null) return true;
     this.#to(ReactorLoop.Firing);

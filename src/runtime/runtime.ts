@@ -225,11 +225,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * The event is handed over: do not mutate it after pushing.
    */
   push(accumulator: string, event: unknown): boolean {
-    this.#registry.accumulator(accumulator, 'runtime.push');
-    this.#lifecycle.requireStarted(`runtime.push('${accumulator}')`);
+    // Every registered accumulator has an outlet once started: one lookup on the hot path.
+    const outlet = this.#outlets.get(accumulator);
+    if (outlet === undefined) this.#registry.accumulator(accumulator, 'runtime.push');
+    // The message is built only when it is thrown: a template per push costs an allocation.
+    if (this.#lifecycle.state !== RuntimeState.Started)
+      this.#lifecycle.requireStarted(`runtime.push('${accumulator}')`);
     checkEvent(accumulator, event);
-    const outlet = this.#outlets.get(accumulator)!;
-    if (outlet.offer(event)) {
+    if (outlet!.offer(event)) {
       this.#pushed++;
       this.#scheduleIdleCheck();
       return true;
