@@ -49,9 +49,10 @@ export class PoolExecutor implements Executor {
     const extras = this.#checkArguments(ready);
     if (extras === null) return;
     const unit = ready.unit.index;
-    // A fused chain carries the run's cancel cell only when another unit of the same run can be
-    // running beside it (and fail); in a graph that is one path nothing can.
-    const cancel = this.#names[unit]!.length > 1 && this.#parallel ? ready.run.cancelCell() : undefined;
+    // A unit carries the run's cancel cell only when another unit of the same run can be running
+    // beside it (and fail), so it starts nothing once the run has failed, even queued in a worker
+    // or behind that unit in a batch; in a graph that is one path nothing can.
+    const cancel = this.#parallel ? ready.run.cancelCell() : undefined;
     this.pool.enqueue(
       new PooledUnit(
         ready,
@@ -60,6 +61,7 @@ export class PoolExecutor implements Executor {
         cancel,
         this.#parallel ? this.#costs.rank(unit) : 0,
         this.#costs.isLight(unit),
+        this.#costs.estimate(unit),
       ),
     );
   }
@@ -75,6 +77,7 @@ export class PoolExecutor implements Executor {
     extras: ValueExtras | undefined,
     cancel: Int32Array | undefined,
     slot: number,
+    token: number | undefined,
   ): UnitRequest {
     const nodes = this.#names[ready.unit.index]!;
     const request: { -readonly [K in keyof UnitRequest]: UnitRequest[K] } = {
@@ -85,6 +88,7 @@ export class PoolExecutor implements Executor {
     };
     if (extras !== undefined) request.extras = extras;
     if (cancel !== undefined) request.cancel = cancel;
+    if (token !== undefined) request.token = token;
     return request;
   }
 
@@ -143,6 +147,7 @@ class PooledUnit implements PoolUnit {
   readonly #cancel: Int32Array | undefined;
   readonly rank: number;
   readonly light: boolean;
+  readonly cost: number;
   redispatched = 0;
 
   constructor(
@@ -152,6 +157,7 @@ class PooledUnit implements PoolUnit {
     cancel: Int32Array | undefined,
     rank: number,
     light: boolean,
+    cost: number,
   ) {
     this.#ready = ready;
     this.#executor = executor;
@@ -159,6 +165,7 @@ class PooledUnit implements PoolUnit {
     this.#cancel = cancel;
     this.rank = rank;
     this.light = light;
+    this.cost = cost;
   }
 
   get seq(): number {
@@ -173,8 +180,8 @@ class PooledUnit implements PoolUnit {
     return this.#executor.timeoutOf(this.#ready);
   }
 
-  request(slot: number): UnitRequest {
-    return this.#executor.request(this.#ready, this.#extras, this.#cancel, slot);
+  request(slot: number, token?: number): UnitRequest {
+    return this.#executor.request(this.#ready, this.#extras, this.#cancel, slot, token);
   }
 
   culprit(offset: number): Culprit {

@@ -20,6 +20,34 @@ export interface UnitRequest {
   readonly slot: number;
   /** Fused chains that can run beside another unit of their run: the run's cancel cell. */
   readonly cancel?: Int32Array;
+  /** In a batch: this dispatch's token, echoed with a late reply (a slot is reused later). */
+  readonly token?: number;
+}
+
+/**
+ * Several units for one worker, run one after another in order: one message instead of one per
+ * unit. Each has its own slot in the unit table, so it is timed, blamed and dispatched again on
+ * its own.
+ */
+export interface BatchRequest {
+  readonly batch: readonly UnitRequest[];
+}
+
+/**
+ * The outcome of a {@link BatchRequest}: one reply per unit, in order, or `null` for a unit that
+ * went asynchronous: its reply comes later on its own ({@link LateReply}), so a unit that waits
+ * never holds back the others.
+ */
+export interface BatchReply {
+  readonly replies: ReadonlyArray<UnitReply | null>;
+}
+
+/** The reply of a batched unit that went asynchronous, posted by the worker when it settles. */
+export interface LateReply {
+  readonly late: UnitReply;
+  /** The unit's slot and token, from its request. */
+  readonly slot: number;
+  readonly token: number;
 }
 
 /** Import a module and list its function exports (build-time validation and warm-up). */
@@ -27,7 +55,7 @@ export interface ListExportsRequest {
   readonly listExports: string;
 }
 
-export type WorkerRequest = UnitRequest | ListExportsRequest;
+export type WorkerRequest = UnitRequest | BatchRequest | ListExportsRequest;
 
 /** A value the rules refused, as data (its getter's error as an envelope). */
 export interface RefusedValue {
