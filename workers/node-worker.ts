@@ -23,8 +23,11 @@ import { toErrorEnvelope, type ErrorEnvelope } from '../src/exec/error-envelope.
 import { importNodeModule, nodeFunctions } from '../src/exec/module-loader.js';
 import { moveRegistry } from '../src/exec/move.js';
 import '../src/exec/platform.js';
+import { runFirings, type FiringsResult } from '../src/exec/firing-runner.js';
 import type {
   BatchReply,
+  FiringsReply,
+  FiringsRequest,
   LateReply,
   ListExportsReply,
   UnitReply,
@@ -67,14 +70,15 @@ function load(href: string): Map<string, NodeFunction> | Promise<Map<string, Nod
 }
 
 /** Piscina's task handler. */
-export default function handle(
-  request: WorkerRequest,
-): UnitReply | BatchReply | ListExportsReply | Promise<UnitReply | BatchReply | ListExportsReply> {
+export default function handle(request: WorkerRequest): WorkerReply | Promise<WorkerReply> {
   if ('listExports' in request) return listExports(request.listExports);
   if ('batch' in request) return batch(request.batch);
+  if ('firings' in request) return firings(request.firings);
   const functions = load(request.module);
   return functions instanceof Map ? start(request, functions) : functions.then((f) => start(request, f));
 }
+
+type WorkerReply = UnitReply | BatchReply | FiringsReply | ListExportsReply;
 
 async function listExports(href: string): Promise<ListExportsReply> {
   try {
@@ -101,6 +105,20 @@ function start(request: UnitRequest, functions: Map<string, NodeFunction>): Unit
   const unit: WorkerUnit = { request, functions, args: request.args, transfers: null, across: null };
   const result = runUnit(runner, unit, request.nodes.length, unit.args);
   return result instanceof Promise ? result.then((reply) => outgoing(reply, unit)) : outgoing(result, unit);
+}
+
+/** Runs a batch of firings (whole traversals, see `firing-runner.ts`) once its module is loaded. */
+function firings(request: FiringsRequest['firings']): FiringsReply | Promise<FiringsReply> {
+  const functions = load(request.module);
+  const run = (f: Map<string, NodeFunction>): FiringsReply | Promise<FiringsReply> => {
+    const result = runFirings(request, f, table, threadId);
+    return result instanceof Promise ? result.then(firingsOut) : firingsOut(result);
+  };
+  return functions instanceof Map ? run(functions) : functions.then(run);
+}
+
+function firingsOut({ reply, transfers }: FiringsResult): FiringsReply {
+  return transfers === null ? reply : transferring(reply, transfers);
 }
 
 /** Runs a batch once every module it needs is loaded. */
@@ -267,7 +285,7 @@ function refusedReply(at: number, durations: number[], fault: ValueFault): UnitR
 }
 
 /** Piscina transfers only a top-level move() wrapper; this one carries the whole reply. */
-function transferring<T extends UnitReply | BatchReply>(reply: T, buffers: ArrayBuffer[]): T {
+function transferring<T extends UnitReply | BatchReply | FiringsReply>(reply: T, buffers: ArrayBuffer[]): T {
   return piscinaMove({
     get [transferableSymbol]() {
       return buffers;

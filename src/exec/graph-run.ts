@@ -67,6 +67,17 @@ export type RunCallback = (error: unknown, result: GraphResult | undefined) => v
 
 let sequence = 0;
 
+/** The submission order of a new run (or batch of firings): older work is served first. */
+export function nextRunSeq(): number {
+  return sequence++;
+}
+
+/** The error that fails a run of `graph` because node `node` failed with `cause`. */
+export function nodeFailure(graph: string, node: string, cause: unknown): GraphExecutionError {
+  const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
+  return new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause });
+}
+
 /**
  * A run reports its end through a callback rather than a promise of its own, so a caller that
  * can continue synchronously (the reactor, for inline graphs of synchronous nodes) does not pay
@@ -77,7 +88,7 @@ let sequence = 0;
  * arrays at all; other runs use plain arrays, cheaper to make than typed ones at this size.
  */
 export class GraphRun implements ExecutingRun {
-  readonly seq = sequence++;
+  readonly seq = nextRunSeq();
   done = false;
   readonly traced: boolean;
   readonly #ctx: RunContext;
@@ -144,13 +155,8 @@ export class GraphRun implements ExecutingRun {
     if (this.done) return;
     this.done = true;
     if (this.#cancelCell !== null) Atomics.store(this.#cancelCell, 0, 1);
-    const graph = this.#ctx.plan.graph;
-    const node = this.#ctx.plan.nodes[ready.unit.nodes[offset]!]!.name;
-    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
-    this.#complete(
-      new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }),
-      undefined,
-    );
+    const { plan } = this.#ctx;
+    this.#complete(nodeFailure(plan.graph, plan.nodes[ready.unit.nodes[offset]!]!.name, cause), undefined);
   }
 
   #ready(index: number): void {

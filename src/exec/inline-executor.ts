@@ -19,12 +19,20 @@ import { ExecutorClosedError, NodeTimeoutError } from '../model/errors.js';
 import type { GraphPlan, PlanNode } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
 import { copyValue, inputRoot, isPrimitive, ValueFault } from '../model/values.js';
-import type { Executor, ReadyUnit } from './executor.js';
+import type { ExecutingRun, Executor, ReadyUnit } from './executor.js';
 import { moveRegistry } from './move.js';
 import './platform.js';
 import { runUnit, type UnitRunner } from './unit-loop.js';
 
 const moves = moveRegistry();
+
+/** Told which node is inside its synchronous part (a worker running whole traversals notes it for the pool). */
+export interface NodeWatch {
+  /** Node `node` (its index in the plan) of `run` is about to be called. */
+  enter(run: ExecutingRun, node: number): void;
+  /** Its synchronous part is over. */
+  leave(run: ExecutingRun): void;
+}
 
 export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   readonly kind = 'inline' as const;
@@ -35,13 +43,15 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   readonly #shared: ReadonlyArray<readonly boolean[]>;
   /** Per node, the path root of each cache input (`inputs.alpha`), for refusals. */
   readonly #inputRoots: ReadonlyArray<readonly string[]>;
+  readonly #watch: NodeWatch | undefined;
   readonly #queue: ReadyUnit[] = [];
   #head = 0;
   #draining = false;
   #closed = false;
 
-  constructor(plan: GraphPlan, functions: ReadonlyMap<string, NodeFunction>) {
+  constructor(plan: GraphPlan, functions: ReadonlyMap<string, NodeFunction>, watch?: NodeWatch) {
     this.#plan = plan;
+    this.#watch = watch;
     this.#functions = plan.nodes.map((n) => functions.get(n.name)!);
     this.#shared = plan.nodes.map((n) => n.inEdges.map((e) => plan.nodes[e.from]!.outEdges.length > 1));
     this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
@@ -124,10 +134,14 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   }
 
   enter(ready: ReadyUnit, k: number): boolean {
-    return k === 0 || !ready.run.done;
+    if (k > 0 && ready.run.done) return false;
+    this.#watch?.enter(ready.run, ready.unit.nodes[k]!);
+    return true;
   }
 
-  leave(): void {}
+  leave(ready: ReadyUnit): void {
+    this.#watch?.leave(ready.run);
+  }
 
   settle(ready: ReadyUnit, k: number, pending: PromiseLike<unknown>): PromiseLike<unknown> {
     const node = this.#plan.nodes[ready.unit.nodes[k]!]!;

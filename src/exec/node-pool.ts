@@ -54,7 +54,16 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ExecutorClosedError, NodeTimeoutError, WorkerExitError, type Culprit } from '../model/errors.js';
 import { rejectUnknownKeys, requireOneOf, requireOptionsObject, requirePositiveInteger } from '../model/options.js';
-import type { BatchReply, BatchRequest, LateReply, ListExportsReply, UnitReply, UnitRequest } from './protocol.js';
+import type {
+  BatchReply,
+  BatchRequest,
+  FiringsReply,
+  FiringsRequest,
+  LateReply,
+  ListExportsReply,
+  UnitReply,
+  UnitRequest,
+} from './protocol.js';
 import { ReadyQueue } from './ready-queue.js';
 import { kHostChannelKey } from './host-channel.js';
 import { kUnitTableKey, sharedNow, UnitTable } from './unit-table.js';
@@ -91,6 +100,8 @@ export interface PoolUnit {
   readonly rank: number;
   /** Measured cheap: may be pipelined behind other light work. */
   readonly light: boolean;
+  /** Goes in a task of its own, never in a batch of units (a batch of firings). */
+  readonly alone: boolean;
   /** Estimated cost in ms (NaN until measured): bounds what one batch carries. */
   readonly cost: number;
   /** The node's time limit (units with one are never fused). */
@@ -100,10 +111,10 @@ export interface PoolUnit {
   /** Times the unit went back to the queue because its worker died before it started. */
   redispatched: number;
   /** The worker message, for the unit table's `slot`; `token` tells this dispatch's late reply apart. */
-  request(slot: number, token?: number): UnitRequest;
+  request(slot: number, token?: number): UnitRequest | FiringsRequest;
   /** Node `offset` of the unit, as errors name it. */
   culprit(offset: number): Culprit;
-  settle(reply: UnitReply): void;
+  settle(reply: UnitReply | FiringsReply): void;
   /** Node `offset` failed with `cause` (closed pool, timeout, worker death). */
   fail(offset: number, cause: unknown): void;
 }
@@ -330,7 +341,8 @@ export class NodePool {
       }
       if (!this.#free(unit)) return;
       this.#queue.pop();
-      const batch = unit.light && this.#batchSize > 1 && this.#queue.size > 0 ? this.#gather(unit) : null;
+      const batch =
+        unit.light && !unit.alone && this.#batchSize > 1 && this.#queue.size > 0 ? this.#gather(unit) : null;
       if (batch === null || batch.length === 1) this.#start(unit);
       else this.#startBatch(batch);
     }
@@ -364,7 +376,7 @@ export class NodePool {
         this.#queue.pop();
         continue;
       }
-      if (!next.light || next.timeoutMs !== undefined || cost + next.cost > kBatchBudgetMs) break;
+      if (!next.light || next.alone || next.timeoutMs !== undefined || cost + next.cost > kBatchBudgetMs) break;
       this.#queue.pop();
       units.push(next);
       cost += next.cost;
@@ -391,7 +403,7 @@ export class NodePool {
   #start(unit: PoolUnit): void {
     const slot = this.#take(unit);
     this.#tasks++;
-    (this.#piscina.run(unit.request(slot)) as Promise<UnitReply>).then(
+    (this.#piscina.run(unit.request(slot)) as Promise<UnitReply | FiringsReply>).then(
       (reply) => {
         this.#tasks--;
         this.#end(slot);
@@ -411,7 +423,9 @@ export class NodePool {
     const tokens = slots.map((slot) => this.#tokens[slot]!);
     this.#tasks++;
     this.#batched += units.length;
-    const request: BatchRequest = { batch: units.map((unit, k) => unit.request(slots[k]!, tokens[k]!)) };
+    const request: BatchRequest = {
+      batch: units.map((unit, k) => unit.request(slots[k]!, tokens[k]!) as UnitRequest),
+    };
     (this.#piscina.run(request) as Promise<BatchReply>).then(
       (reply) => {
         this.#tasks--;

@@ -5,17 +5,28 @@
  * node.
  */
 import { ExecutorClosedError, type Culprit } from '../model/errors.js';
-import type { GraphPlan } from '../model/plan.js';
+import { planToText, type GraphPlan } from '../model/plan.js';
 import { inputRoot, inspectValue, isPrimitive, restoreValue, ValueFault, ValueSink } from '../model/values.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
+import { PooledFirings, type FiringsGraph, type FiringsListener } from './firing-batch.js';
 import type { NodePool, PoolUnit } from './node-pool.js';
 import './platform.js';
 import type { UnitReply, UnitRequest } from './protocol.js';
 import type { ValueExtras } from '../model/values.js';
 
-export class PoolExecutor implements Executor {
+/** Most firings one batch of firings carries. */
+const kMaxFirings = 64;
+/**
+ * Most estimated work (ms) one batch of firings carries: a firing's record waits for the batch
+ * to be answered.
+ */
+const kFiringBudgetMs = 1;
+/** Smoothing of the firing cost's moving average: the newest batch's firings weigh this much. */
+const kFiringAlpha = 0.2;
+
+export class PoolExecutor implements Executor, FiringsGraph {
   readonly kind = 'pool' as const;
   readonly pool: NodePool;
   /** The node module's URL. */
@@ -28,6 +39,11 @@ export class PoolExecutor implements Executor {
   readonly #inputRoots: ReadonlyArray<readonly string[]>;
   /** Whether two units of one run can ever be ready at once (ranks and cancel cells matter). */
   readonly #parallel: boolean;
+  /** A node has a time limit: limits are kept per unit, so firings of this graph are not batched. */
+  readonly #timeLimited: boolean;
+  #planText: string | null = null;
+  /** Moving average of a whole firing's cost where a batch ran it (ms); NaN before any batch. */
+  #firingCost = Number.NaN;
   #closed = false;
 
   /** Runs `plan`'s units from the node module at `href` on `pool` (which it does not own). */
@@ -39,6 +55,58 @@ export class PoolExecutor implements Executor {
     this.#names = plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name));
     this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
     this.#parallel = plan.maxWidth > 1;
+    this.#timeLimited = plan.nodes.some((n) => n.timeoutMs !== undefined);
+  }
+
+  get plan(): GraphPlan {
+    return this.#plan;
+  }
+
+  get planText(): string {
+    return (this.#planText ??= planToText(this.#plan));
+  }
+
+  /**
+   * How many queued firings one batch may carry now (1: fire them one by one, their units
+   * dispatched as usual). Batches need the graph measured: a whole firing estimated under a
+   * millisecond, no time limit; the estimate then bounds a batch by {@link kFiringBudgetMs}.
+   */
+  firingLimit(): number {
+    if (this.#closed || this.#timeLimited) return 1;
+    const cost = this.#firingEstimate();
+    if (!(cost < 1)) return 1;
+    return Math.max(1, Math.min(kMaxFirings, Math.floor(kFiringBudgetMs / Math.max(cost, 0.001))));
+  }
+
+  observeFiring(durationMs: number): void {
+    const old = this.#firingCost;
+    this.#firingCost = Number.isNaN(old) ? durationMs : old + kFiringAlpha * (durationMs - old);
+  }
+
+  /**
+   * Sends firings (one input, a cache snapshot, each) to one worker as one batch (see
+   * `firing-batch.ts`). False when they cannot go (the executor closed): fire them one by one.
+   */
+  runFirings(inputs: readonly unknown[], control: Int32Array, listener: FiringsListener): boolean {
+    if (this.#closed) return false;
+    const extras = new Array<ValueExtras | undefined>(inputs.length);
+    for (let k = 0; k < inputs.length; k++) {
+      const sink = new ValueSink();
+      // Cache values were checked when they were accepted; this notes what clone loses of them.
+      if (inspectValue(inputs[k], 'inputs', sink) !== null) return false;
+      extras[k] = sink.extras();
+    }
+    const cost = this.#firingEstimate() * inputs.length;
+    this.pool.enqueue(new PooledFirings(this, inputs, extras, control, cost, listener));
+    return true;
+  }
+
+  /** A whole firing's estimated cost: measured by batches, or the sum of its units' estimates. */
+  #firingEstimate(): number {
+    if (!Number.isNaN(this.#firingCost)) return this.#firingCost;
+    let cost = 0;
+    for (const unit of this.#plan.units) cost += this.#costs.estimate(unit.index);
+    return cost;
   }
 
   dispatch(ready: ReadyUnit): void {
@@ -147,6 +215,7 @@ class PooledUnit implements PoolUnit {
   readonly #cancel: Int32Array | undefined;
   readonly rank: number;
   readonly light: boolean;
+  readonly alone = false;
   readonly cost: number;
   redispatched = 0;
 

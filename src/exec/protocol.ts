@@ -55,7 +55,59 @@ export interface ListExportsRequest {
   readonly listExports: string;
 }
 
-export type WorkerRequest = UnitRequest | BatchRequest | ListExportsRequest;
+/**
+ * Several firings of one graph, run in the worker one after another, each a whole traversal of
+ * the plan on its own input (a sequential reactor's queued boundaries: firings never overlap,
+ * so nothing is lost by running them in one thread, and a round trip is saved per firing).
+ */
+export interface FiringsRequest {
+  readonly firings: {
+    /** Module URL (file:). */
+    readonly module: string;
+    /** The graph's plan, as {@link planText} writes it (parsed once per worker). */
+    readonly plan: string;
+    /** One input (cache snapshot) per firing, in order. */
+    readonly inputs: readonly unknown[];
+    /** What structured clone loses of each input. */
+    readonly extras: ReadonlyArray<ValueExtras | undefined>;
+    /** The batch's slot in the unit table (`running` names the node in progress). */
+    readonly slot: number;
+    /**
+     * Shared with the main thread: [0] set to stop before the next firing (pause, a manual
+     * command, health), [1] the firing in progress.
+     */
+    readonly control: Int32Array;
+  };
+}
+
+/** What one firing of a {@link FiringsRequest} did. */
+export type FiringOutcome =
+  | {
+      readonly ok: true;
+      readonly outputs: Record<string, unknown>;
+      readonly extras?: ValueExtras;
+      /** When the firing started (ms on the clock all threads share) and how long it took. */
+      readonly startedAt: number;
+      readonly durationMs: number;
+    }
+  | {
+      readonly ok: false;
+      /** The node that failed, and why (what the run's GraphExecutionError carries as cause). */
+      readonly node: string;
+      readonly cause: ErrorEnvelope;
+      readonly extras?: ValueExtras;
+      readonly startedAt: number;
+      readonly durationMs: number;
+    };
+
+/** The outcome of a {@link FiringsRequest}: one per firing that ran, in order; the rest were stopped. */
+export interface FiringsReply {
+  readonly outcomes: readonly FiringOutcome[];
+  /** The worker's threadId. */
+  readonly thread: number;
+}
+
+export type WorkerRequest = UnitRequest | BatchRequest | FiringsRequest | ListExportsRequest;
 
 /** A value the rules refused, as data (its getter's error as an envelope). */
 export interface RefusedValue {

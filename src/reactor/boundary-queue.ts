@@ -91,6 +91,11 @@ export class BoundaryQueue {
     return boundary;
   }
 
+  /** The boundary `i` places from the head (0: the oldest), without removing it. */
+  peek(i: number): QueuedBoundary | undefined {
+    return this.#items[this.#head + i];
+  }
+
   /** The waiting boundaries, oldest first (for checkpoints and state reports). */
   toArray(): QueuedBoundary[] {
     return this.#items.slice(this.#head) as QueuedBoundary[];

@@ -32,6 +32,7 @@
  * recorded: the loop picks it up.
  */
 import { performance } from 'node:perf_hooks';
+import type { FiringsListener } from '../exec/firing-batch.js';
 import type { GraphResult, RunCallback } from '../exec/graph-run.js';
 import { graphInternals, type ComputationGraph, type GraphInternals } from '../graph/computation-graph.js';
 import { StateError } from '../model/errors.js';
@@ -137,6 +138,22 @@ interface Firing {
 /** Firings run back to back before the loop yields to the event loop. */
 const kBatch = 256;
 
+/**
+ * Queued boundaries of a sequential reactor firing in one worker, one after another (see
+ * `#startBatch`). They stay at the head of the queue until each has fired.
+ */
+interface FiringBatch {
+  readonly firings: readonly Firing[];
+  /** The cache before the batch's first boundary: what it goes back to if none of them fires. */
+  readonly before: Record<string, unknown>;
+  /** Firings that have ended. */
+  done: number;
+  /** `fireWith` replaced the cache meanwhile: the new cache stays, whatever ran. */
+  replaced: boolean;
+  /** Records are built for its firings (asked once per batch). */
+  readonly observed: boolean;
+}
+
 export class Reactor {
   readonly declaration: ReactorDeclaration;
   readonly graphs: ComputationGraph[] = [];
@@ -144,6 +161,8 @@ export class Reactor {
   /** Completed firings and failed graph runs, for status lines. */
   fires = 0;
   failures = 0;
+  /** Firings that ran in a batch (several queued boundaries fired in one worker). */
+  batched = 0;
   readonly #hooks: ReactorHooks;
   readonly #sequential: boolean;
   #paused = false;
@@ -176,6 +195,15 @@ export class Reactor {
   /** Per bound graph, how to run it and its completion callback, made on the first firing. */
   #runs: Array<GraphInternals['run']> = [];
   #callbacks: RunCallback[] = [];
+  /** The batch of firings in flight, and the cell that stops it before its next firing. */
+  #batch: FiringBatch | null = null;
+  #control: Int32Array | null = null;
+  /** True while `#startBatch` hands a batch over: its end then returns there, not to the loop. */
+  #batchStarting = false;
+  readonly #batchListener: FiringsListener = {
+    fired: (k, error, outputs, firedAt, durationMs) => this.#batchFired(k, error, outputs, firedAt, durationMs),
+    ended: (ran) => this.#batchEnded(ran),
+  };
 
   constructor(declaration: ReactorDeclaration, hooks: ReactorHooks) {
     this.declaration = declaration;
@@ -198,9 +226,10 @@ export class Reactor {
     return this.#loop;
   }
 
-  /** Boundaries waiting in the sequential queue. */
+  /** Boundaries waiting in the sequential queue (a batch's boundaries wait until they fire). */
   get queued(): number {
-    return this.#queue.size;
+    const batch = this.#batch;
+    return batch !== null && batch.done < batch.firings.length ? this.#queue.size - 1 : this.#queue.size;
   }
 
   /** True while a boundary of `source` would be accepted (always, under `latest`). */
@@ -228,6 +257,7 @@ export class Reactor {
   /** Moves health; firing starts (or resumes) once live or degraded. */
   setHealth(health: ReactorHealth): void {
     this.health = health;
+    if (!this.#canFire()) this.#interrupt();
     this.#kick();
   }
 
@@ -261,6 +291,8 @@ export class Reactor {
     if (this.#paused) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       this.#commands.push(resolve);
+      // Commands go before queued boundaries: a batch in flight stops at its next firing.
+      this.#interrupt();
       this.#kick();
     });
   }
@@ -273,6 +305,7 @@ export class Reactor {
       this.#markDelivered(source);
     }
     this.#cache = next;
+    if (this.#batch !== null) this.#batch.replaced = true;
     this.#hooks.changed(this);
     return this.forceFire();
   }
@@ -280,6 +313,7 @@ export class Reactor {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
+    this.#interrupt();
     this.#hooks.changed(this);
     const commands = this.#commands;
     this.#commands = [];
@@ -295,7 +329,7 @@ export class Reactor {
 
   getState(): ReactorState {
     return {
-      cache: { ...this.#cache },
+      cache: { ...this.#visibleCache() },
       dirty: this.#dirtyFlags(),
       paused: this.#paused,
       queued: this.queued,
@@ -305,7 +339,18 @@ export class Reactor {
 
   /** What a checkpoint stores besides the queue. */
   snapshot(): ReactorSnapshot {
-    return { cache: { ...this.#cache }, dirty: this.#dirtyFlags(), paused: this.#paused };
+    return { cache: { ...this.#visibleCache() }, dirty: this.#dirtyFlags(), paused: this.#paused };
+  }
+
+  /**
+   * The cache as of the firing in progress. While a batch is in flight the cache already holds
+   * all of its boundaries; what is shown and checkpointed is the state after the boundary firing
+   * now, so a restart replaying the queued boundaries from there gives each the same snapshot.
+   */
+  #visibleCache(): Record<string, unknown> {
+    const batch = this.#batch;
+    if (batch === null || batch.replaced) return this.#cache;
+    return batch.firings[Math.min(batch.done, batch.firings.length - 1)]!.snapshot;
   }
 
   #to(next: ReactorLoop): void {
@@ -417,6 +462,7 @@ export class Reactor {
   /** The `pumping` state: fires what there is, up to a batch, then idles, waits or yields. */
   #pump(): void {
     for (let budget = kBatch; budget > 0; budget--) {
+      if (this.#startBatch()) return; // `firing`: the batch's end resumes the loop
       const firing = this.#take();
       if (firing === null) {
         this.#to(ReactorLoop.Idle);
@@ -504,6 +550,96 @@ export class Reactor {
       this.#to(ReactorLoop.Pumping);
       this.#pump();
     }
+  }
+
+  /** A batch in flight stops before its next firing (pause, a manual command, health). */
+  #interrupt(): void {
+    if (this.#batch !== null) Atomics.store(this.#control!, 0, 1);
+  }
+
+  /**
+   * Fires queued boundaries as one batch in a worker when it pays: a sequential reactor with one
+   * graph on the pool, a second boundary waiting, nothing to put first (a command, a pause, bad
+   * health), no boundary that could be gated, and a graph light enough (`firingLimit`). Each
+   * boundary is applied to the cache in order and taken with its own snapshot; the boundaries
+   * stay queued until each has fired. True when the batch is in flight (`firing`).
+   */
+  #startBatch(): boolean {
+    if (!this.#sequential || this.#queue.size < 2 || this.graphs.length !== 1) return false;
+    if (this.#paused || !this.#canFire() || this.#commands.length > 0) return false;
+    if (this.declaration.mode === ReactionMode.WhenAll && this.#deliveredCount < this.#sources.size) return false;
+    const binding = graphInternals(this.graphs[0]!).binding;
+    if (binding === null) return false;
+    const limit = Math.min(this.#queue.size, binding.firingLimit());
+    if (limit < 2) return false;
+    const before = { ...this.#cache };
+    const firings = new Array<Firing>(limit);
+    const inputs = new Array<Record<string, unknown>>(limit);
+    for (let i = 0; i < limit; i++) {
+      const boundary = this.#queue.peek(i)!;
+      setOwn(this.#cache, boundary.source, boundary.value);
+      const snapshot = { ...this.#cache };
+      firings[i] = { snapshot, manual: false, seq: boundary.seq };
+      inputs[i] = snapshot;
+    }
+    this.#clearDirty();
+    const control = (this.#control ??= new Int32Array(new SharedArrayBuffer(8)));
+    Atomics.store(control, 0, 0);
+    this.#batch = { firings, before, done: 0, replaced: false, observed: this.#hooks.observing(this) };
+    this.#batchStarting = true;
+    const sent = binding.runFirings(inputs, control, this.#batchListener);
+    this.#batchStarting = false;
+    if (!sent) {
+      this.#batch = null;
+      this.#cache = before;
+      return false;
+    }
+    if (this.#batch === null) return false; // it ended already (the pool was closed)
+    this.#to(ReactorLoop.Firing);
+    return true;
+  }
+
+  /** Firing `k` of the batch in flight ended. */
+  #batchFired(
+    k: number,
+    error: unknown,
+    outputs: Record<string, unknown> | undefined,
+    firedAt: number,
+    durationMs: number,
+  ): void {
+    const batch = this.#batch!;
+    const firing = batch.firings[k]!;
+    const ok = error === undefined;
+    if (!ok) this.failures++;
+    if (batch.observed) {
+      const graph = this.graphs[0]!.name;
+      const inputs = firing.snapshot;
+      this.#hooks.recorded(
+        this,
+        ok
+          ? { reactor: this.name, graph, manual: false, inputs, ok, outputs, durationMs, firedAt }
+          : { reactor: this.name, graph, manual: false, inputs, ok, error, durationMs, firedAt },
+      );
+    }
+    batch.done = k + 1;
+    this.#queue.shift(); // its boundary, at the head of the queue, has fired
+    this.fires++;
+    this.batched++;
+    this.#hooks.consumed(this, firing.seq);
+    this.#hooks.fired(this, ok);
+  }
+
+  /** The batch in flight is over; firings from `ran` on did not run and their boundaries stay queued. */
+  #batchEnded(ran: number): void {
+    const batch = this.#batch!;
+    this.#batch = null;
+    if (ran < batch.firings.length && !batch.replaced) {
+      // Back to the state after the last boundary that fired.
+      this.#cache = ran === 0 ? batch.before : { ...batch.firings[ran - 1]!.snapshot };
+    }
+    if (this.#batchStarting) return;
+    this.#to(ReactorLoop.Pumping);
+    this.#pump();
   }
 
   /** Every graph of the firing in progress completed. */

@@ -112,9 +112,10 @@ export interface RuntimeStats {
   readonly pushed: number;
   /** Pushes refused for backpressure. */
   readonly refused: number;
+  /** Per reactor; `batched`: firings that ran in a batch of queued boundaries in one worker. */
   readonly reactors: Record<
     string,
-    { fires: number; failures: number; queued: number; health: ReactorHealth; paused: boolean }
+    { fires: number; failures: number; batched: number; queued: number; health: ReactorHealth; paused: boolean }
   >;
   readonly accumulators: Record<
     string,
@@ -275,7 +276,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   stats(): RuntimeStats {
     const reactors: Record<string, RuntimeStats['reactors'][string]> = {};
     for (const r of this.#registry.reactors.values()) {
-      reactors[r.name] = { fires: r.fires, failures: r.failures, queued: r.queued, health: r.health, paused: r.paused };
+      reactors[r.name] = {
+        fires: r.fires,
+        failures: r.failures,
+        batched: r.batched,
+        queued: r.queued,
+        health: r.health,
+        paused: r.paused,
+      };
     }
     const accumulators: Record<string, RuntimeStats['accumulators'][string]> = {};
     for (const a of this.#registry.accumulators.values()) {
