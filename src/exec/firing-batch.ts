@@ -11,24 +11,42 @@
  * naming the culprit); firings that had already ended there fail too, as units that had started
  * on that worker, since their outcomes went with it; firings after it had not started.
  */
+import { performance } from 'node:perf_hooks';
 import { ExecutorClosedError, WorkerExitError, type Culprit } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
 import { restoreValue, type ValueExtras } from '../model/values.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import { nextRunSeq, nodeFailure } from './graph-run.js';
 import type { PoolUnit } from './node-pool.js';
-import type { FiringOutcome, FiringsReply, FiringsRequest } from './protocol.js';
+import type { FiringsReply, FiringsRequest } from './protocol.js';
+
+/** A batch's inputs: the cache before its first firing, and one boundary per firing, in order. */
+export interface FiringsInput {
+  readonly cache: Record<string, unknown>;
+  readonly sources: readonly string[];
+  /** Per firing, the source of its boundary (an index into `sources`) and its value. */
+  readonly source: Uint16Array;
+  readonly values: readonly unknown[];
+  /** What structured clone loses of `cache` and `values`. */
+  readonly extras: ValueExtras | undefined;
+}
 
 /** What a reactor hears of a batch of its firings. */
 export interface FiringsListener {
   /**
-   * Firing `k` ended: failed with `error` (a GraphExecutionError), or gave `outputs`. `firedAt`
-   * (epoch ms) and `durationMs` are measured where it ran.
+   * The batch was answered: `ran` firings ran. Told before any of them is reported, so a next
+   * batch can go to the worker while this thread reports them.
+   */
+  answered(ran: number): void;
+  /**
+   * Firing `k` ended: failed with `error` (a GraphExecutionError), or succeeded (`outputs(k)`
+   * then makes its outputs, for whoever reads them). `firedAt` (epoch ms) and `durationMs` are
+   * measured where it ran.
    */
   fired(
     k: number,
     error: unknown,
-    outputs: Record<string, unknown> | undefined,
+    outputs: ((k: number) => Record<string, unknown>) | undefined,
     firedAt: number,
     durationMs: number,
   ): void;
@@ -58,22 +76,13 @@ export class PooledFirings implements PoolUnit {
   readonly cancelled = false;
   redispatched = 0;
   readonly #graph: FiringsGraph;
-  readonly #inputs: readonly unknown[];
-  readonly #extras: ReadonlyArray<ValueExtras | undefined>;
+  readonly #input: FiringsInput;
   readonly #control: Int32Array;
   readonly #listener: FiringsListener;
 
-  constructor(
-    graph: FiringsGraph,
-    inputs: readonly unknown[],
-    extras: ReadonlyArray<ValueExtras | undefined>,
-    control: Int32Array,
-    cost: number,
-    listener: FiringsListener,
-  ) {
+  constructor(graph: FiringsGraph, input: FiringsInput, control: Int32Array, cost: number, listener: FiringsListener) {
     this.#graph = graph;
-    this.#inputs = inputs;
-    this.#extras = extras;
+    this.#input = input;
     this.#control = control;
     this.#listener = listener;
     this.cost = cost;
@@ -84,15 +93,11 @@ export class PooledFirings implements PoolUnit {
   request(slot: number): FiringsRequest {
     // No firing is in progress until the worker says so.
     Atomics.store(this.#control, 1, -1);
+    const { cache, sources, source, values, extras } = this.#input;
+    const firings = { module: this.#graph.href, plan: this.#graph.planText, cache, sources, source, values, slot };
     return {
-      firings: {
-        module: this.#graph.href,
-        plan: this.#graph.planText,
-        inputs: this.#inputs,
-        extras: this.#extras,
-        slot,
-        control: this.#control,
-      },
+      firings:
+        extras === undefined ? { ...firings, control: this.#control } : { ...firings, extras, control: this.#control },
     };
   }
 
@@ -102,14 +107,37 @@ export class PooledFirings implements PoolUnit {
     return { graph: plan.graph, node: plan.nodes[offset]?.name ?? plan.nodes[0]!.name };
   }
 
-  settle(reply: FiringsReply): void {
-    const { outcomes } = reply;
-    for (let k = 0; k < outcomes.length; k++) {
-      const outcome = outcomes[k]!;
-      this.#graph.observeFiring(outcome.durationMs);
-      this.#tell(k, outcome);
+  /** Tells the listener the batch was answered; the firings are reported once the pool has started what is ready. */
+  settle(reply: FiringsReply): () => void {
+    if (reply.extras !== undefined) restoreValue(reply.extras);
+    this.#listener.answered(reply.ran);
+    return () => this.#report(reply);
+  }
+
+  #report(reply: FiringsReply): void {
+    const { ran, outputs, produced, failures, startedAt, durations } = reply;
+    const { graph, terminals } = this.#graph.plan;
+    const width = terminals.length;
+    const read = (k: number): Record<string, unknown> => {
+      const result: Record<string, unknown> = {};
+      for (let j = 0; j < width; j++) if (produced[k * width + j] === 1) result[terminals[j]!] = outputs[k * width + j];
+      return result;
+    };
+    let failed = 0;
+    for (let k = 0; k < ran; k++) {
+      const durationMs = durations[k]!;
+      const firedAt = Math.floor(startedAt[k]!);
+      this.#graph.observeFiring(durationMs);
+      const failure = failures[failed];
+      if (failure !== undefined && failure.firing === k) {
+        failed++;
+        const error = nodeFailure(graph, failure.node, fromErrorEnvelope(failure.cause));
+        this.#listener.fired(k, error, undefined, firedAt, durationMs);
+        continue;
+      }
+      this.#listener.fired(k, undefined, read, firedAt, durationMs);
     }
-    this.#listener.ended(outcomes.length);
+    this.#listener.ended(ran);
   }
 
   fail(offset: number, cause: unknown): void {
@@ -117,7 +145,7 @@ export class PooledFirings implements PoolUnit {
     const node = this.culprit(offset).node;
     // The firing in progress when its worker went (none yet: the first, which never started).
     const k = Math.max(0, Atomics.load(this.#control, 1));
-    const now = Date.now();
+    const now = Math.floor(performance.timeOrigin + performance.now());
     const culprit = cause instanceof WorkerExitError ? cause.culprit : null;
     for (let done = 0; done < k; done++) {
       const lost =
@@ -135,16 +163,5 @@ export class PooledFirings implements PoolUnit {
     }
     this.#listener.fired(k, nodeFailure(graph, node, cause), undefined, now, 0);
     this.#listener.ended(k + 1);
-  }
-
-  #tell(k: number, outcome: FiringOutcome): void {
-    if (outcome.extras !== undefined) restoreValue(outcome.extras);
-    const firedAt = Math.round(outcome.startedAt);
-    if (outcome.ok) {
-      this.#listener.fired(k, undefined, outcome.outputs, firedAt, outcome.durationMs);
-    } else {
-      const error = nodeFailure(this.#graph.plan.graph, outcome.node, fromErrorEnvelope(outcome.cause));
-      this.#listener.fired(k, error, undefined, firedAt, outcome.durationMs);
-    }
   }
 }

@@ -18,14 +18,14 @@ import { performance } from 'node:perf_hooks';
 import type { GraphExecutionError } from '../model/errors.js';
 import { planFromText, type GraphPlan } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
-import { inspectValue, restoreValue, ValueSink, type ValueExtras } from '../model/values.js';
+import { inspectValue, restoreValue, setOwn, ValueSink } from '../model/values.js';
 import { CostModel } from './cost-model.js';
 import { toErrorEnvelope } from './error-envelope.js';
 import { GraphRun, type GraphResult, type RunContext, type RunOptions } from './graph-run.js';
 import type { ExecutingRun } from './executor.js';
 import { InlineExecutor } from './inline-executor.js';
 import { moveRegistry } from './move.js';
-import type { FiringOutcome, FiringsReply, FiringsRequest } from './protocol.js';
+import type { FiringFailure, FiringsReply, FiringsRequest } from './protocol.js';
 import { sharedNow, type UnitTableWriter } from './unit-table.js';
 
 const moves = moveRegistry();
@@ -51,7 +51,7 @@ export function runFirings(
 ): FiringsResult | Promise<FiringsResult> {
   const ctx = compile(request.module, request.plan, functions, table);
   table.start(request.slot);
-  for (const extras of request.extras) if (extras !== undefined) restoreValue(extras);
+  if (request.extras !== undefined) restoreValue(request.extras);
   const batch = new Batch(ctx, request, threadId);
   return batch.run(0) ? batch.result() : batch.settled;
 }
@@ -82,12 +82,19 @@ class Batch {
   readonly #ctx: RunContext;
   readonly #request: FiringsRequest['firings'];
   readonly #threadId: number;
-  readonly #outcomes: FiringOutcome[] = [];
-  #transfers: ArrayBuffer[] | null = null;
-  /** The firing in progress: its start, and whether it is still inside `run`'s loop. */
-  #startedAt = 0;
+  /** The plan's terminals, in `plan.terminals` order, by name. */
+  readonly #terminals: readonly string[];
+  /** The cache as the boundaries are applied to it, one per firing. */
+  readonly #cache: Record<string, unknown>;
+  #ran = 0;
+  readonly #outputs: unknown[] = [];
+  readonly #produced: Uint8Array;
+  readonly #failures: FiringFailure[] = [];
+  readonly #startedAt: Float64Array;
+  readonly #durations: Float64Array;
   #began = 0;
-  #inLoop = false;
+  /** True while `run` starts a firing: its end returns there, not into the next firing. */
+  #starting = false;
   #resolve: ((result: FiringsResult) => void) | null = null;
   /** Resolves once a batch that went asynchronous has ended. */
   readonly settled: Promise<FiringsResult>;
@@ -96,57 +103,71 @@ class Batch {
     this.#ctx = ctx;
     this.#request = request;
     this.#threadId = threadId;
+    this.#terminals = ctx.plan.terminals;
+    this.#cache = { ...request.cache };
+    const n = request.values.length;
+    this.#produced = new Uint8Array(n * this.#terminals.length);
+    this.#startedAt = new Float64Array(n);
+    this.#durations = new Float64Array(n);
     this.settled = new Promise((resolve) => (this.#resolve = resolve));
   }
 
   /** Runs firings from `k` on; true when the batch ended synchronously. */
   run(k: number): boolean {
-    const { inputs, control } = this.#request;
-    for (; k < inputs.length; k++) {
+    const { values, source, sources, control, slot } = this.#request;
+    for (; k < values.length; k++) {
       if (Atomics.load(control, 0) !== 0) break;
       Atomics.store(control, 1, k);
-      this.#startedAt = sharedNow();
+      setOwn(this.#cache, sources[source[k]!]!, values[k]);
+      this.#startedAt[k] = sharedNow();
       this.#began = performance.now();
-      const before = this.#outcomes.length;
-      this.#inLoop = true;
-      const run = new GraphRun(this.#ctx, inputs[k], kUntimed, this.#ended);
-      slotOf.set(run, this.#request.slot);
+      this.#starting = true;
+      const run = new GraphRun(this.#ctx, { ...this.#cache }, kUntimed, this.#ended);
+      slotOf.set(run, slot);
       run.start();
-      this.#inLoop = false;
+      this.#starting = false;
       // A node awaits: the firing's end continues the batch.
-      if (this.#outcomes.length === before) return false;
+      if (this.#ran === k) return false;
     }
     return true;
   }
 
   result(): FiringsResult {
-    return { reply: { outcomes: this.#outcomes, thread: this.#threadId }, transfers: this.#transfers };
+    const sink = new ValueSink(moves.used ? moves.marked : null);
+    // Every output is already a copy made by the rules; only what clone loses is noted.
+    inspectValue([this.#outputs, this.#failures], 'value', sink);
+    const reply: { -readonly [K in keyof FiringsReply]: FiringsReply[K] } = {
+      ran: this.#ran,
+      outputs: this.#outputs,
+      produced: this.#produced.subarray(0, this.#ran * this.#terminals.length),
+      failures: this.#failures,
+      startedAt: this.#startedAt.subarray(0, this.#ran),
+      durations: this.#durations.subarray(0, this.#ran),
+      thread: this.#threadId,
+    };
+    const extras = sink.extras();
+    if (extras !== undefined) reply.extras = extras;
+    const transfers = sink.transfers !== null && sink.transfers.size > 0 ? [...sink.transfers] : null;
+    return { reply, transfers };
   }
 
   readonly #ended = (error: unknown, result: GraphResult | undefined): void => {
-    const durationMs = performance.now() - this.#began;
-    this.#outcomes.push(this.#outcome(error, result, durationMs));
-    if (this.#inLoop) return;
-    if (this.run(this.#outcomes.length)) this.#resolve!(this.result());
-  };
-
-  #outcome(error: unknown, result: GraphResult | undefined, durationMs: number): FiringOutcome {
-    const startedAt = this.#startedAt;
+    const k = this.#ran++;
+    this.#durations[k] = performance.now() - this.#began;
+    const terminals = this.#terminals;
     if (result !== undefined) {
-      // Every output is already a copy made by the rules; only what clone loses is noted.
-      const sink = new ValueSink(moves.used ? moves.marked : null);
-      inspectValue(result.outputs, 'value', sink);
-      if (sink.transfers !== null && sink.transfers.size > 0) (this.#transfers ??= []).push(...sink.transfers);
-      return withExtras({ ok: true, outputs: result.outputs, startedAt, durationMs }, sink.extras());
+      const outputs = result.outputs;
+      for (let j = 0; j < terminals.length; j++) {
+        const name = terminals[j]!;
+        if (!Object.hasOwn(outputs, name)) continue;
+        this.#outputs[k * terminals.length + j] = outputs[name];
+        this.#produced[k * terminals.length + j] = 1;
+      }
+    } else {
+      const failure = error as GraphExecutionError;
+      this.#failures.push({ firing: k, node: failure.node, cause: toErrorEnvelope(failure.cause) });
     }
-    const failure = error as GraphExecutionError;
-    const cause = toErrorEnvelope(failure.cause);
-    const sink = new ValueSink();
-    inspectValue(cause, 'value', sink);
-    return withExtras({ ok: false, node: failure.node, cause, startedAt, durationMs }, sink.extras());
-  }
-}
-
-function withExtras<T extends FiringOutcome>(outcome: T, extras: ValueExtras | undefined): T {
-  return extras === undefined ? outcome : { ...outcome, extras };
+    if (this.#starting) return;
+    if (this.run(this.#ran)) this.#resolve!(this.result());
+  };
 }

@@ -18,7 +18,7 @@ import { threadId } from 'node:worker_threads';
 import { ExecutorClosedError, NodeTimeoutError } from '../model/errors.js';
 import type { GraphPlan, PlanNode } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
-import { copyValue, inputRoot, isPrimitive, ValueFault } from '../model/values.js';
+import { copyValue, inputRoot, isPrimitive, setOwn, ValueFault } from '../model/values.js';
 import type { ExecutingRun, Executor, ReadyUnit } from './executor.js';
 import { moveRegistry } from './move.js';
 import './platform.js';
@@ -103,7 +103,7 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
       if (!this.#copyInto(ready, head, args, 0, this.#inputRoots[head.index]![0]!)) return false;
     } else if (inputs > 1 && hasObject(args, inputs)) {
       const held: Record<string, unknown> = {};
-      for (let k = 0; k < inputs; k++) hold(held, head.inputs[k]!, args[k]);
+      for (let k = 0; k < inputs; k++) setOwn(held, head.inputs[k]!, args[k]);
       const copied = copyValue(held, 'inputs');
       if (copied instanceof ValueFault) return this.#refuseArgument(ready, head, copied);
       for (let k = 0; k < inputs; k++) args[k] = (copied as Record<string, unknown>)[head.inputs[k]!];
@@ -167,13 +167,6 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   }
 
   stopped(): void {}
-}
-
-/** `held[name] = value`, also for an accumulator named `__proto__`. */
-function hold(held: Record<string, unknown>, name: string, value: unknown): void {
-  if (name === '__proto__')
-    Object.defineProperty(held, name, { value, writable: true, enumerable: true, configurable: true });
-  else held[name] = value;
 }
 
 /** True when one of the first `count` arguments is not a primitive (primitives need no copy). */

@@ -114,7 +114,11 @@ export interface PoolUnit {
   request(slot: number, token?: number): UnitRequest | FiringsRequest;
   /** Node `offset` of the unit, as errors name it. */
   culprit(offset: number): Culprit;
-  settle(reply: UnitReply | FiringsReply): void;
+  /**
+   * Takes the unit's reply; may return what is left to do once the pool has started what is
+   * ready (a batch of firings reports its firings then, with the next batch already sent).
+   */
+  settle(reply: UnitReply | FiringsReply): void | (() => void);
   /** Node `offset` failed with `cause` (closed pool, timeout, worker death). */
   fail(offset: number, cause: unknown): void;
 }
@@ -407,8 +411,9 @@ export class NodePool {
       (reply) => {
         this.#tasks--;
         this.#end(slot);
-        unit.settle(reply);
+        const rest = unit.settle(reply);
         this.#pump();
+        if (rest !== undefined) rest();
       },
       (error: unknown) => {
         this.#tasks--;

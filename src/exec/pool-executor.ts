@@ -17,7 +17,7 @@ import type { UnitReply, UnitRequest } from './protocol.js';
 import type { ValueExtras } from '../model/values.js';
 
 /** Most firings one batch of firings carries. */
-const kMaxFirings = 64;
+const kMaxFirings = 256;
 /**
  * Most estimated work (ms) one batch of firings carries: a firing's record waits for the batch
  * to be answered.
@@ -74,30 +74,53 @@ export class PoolExecutor implements Executor, FiringsGraph {
   firingLimit(): number {
     if (this.#closed || this.#timeLimited) return 1;
     const cost = this.#firingEstimate();
-    if (!(cost < 1)) return 1;
+    if (!(cost < 1)) {
+      // Firings one by one keep the units' estimates fresh: the next look starts from those.
+      this.#firingCost = Number.NaN;
+      return 1;
+    }
     return Math.max(1, Math.min(kMaxFirings, Math.floor(kFiringBudgetMs / Math.max(cost, 0.001))));
   }
 
   observeFiring(durationMs: number): void {
     const old = this.#firingCost;
-    this.#firingCost = Number.isNaN(old) ? durationMs : old + kFiringAlpha * (durationMs - old);
+    if (Number.isNaN(old)) {
+      this.#firingCost = durationMs;
+      return;
+    }
+    // One firing held up (a collection in its worker) moves the estimate a step, not all the way.
+    const sample = Math.min(durationMs, 4 * old + 0.05);
+    this.#firingCost = old + kFiringAlpha * (sample - old);
   }
 
   /**
-   * Sends firings (one input, a cache snapshot, each) to one worker as one batch (see
-   * `firing-batch.ts`). False when they cannot go (the executor closed): fire them one by one.
+   * Sends firings to one worker as one batch (see `firing-batch.ts`): `cache` is the cache before
+   * the first, and each boundary, applied to it in turn, makes one firing's snapshot. False when
+   * they cannot go (the executor closed): fire them one by one.
    */
-  runFirings(inputs: readonly unknown[], control: Int32Array, listener: FiringsListener): boolean {
+  runFirings(
+    cache: Record<string, unknown>,
+    boundaries: ReadonlyArray<{ readonly source: string; readonly value: unknown }>,
+    control: Int32Array,
+    listener: FiringsListener,
+  ): boolean {
     if (this.#closed) return false;
-    const extras = new Array<ValueExtras | undefined>(inputs.length);
-    for (let k = 0; k < inputs.length; k++) {
-      const sink = new ValueSink();
-      // Cache values were checked when they were accepted; this notes what clone loses of them.
-      if (inspectValue(inputs[k], 'inputs', sink) !== null) return false;
-      extras[k] = sink.extras();
+    const sources: string[] = [];
+    const source = new Uint16Array(boundaries.length);
+    const values = new Array<unknown>(boundaries.length);
+    for (let k = 0; k < boundaries.length; k++) {
+      const boundary = boundaries[k]!;
+      let i = sources.indexOf(boundary.source);
+      if (i < 0) i = sources.push(boundary.source) - 1;
+      source[k] = i;
+      values[k] = boundary.value;
     }
-    const cost = this.#firingEstimate() * inputs.length;
-    this.pool.enqueue(new PooledFirings(this, inputs, extras, control, cost, listener));
+    const sink = new ValueSink();
+    // Cache values were checked when they were accepted; this notes what clone loses of them.
+    if (inspectValue([cache, values], 'inputs', sink) !== null) return false;
+    const input = { cache, sources, source, values, extras: sink.extras() };
+    const cost = this.#firingEstimate() * boundaries.length;
+    this.pool.enqueue(new PooledFirings(this, input, control, cost, listener));
     return true;
   }
 

@@ -71,12 +71,17 @@ export class PoolBinding implements Executor {
 
   /** How many queued firings one batch may carry now (see `PoolExecutor.firingLimit`); 1 while unbound. */
   firingLimit(): number {
-    return this.#closed || this.#executor === null ? 1 : this.#executor.firingLimit();
+    return this.#closed || this.#executor === null || this.#executor.pool.closed ? 1 : this.#executor.firingLimit();
   }
 
   /** Sends firings to one worker as one batch; false when they cannot go (fire them one by one). */
-  runFirings(inputs: readonly unknown[], control: Int32Array, listener: FiringsListener): boolean {
-    return !this.#closed && this.#executor !== null && this.#executor.runFirings(inputs, control, listener);
+  runFirings(
+    cache: Record<string, unknown>,
+    boundaries: ReadonlyArray<{ readonly source: string; readonly value: unknown }>,
+    control: Int32Array,
+    listener: FiringsListener,
+  ): boolean {
+    return !this.#closed && this.#executor !== null && this.#executor.runFirings(cache, boundaries, control, listener);
   }
 
   /**

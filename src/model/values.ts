@@ -342,7 +342,7 @@ function defineHidden(target: object, key: string, value: unknown): void {
 }
 
 /** Sets an own enumerable property, `__proto__` included (an assignment would set the prototype). */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
     Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
   } else {

@@ -10,6 +10,13 @@
  *   `boundary-queue.ts`) and fires once, in arrival order, with the cache as it is after
  *   applying it. Under `when_all`, boundaries that arrive before every source has delivered
  *   once are applied without firing.
+ * - Batches (`sequential`, one graph on the pool, measured light): when boundaries wait, up to
+ *   a batch of them is sent to one worker in one message and fired there one after another,
+ *   each as a whole traversal on its own snapshot, saving a round trip per firing. They stay at
+ *   the head of the queue until each has fired; records, `consumed` watermarks and counters
+ *   follow per firing, in order. A pause, a manual command or health turning bad stops the
+ *   batch before its next firing; what did not fire stays queued and the cache goes back to the
+ *   state after the last boundary that did.
  * - Firings never overlap. All graphs bound to the reactor run concurrently on one snapshot,
  *   each with its own fire record; the firing ends when all of them have.
  * - Manual commands (`forceFire`, `fireWith`) go before queued boundaries. While paused nothing
@@ -23,6 +30,7 @@
  *     idle ──(sequential boundary, command, resume, health)──► pumping
  *     pumping ──(a firing completed synchronously)──► pumping
  *     pumping ──(a firing waits on a node)──► firing ──(it completes)──► pumping
+ *     pumping ──(a batch of boundaries goes to a worker)──► firing ──(it is answered)──► pumping
  *     pumping ──(256 firings in a row)──► yielding ──(setImmediate)──► pumping
  *     pumping ──(nothing to fire)──► idle
  *
@@ -35,9 +43,11 @@ import { performance } from 'node:perf_hooks';
 import type { FiringsListener } from '../exec/firing-batch.js';
 import type { GraphResult, RunCallback } from '../exec/graph-run.js';
 import { graphInternals, type ComputationGraph, type GraphInternals } from '../graph/computation-graph.js';
+import type { PoolBinding } from '../graph/pool-binding.js';
 import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';
+import { setOwn } from '../model/values.js';
 import { BoundaryQueue, type QueuedBoundary } from './boundary-queue.js';
 
 export type { QueuedBoundary } from './boundary-queue.js';
@@ -89,12 +99,12 @@ export const ReactorLoop = {
 } as const;
 export type ReactorLoop = (typeof ReactorLoop)[keyof typeof ReactorLoop];
 
-const kTransitions: Readonly<Record<ReactorLoop, Partial<Record<ReactorLoop, true>>>> = {
-  idle: { collapsing: true, pumping: true },
-  collapsing: { pumping: true },
-  pumping: { firing: true, yielding: true, idle: true },
-  firing: { pumping: true },
-  yielding: { pumping: true },
+const kTransitions: Readonly<Record<ReactorLoop, readonly ReactorLoop[]>> = {
+  idle: ['collapsing', 'pumping'],
+  collapsing: ['pumping'],
+  pumping: ['firing', 'yielding', 'idle'],
+  firing: ['pumping'],
+  yielding: ['pumping'],
 };
 
 /** What the runtime does around a reactor's firings. */
@@ -143,9 +153,15 @@ const kBatch = 256;
  * `#startBatch`). They stay at the head of the queue until each has fired.
  */
 interface FiringBatch {
-  readonly firings: readonly Firing[];
+  /** Its boundaries, in order (also still at the head of the queue until each has fired). */
+  readonly boundaries: readonly QueuedBoundary[];
   /** The cache before the batch's first boundary: what it goes back to if none of them fires. */
   readonly before: Record<string, unknown>;
+  /**
+   * `before` with the boundaries reported so far applied: each firing's snapshot is made from it
+   * when it is reported, so nothing per firing is kept while the batch is in the worker.
+   */
+  readonly cursor: Record<string, unknown>;
   /** Firings that have ended. */
   done: number;
   /** `fireWith` replaced the cache meanwhile: the new cache stays, whatever ran. */
@@ -195,12 +211,20 @@ export class Reactor {
   /** Per bound graph, how to run it and its completion callback, made on the first firing. */
   #runs: Array<GraphInternals['run']> = [];
   #callbacks: RunCallback[] = [];
-  /** The batch of firings in flight, and the cell that stops it before its next firing. */
+  /** The pool binding of the one graph (`#batching`), and the graph it was read from. */
+  #binding: PoolBinding | null = null;
+  #bindingOf: ComputationGraph | null = null;
+  /**
+   * The batch of firings in flight (or being reported), the one sent while its records are
+   * reported (`#batchAnswered`), and the cell that stops them before their next firing.
+   */
   #batch: FiringBatch | null = null;
+  #nextBatch: FiringBatch | null = null;
   #control: Int32Array | null = null;
   /** True while `#startBatch` hands a batch over: its end then returns there, not to the loop. */
   #batchStarting = false;
   readonly #batchListener: FiringsListener = {
+    answered: (ran) => this.#batchAnswered(ran),
     fired: (k, error, outputs, firedAt, durationMs) => this.#batchFired(k, error, outputs, firedAt, durationMs),
     ended: (ran) => this.#batchEnded(ran),
   };
@@ -229,7 +253,8 @@ export class Reactor {
   /** Boundaries waiting in the sequential queue (a batch's boundaries wait until they fire). */
   get queued(): number {
     const batch = this.#batch;
-    return batch !== null && batch.done < batch.firings.length ? this.#queue.size - 1 : this.#queue.size;
+    const firing = batch !== null && (batch.done < batch.boundaries.length || this.#nextBatch !== null);
+    return firing ? this.#queue.size - 1 : this.#queue.size;
   }
 
   /** True while a boundary of `source` would be accepted (always, under `latest`). */
@@ -306,6 +331,7 @@ export class Reactor {
     }
     this.#cache = next;
     if (this.#batch !== null) this.#batch.replaced = true;
+    if (this.#nextBatch !== null) this.#nextBatch.replaced = true;
     this.#hooks.changed(this);
     return this.forceFire();
   }
@@ -348,13 +374,14 @@ export class Reactor {
    * now, so a restart replaying the queued boundaries from there gives each the same snapshot.
    */
   #visibleCache(): Record<string, unknown> {
-    const batch = this.#batch;
+    let batch = this.#batch;
     if (batch === null || batch.replaced) return this.#cache;
-    return batch.firings[Math.min(batch.done, batch.firings.length - 1)]!.snapshot;
+    if (batch.done === batch.boundaries.length && this.#nextBatch !== null) batch = this.#nextBatch;
+    return stateAfter(batch, Math.min(batch.done + 1, batch.boundaries.length));
   }
 
   #to(next: ReactorLoop): void {
-    if (kTransitions[this.#loop][next] !== true) {
+    if (!kTransitions[this.#loop].includes(next)) {
       throw new StateError(
         `reactor '${this.name}'`,
         this.#loop,
@@ -462,7 +489,7 @@ export class Reactor {
   /** The `pumping` state: fires what there is, up to a batch, then idles, waits or yields. */
   #pump(): void {
     for (let budget = kBatch; budget > 0; budget--) {
-      if (this.#startBatch()) return; // `firing`: the batch's end resumes the loop
+      if (this.#queue.size >= 2 && this.#startBatch(0)) return; // `firing`: the batch's end resumes the loop
       const firing = this.#take();
       if (firing === null) {
         this.#to(ReactorLoop.Idle);
@@ -495,7 +522,8 @@ export class Reactor {
     this.#observed = firing.resolve !== undefined || this.#hooks.observing(this);
     if (this.#observed) {
       this.#started = performance.now();
-      this.#firedAt = Date.now();
+      // The clock every thread shares (a batch's firings are timed on it in their worker).
+      this.#firedAt = Math.floor(performance.timeOrigin + this.#started);
     }
     if (graphs.length === 0) {
       this.#finish();
@@ -552,6 +580,16 @@ export class Reactor {
     }
   }
 
+  /** True for a reactor whose firings may go in batches: sequential, one graph, on the pool. */
+  #batching(): boolean {
+    if (!this.#sequential || this.graphs.length !== 1) return false;
+    if (this.#bindingOf !== this.graphs[0]) {
+      this.#bindingOf = this.graphs[0]!;
+      this.#binding = graphInternals(this.#bindingOf).binding;
+    }
+    return this.#binding !== null;
+  }
+
   /** A batch in flight stops before its next firing (pause, a manual command, health). */
   #interrupt(): void {
     if (this.#batch !== null) Atomics.store(this.#control!, 0, 1);
@@ -559,65 +597,80 @@ export class Reactor {
 
   /**
    * Fires queued boundaries as one batch in a worker when it pays: a sequential reactor with one
-   * graph on the pool, a second boundary waiting, nothing to put first (a command, a pause, bad
-   * health), no boundary that could be gated, and a graph light enough (`firingLimit`). Each
-   * boundary is applied to the cache in order and taken with its own snapshot; the boundaries
-   * stay queued until each has fired. True when the batch is in flight (`firing`).
+   * graph on the pool, nothing to put first (a command, a pause, bad health), no boundary that
+   * could be gated, and a graph light enough (`firingLimit`). It takes the boundaries from queue
+   * position `from` on (those before it belong to the batch being reported); each is applied to
+   * the cache in order and taken with its own snapshot, and stays queued until it has fired.
+   * True when the batch went (`firing`).
    */
-  #startBatch(): boolean {
-    if (!this.#sequential || this.#queue.size < 2 || this.graphs.length !== 1) return false;
+  #startBatch(from: number): boolean {
+    if (this.#queue.size <= from || !this.#batching()) return false;
     if (this.#paused || !this.#canFire() || this.#commands.length > 0) return false;
     if (this.declaration.mode === ReactionMode.WhenAll && this.#deliveredCount < this.#sources.size) return false;
-    const binding = graphInternals(this.graphs[0]!).binding;
-    if (binding === null) return false;
-    const limit = Math.min(this.#queue.size, binding.firingLimit());
-    if (limit < 2) return false;
+    const binding = this.#binding!;
+    const max = binding.firingLimit();
+    if (max < 2) return false;
+    const limit = Math.min(this.#queue.size - from, max);
     const before = { ...this.#cache };
-    const firings = new Array<Firing>(limit);
-    const inputs = new Array<Record<string, unknown>>(limit);
+    const boundaries = new Array<QueuedBoundary>(limit);
     for (let i = 0; i < limit; i++) {
-      const boundary = this.#queue.peek(i)!;
+      const boundary = this.#queue.peek(from + i)!;
       setOwn(this.#cache, boundary.source, boundary.value);
-      const snapshot = { ...this.#cache };
-      firings[i] = { snapshot, manual: false, seq: boundary.seq };
-      inputs[i] = snapshot;
+      boundaries[i] = boundary;
     }
     this.#clearDirty();
     const control = (this.#control ??= new Int32Array(new SharedArrayBuffer(8)));
     Atomics.store(control, 0, 0);
-    this.#batch = { firings, before, done: 0, replaced: false, observed: this.#hooks.observing(this) };
+    const observed = this.#hooks.observing(this);
+    const cursor = { ...before };
+    const batch: FiringBatch = { boundaries, before, cursor, done: 0, replaced: false, observed };
+    if (from === 0) this.#batch = batch;
+    else this.#nextBatch = batch;
     this.#batchStarting = true;
-    const sent = binding.runFirings(inputs, control, this.#batchListener);
+    const sent = binding.runFirings(before, boundaries, control, this.#batchListener);
     this.#batchStarting = false;
     if (!sent) {
-      this.#batch = null;
+      if (from === 0) this.#batch = null;
+      else this.#nextBatch = null;
       this.#cache = before;
       return false;
     }
     if (this.#batch === null) return false; // it ended already (the pool was closed)
-    this.#to(ReactorLoop.Firing);
+    if (from === 0) this.#to(ReactorLoop.Firing);
     return true;
   }
 
-  /** Firing `k` of the batch in flight ended. */
+  /**
+   * The batch in flight was answered, before its records are reported: when every one of its
+   * firings ran and nothing asked to stop, the next batch goes to the worker now, so the worker
+   * runs it while this thread reports these.
+   */
+  #batchAnswered(ran: number): void {
+    const batch = this.#batch!;
+    if (ran < batch.boundaries.length || Atomics.load(this.#control!, 0) !== 0) return;
+    this.#startBatch(batch.boundaries.length);
+  }
+
+  /** Firing `k` of the batch in flight ended; `outputs(k)` reads its outputs when it succeeded. */
   #batchFired(
     k: number,
     error: unknown,
-    outputs: Record<string, unknown> | undefined,
+    outputs: ((k: number) => Record<string, unknown>) | undefined,
     firedAt: number,
     durationMs: number,
   ): void {
     const batch = this.#batch!;
-    const firing = batch.firings[k]!;
+    const boundary = batch.boundaries[k]!;
     const ok = error === undefined;
     if (!ok) this.failures++;
     if (batch.observed) {
+      setOwn(batch.cursor, boundary.source, boundary.value);
       const graph = this.graphs[0]!.name;
-      const inputs = firing.snapshot;
+      const inputs = { ...batch.cursor };
       this.#hooks.recorded(
         this,
         ok
-          ? { reactor: this.name, graph, manual: false, inputs, ok, outputs, durationMs, firedAt }
+          ? { reactor: this.name, graph, manual: false, inputs, ok, outputs: outputs!(k), durationMs, firedAt }
           : { reactor: this.name, graph, manual: false, inputs, ok, error, durationMs, firedAt },
       );
     }
@@ -625,17 +678,19 @@ export class Reactor {
     this.#queue.shift(); // its boundary, at the head of the queue, has fired
     this.fires++;
     this.batched++;
-    this.#hooks.consumed(this, firing.seq);
+    this.#hooks.consumed(this, boundary.seq);
     this.#hooks.fired(this, ok);
   }
 
   /** The batch in flight is over; firings from `ran` on did not run and their boundaries stay queued. */
   #batchEnded(ran: number): void {
     const batch = this.#batch!;
-    this.#batch = null;
-    if (ran < batch.firings.length && !batch.replaced) {
+    this.#batch = this.#nextBatch;
+    this.#nextBatch = null;
+    if (this.#batch !== null) return; // the next one is in flight: `firing` goes on
+    if (ran < batch.boundaries.length && !batch.replaced) {
       // Back to the state after the last boundary that fired.
-      this.#cache = ran === 0 ? batch.before : { ...batch.firings[ran - 1]!.snapshot };
+      this.#cache = stateAfter(batch, ran);
     }
     if (this.#batchStarting) return;
     this.#to(ReactorLoop.Pumping);
@@ -653,11 +708,9 @@ export class Reactor {
   }
 }
 
-/** `target[key] = value` as an own property, also for a source named `__proto__`. */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
-  } else {
-    target[key] = value;
-  }
+/** A new object: the cache before `batch` with its first `count` boundaries applied. */
+function stateAfter(batch: FiringBatch, count: number): Record<string, unknown> {
+  const state = { ...batch.before };
+  for (let i = 0; i < count; i++) setOwn(state, batch.boundaries[i]!.source, batch.boundaries[i]!.value);
+  return state;
 }
