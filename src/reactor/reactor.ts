@@ -126,6 +126,8 @@ export interface ReactorHooks {
   consumed(reactor: Reactor, seq: number): void;
   /** The cache, the dirty flags or the paused flag changed. */
   changed(reactor: Reactor): void;
+  /** A batch of firings stopped before all of them fired: the loop moves on (to idle, often) without a firing. */
+  stopped(reactor: Reactor): void;
   /** The queue, after refusing a boundary, has room again. */
   room(reactor: Reactor): void;
 }
@@ -688,9 +690,11 @@ export class Reactor {
     this.#batch = this.#nextBatch;
     this.#nextBatch = null;
     if (this.#batch !== null) return; // the next one is in flight: `firing` goes on
-    if (ran < batch.boundaries.length && !batch.replaced) {
-      // Back to the state after the last boundary that fired.
-      this.#cache = stateAfter(batch, ran);
+    if (ran < batch.boundaries.length) {
+      // Back to the state after the last boundary that fired (unless fireWith replaced it).
+      if (!batch.replaced) this.#cache = stateAfter(batch, ran);
+      this.#hooks.changed(this);
+      this.#hooks.stopped(this);
     }
     if (this.#batchStarting) return;
     this.#to(ReactorLoop.Pumping);

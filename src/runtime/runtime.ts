@@ -458,6 +458,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       accepted: (reactor, boundary) => this.#persistence?.accepted(reactor, boundary),
       consumed: (reactor, seq) => this.#persistence?.consumed(reactor, seq),
       changed: (reactor) => this.#persistence?.changed(reactor),
+      stopped: () => this.#scheduleIdleCheck(),
       room: (reactor) => {
         for (const source of reactor.declaration.accumulators) this.#outlets.get(source)?.wakeWriters();
       },

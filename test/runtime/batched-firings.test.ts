@@ -184,6 +184,53 @@ describe('batched firings of a sequential reactor on the pool', () => {
     }
   });
 
+  it('a node that changes its cache input changes nothing another firing of the batch sees', async () => {
+    const { rt, log, reactor: name, a, b } = await pipeline({ grow: {} }, ['a', 'b']);
+    rt.push(a, { items: [] });
+    for (let n = 0; n < 100; n++) rt.push(b!, { n });
+    await rt.idle();
+    expect(batchedOf(rt, name)).toBeGreaterThan(0);
+    expect(log.records.slice(1).map((r) => r.outputs!.grow)).toStrictEqual(Array.from({ length: 100 }, () => 1));
+    expect(log.records.slice(1).map((r) => r.inputs[a])).toStrictEqual(
+      Array.from({ length: 100 }, () => ({ items: [] })),
+    );
+  });
+
+  it('Buffers arrive as Buffers in a batched firing and in its outputs', async () => {
+    const { rt, log, reactor: name, a } = await pipeline({ bytes: {} });
+    const before = batchedOf(rt, name);
+    for (let n = 0; n < 50; n++) rt.push(a, Buffer.from(`b${n}`));
+    await rt.idle();
+    expect(batchedOf(rt, name)).toBeGreaterThan(before);
+    for (const [n, record] of log.records.entries()) {
+      const out = record.outputs!.bytes as { wasBuffer: boolean; out: Buffer };
+      expect(out.wasBuffer).toBe(true);
+      expect(Buffer.isBuffer(out.out) && out.out.toString()).toBe(`b${n}!`);
+    }
+  });
+
+  it('a pause from a fire listener while the next batch is in the worker: each boundary fires once, in order, around it', async () => {
+    const { rt, log, handle, reactor: name, a } = await pipeline({ sync_step: {} });
+    const before = batchedOf(rt, name);
+    let pausedAt = -1;
+    rt.on('fire', (record) => {
+      if (record.outputs?.sync_step === 100) {
+        handle.pause();
+        pausedAt = log.records.length;
+      }
+    });
+    for (let n = 0; n < 600; n++) rt.push(a, { n });
+    await rt.idle();
+    expect(batchedOf(rt, name)).toBeGreaterThan(before);
+    expect(pausedAt).toBeGreaterThan(0);
+    const fired = log.records.length;
+    expect(handle.getState()).toMatchObject({ paused: true, queued: 600 - fired });
+    expect((handle.getState().cache[a] as { n: number }).n).toBe(fired - 1);
+    handle.resume();
+    await rt.idle();
+    expect(log.records.map((r) => r.outputs!.sync_step)).toStrictEqual(Array.from({ length: 600 }, (_, n) => n));
+  });
+
   it('never batches the firings of a graph with a time limit', async () => {
     const { rt, log, reactor: name, a } = await pipeline({ sync_step: { timeoutMs: 5000 } });
     for (let n = 0; n < 40; n++) rt.push(a, { n });
