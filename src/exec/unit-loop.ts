@@ -32,6 +32,9 @@ export interface UnitRunner<U, R> {
   stopped(unit: U, k: number, durations: number[]): R;
 }
 
+/** What an untimed unit reports: no durations (never written to). */
+const kUntimed: number[] = [];
+
 /**
  * Runs a unit of `length` nodes, the head called with `args`. Untimed (`timed` false), it reads
  * no clock and reports no durations: the inline executor times nodes only for a trace.
@@ -43,7 +46,7 @@ export function runUnit<U, R>(
   args: readonly unknown[],
   timed = true,
 ): R | Promise<R> {
-  const durations: number[] = [];
+  const durations: number[] = timed ? [] : kUntimed;
   let value: unknown;
   for (let k = 0; k < length; k++) {
     if (!runner.enter(unit, k)) return runner.stopped(unit, k, durations);
