@@ -53,7 +53,10 @@ const budgets: Record<typeof mode, Budget> = {
 const budget = budgets[mode];
 
 const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }> = {
-  dispatch: { steps: dispatchSteps, run: () => dispatchSuite(threads, budget) },
+  dispatch: {
+    steps: dispatchSteps(threads, mode === 'full'),
+    run: () => dispatchSuite(threads, budget, mode === 'full'),
+  },
   parallel: { steps: parallelSteps(threads), run: () => parallelSuite(threads, budget) },
   chain: { steps: chainSteps, run: () => chainSuite(threads, budget) },
   reactive: { steps: reactiveSteps, run: () => reactiveSuite(budget) },

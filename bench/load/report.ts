@@ -77,7 +77,7 @@ export function printSteps(steps: readonly StepRecord[]): void {
 
 /**
  * Writes `load-latency.svg` (percentiles against the offered rate, both axes logarithmic, with
- * the 5 ms p99 target dashed) and `load-memory.svg` (RSS and heap over the run, the overload
+ * the p99 target dashed) and `load-memory.svg` (RSS and heap over the run, the overload
  * window drawn over RSS). Returns the paths written.
  */
 export function writeCharts(

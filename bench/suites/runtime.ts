@@ -47,19 +47,31 @@ export async function pipeline(
   return runtime;
 }
 
-/** Pushes `count` events as fast as accepted; returns events/s and firings/s. */
+/**
+ * Pushes `count` events as fast as accepted; returns events/s and firings/s. A fifth as many go
+ * first, unmeasured, so the hot paths are compiled (and a pool graph's costs known) before the
+ * clock starts, as benchmark.js does for the other suites.
+ */
 async function throughput(runtime: Runtime, count: number): Promise<{ eventsPerSec: number; firingsPerSec: number }> {
   let firings = 0;
   runtime.on('fire', () => firings++);
+  await produce(runtime, 0, Math.round(count / 5));
+  await runtime.idle();
+  firings = 0;
   const start = performance.now();
-  for (let i = 0; i < count; i++) {
+  await produce(runtime, 0, count);
+  await runtime.idle();
+  const seconds = (performance.now() - start) / 1000;
+  return { eventsPerSec: count / seconds, firingsPerSec: firings / seconds };
+}
+
+/** Pushes events `from`..`from + count - 1`, each retried until accepted. */
+async function produce(runtime: Runtime, from: number, count: number): Promise<void> {
+  for (let i = from; i < from + count; i++) {
     while (!runtime.push('a', i)) await runtime.whenWritable('a');
     // Let the loop breathe now and then, as a real producer would.
     if ((i & 4095) === 4095) await new Promise((resolve) => setImmediate(resolve));
   }
-  await runtime.idle();
-  const seconds = (performance.now() - start) / 1000;
-  return { eventsPerSec: count / seconds, firingsPerSec: firings / seconds };
 }
 
 /** Pushes at a steady `perSecond` for `ms`; returns push -> result latency percentiles in ms. */
@@ -131,8 +143,8 @@ export async function runtimeSuite(threads: number, budget: Budget): Promise<Sui
       });
       if (strategy === 'sequential') {
         const note = peer
-          ? `${(result.firingsPerSec / mean(rawRates)).toFixed(2)}x raw round trips (target >= 0.7x)`
-          : 'target >= 200,000 firings/s';
+          ? `${(result.firingsPerSec / mean(rawRates)).toFixed(2)}x raw round trips (target >= 3x)`
+          : 'target >= 1,000,000 firings/s';
         rows.push({
           suite: 'runtime',
           metric: `${strategy}, ${executor}: firings`,

@@ -54,6 +54,12 @@ export class CostModel {
     return cost < kLightUnitMs; // false for NaN: unmeasured units count as heavy
   }
 
+  /** The unit's estimated cost in ms; NaN until each of its nodes was measured. */
+  estimate(unit: number): number {
+    if (this.#dirty) this.#recompute();
+    return this.#unitCost[unit]!;
+  }
+
   #recompute(): void {
     this.#dirty = false;
     const { nodes, units, topologicalOrder } = this.#plan;

@@ -19,12 +19,17 @@ export interface ExecutingRun {
   readonly done: boolean;
   /** The run's trace context, sent with its units (see `run-observer.ts`); undefined when not traced. */
   readonly traceparent: string | undefined;
+  /** True when the run records a trace: an executor that may skip timing nodes must time them. */
+  readonly traced: boolean;
   /**
    * A cell shared with the workers, set to 1 when the run fails, so a worker in the middle of a
    * fused chain of this run starts none of the chain's remaining nodes. Created on first use.
    */
   cancelCell(): Int32Array;
-  /** The unit's nodes all ran; `value` is the tail's result, `durations` one per node in ms. */
+  /**
+   * The unit's nodes all ran; `value` is the tail's result, `durations` one per node in ms (none
+   * when the executor did not time them).
+   */
   unitDone(ready: ReadyUnit, value: unknown, durations: readonly number[], threadId: number): void;
   /** Node `offset` of the unit failed with `cause`. */
   unitFailed(ready: ReadyUnit, offset: number, cause: unknown): void;

@@ -45,9 +45,14 @@ export interface ExecuteOptions {
   readonly trace?: boolean;
 }
 
-/** What a runtime adds to a run it starts: an observer (metrics, tracing). */
+/** Options of one run as the engine starts it: what a runtime adds (an observer: metrics, tracing). */
 export interface RunOptions extends ExecuteOptions {
   readonly observer?: RunObserver;
+  /**
+   * Measure the run's wall time (`result.durationMs`). A reactor's firing times itself when
+   * someone reads its record, so its runs skip the clock; their `durationMs` is 0.
+   */
+  readonly timed?: boolean;
 }
 
 /** What a run needs from its graph. */
@@ -64,23 +69,43 @@ export type RunCallback = (error: unknown, result: GraphResult | undefined) => v
 
 let sequence = 0;
 
+/** The submission order of a new run (or batch of firings): older work is served first. */
+export function nextRunSeq(): number {
+  return sequence++;
+}
+
+/** The error that fails a run of `graph` because node `node` failed with `cause`. */
+export function nodeFailure(graph: string, node: string, cause: unknown): GraphExecutionError {
+  const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
+  return new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause });
+}
+
 /**
  * A run reports its end through a callback rather than a promise of its own, so a caller that
  * can continue synchronously (the reactor, for inline graphs of synchronous nodes) does not pay
  * a microtask per firing; `ComputationGraph.execute` wraps it in a promise.
+ *
+ * Per-run state is allocated only when the walk needs it: a graph that is one dispatch unit (a
+ * single node, or a chain fused into one) never has an edge to resolve, so its run holds no
+ * arrays at all; other runs use plain arrays, cheaper to make than typed ones at this size.
  */
 export class GraphRun implements ExecutingRun {
-  readonly seq = sequence++;
+  readonly seq = nextRunSeq();
   done = false;
   readonly traceparent: string | undefined;
+  readonly traced: boolean;
   readonly #ctx: RunContext;
   readonly #input: unknown;
-  readonly #pending: Int32Array;
-  readonly #live: Uint8Array;
-  readonly #args: Array<unknown[] | undefined>;
+  /** Per node: in-edges not yet resolved; null until the first edge resolves. */
+  #pending: number[] | null = null;
+  /** Per node: 1 once an in-edge is live. */
+  #live: number[] | null = null;
+  /** Per node: its arguments as they are gathered. */
+  #args: Array<unknown[] | undefined> | null = null;
   readonly #outputs: Record<string, unknown> = {};
   readonly #trace: NodeTrace[] | null;
-  readonly #started = performance.now();
+  /** When the run started (performance.now()), or -1 for an untimed run. */
+  readonly #started: number;
   readonly #observer: RunObserver | undefined;
   #settled = 0;
   #cancelCell: Int32Array | null = null;
@@ -89,21 +114,21 @@ export class GraphRun implements ExecutingRun {
   constructor(ctx: RunContext, input: unknown, options: RunOptions | undefined, complete: RunCallback) {
     this.#ctx = ctx;
     this.#input = input;
-    const n = ctx.plan.nodes.length;
-    this.#pending = ctx.plan.inDegree.slice();
-    this.#live = new Uint8Array(n);
-    this.#args = new Array(n);
-    this.#trace = options?.trace ? [] : null;
     this.#observer = options?.observer;
     this.traceparent = this.#observer?.traceparent;
+    // An observer records each node's duration: the nodes must be timed for it, as for a trace.
+    this.traced = options?.trace === true || this.#observer !== undefined;
+    this.#trace = options?.trace === true ? [] : null;
+    this.#started = options?.timed === false ? -1 : performance.now();
     this.#complete = complete;
   }
 
   /** Dispatches the roots. */
   start(): void {
-    for (const root of this.#ctx.plan.roots) {
+    const roots = this.#ctx.plan.roots;
+    for (let k = 0; k < roots.length; k++) {
       if (this.done) break;
-      this.#ready(root);
+      this.#ready(roots[k]!);
     }
   }
 
@@ -111,7 +136,7 @@ export class GraphRun implements ExecutingRun {
     if (this.done) return;
     const { plan, costs } = this.#ctx;
     const members = ready.unit.nodes;
-    for (let k = 0; k < members.length; k++) {
+    for (let k = 0; k < durations.length; k++) {
       costs.observe(members[k]!, durations[k]!);
       this.#trace?.push({ node: plan.nodes[members[k]!]!.name, status: 'ran', durationMs: durations[k]!, threadId });
     }
@@ -126,7 +151,7 @@ export class GraphRun implements ExecutingRun {
     }
     this.#settled += members.length;
     if (tail.terminal) this.#outputs[tail.name] = value;
-    this.#resolveOutEdges(tail.index, value, variant, true);
+    if (tail.outEdges.length > 0) this.#resolveOutEdges(tail.index, value, variant, true);
     if (this.#settled === plan.nodes.length) this.#finish();
   }
 
@@ -138,13 +163,8 @@ export class GraphRun implements ExecutingRun {
     if (this.done) return;
     this.done = true;
     if (this.#cancelCell !== null) Atomics.store(this.#cancelCell, 0, 1);
-    const graph = this.#ctx.plan.graph;
-    const node = this.#ctx.plan.nodes[ready.unit.nodes[offset]!]!.name;
-    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : `threw ${String(cause)}`;
-    this.#complete(
-      new GraphExecutionError(graph, node, `graph '${graph}': node '${node}' failed: ${what}`, { cause }),
-      undefined,
-    );
+    const { plan } = this.#ctx;
+    this.#complete(nodeFailure(plan.graph, plan.nodes[ready.unit.nodes[offset]!]!.name, cause), undefined);
   }
 
   #ready(index: number): void {
@@ -154,9 +174,10 @@ export class GraphRun implements ExecutingRun {
     if (node.inEdges.length === 0 && triggerless) {
       args = [this.#input];
     } else {
-      args = this.#args[index] ?? new Array(node.inputs.length + node.inEdges.length);
+      const inputs = node.inputs;
+      args = this.#args?.[index] ?? new Array(inputs.length + node.inEdges.length);
       const cache = this.#input as Record<string, unknown> | null | undefined;
-      for (let k = 0; k < node.inputs.length; k++) args[k] = cache?.[node.inputs[k]!];
+      for (let k = 0; k < inputs.length; k++) args[k] = cache?.[inputs[k]!];
     }
     executor.dispatch({ run: this, unit: plan.units[node.unit]!, args });
   }
@@ -169,29 +190,49 @@ export class GraphRun implements ExecutingRun {
 
   #resolveOutEdges(from: number, value: unknown, variant: string | null, ran: boolean): void {
     const nodes = this.#ctx.plan.nodes;
+    if (this.#pending === null) this.#walkState();
+    const pending = this.#pending!;
+    const live = this.#live!;
+    const allArgs = this.#args!;
     for (const edge of nodes[from]!.outEdges) {
       const target = nodes[edge.to]!;
       if (ran && (edge.variant === null || edge.variant === variant)) {
-        const args = (this.#args[edge.to] ??= new Array(target.inputs.length + target.inEdges.length));
+        const args = (allArgs[edge.to] ??= new Array(target.inputs.length + target.inEdges.length));
         args[target.inputs.length + edge.slot] = value;
-        this.#live[edge.to] = 1;
+        live[edge.to] = 1;
       }
-      if (--this.#pending[edge.to]! === 0) {
-        if (this.#live[edge.to] === 1) this.#ready(edge.to);
+      if (--pending[edge.to]! === 0) {
+        if (live[edge.to] === 1) this.#ready(edge.to);
         else this.#skip(edge.to);
         if (this.done) return;
       }
     }
   }
 
+  /** The walk's per-node state, made when the first edge resolves. */
+  #walkState(): void {
+    const inDegree = this.#ctx.plan.inDegree;
+    const n = inDegree.length;
+    const pending = new Array<number>(n);
+    const live = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      pending[i] = inDegree[i]!;
+      live[i] = 0;
+    }
+    this.#pending = pending;
+    this.#live = live;
+    this.#args = new Array(n);
+  }
+
   #finish(): void {
     if (this.done) return;
     this.done = true;
+    const durationMs = this.#started < 0 ? 0 : performance.now() - this.#started;
     this.#complete(
       undefined,
       this.#trace === null
-        ? { outputs: this.#outputs, durationMs: performance.now() - this.#started }
-        : { outputs: this.#outputs, durationMs: performance.now() - this.#started, trace: this.#trace },
+        ? { outputs: this.#outputs, durationMs }
+        : { outputs: this.#outputs, durationMs, trace: this.#trace },
     );
   }
 }

@@ -18,14 +18,22 @@ import { threadId } from 'node:worker_threads';
 import { ExecutorClosedError, NodeTimeoutError } from '../model/errors.js';
 import type { GraphPlan, PlanNode } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
-import { copyValue, inputRoot, isPrimitive, ValueFault } from '../model/values.js';
-import type { Executor, ReadyUnit } from './executor.js';
+import { copyValue, inputRoot, isPrimitive, setOwn, ValueFault } from '../model/values.js';
+import type { ExecutingRun, Executor, ReadyUnit } from './executor.js';
 import { moveRegistry } from './move.js';
 import './platform.js';
 import { runUnit, type UnitRunner } from './unit-loop.js';
 import { runInTrace } from './run-observer.js';
 
 const moves = moveRegistry();
+
+/** Told which node is inside its synchronous part (a worker running whole traversals notes it for the pool). */
+export interface NodeWatch {
+  /** Node `node` (its index in the plan) of `run` is about to be called. */
+  enter(run: ExecutingRun, node: number): void;
+  /** Its synchronous part is over. */
+  leave(run: ExecutingRun): void;
+}
 
 export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   readonly kind = 'inline' as const;
@@ -36,13 +44,15 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   readonly #shared: ReadonlyArray<readonly boolean[]>;
   /** Per node, the path root of each cache input (`inputs.alpha`), for refusals. */
   readonly #inputRoots: ReadonlyArray<readonly string[]>;
+  readonly #watch: NodeWatch | undefined;
   readonly #queue: ReadyUnit[] = [];
   #head = 0;
   #draining = false;
   #closed = false;
 
-  constructor(plan: GraphPlan, functions: ReadonlyMap<string, NodeFunction>) {
+  constructor(plan: GraphPlan, functions: ReadonlyMap<string, NodeFunction>, watch?: NodeWatch) {
     this.#plan = plan;
+    this.#watch = watch;
     this.#functions = plan.nodes.map((n) => functions.get(n.name)!);
     this.#shared = plan.nodes.map((n) => n.inEdges.map((e) => plan.nodes[e.from]!.outEdges.length > 1));
     this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
@@ -53,22 +63,27 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
       ready.run.unitFailed(ready, 0, new ExecutorClosedError(this.#plan.graph));
       return;
     }
-    this.#queue.push(ready);
-    if (this.#draining) return;
+    if (this.#draining) {
+      this.#queue.push(ready);
+      return;
+    }
     this.#draining = true;
     try {
-      while (this.#head < this.#queue.length) {
-        const next = this.#queue[this.#head++]!;
-        if (next.run.done || !this.#copyArguments(next)) continue;
-        const traceparent = next.run.traceparent;
-        if (traceparent === undefined) void runUnit(this, next, next.unit.nodes.length, next.args);
-        else runInTrace(traceparent, () => void runUnit(this, next, next.unit.nodes.length, next.args));
-      }
+      this.#run(ready);
+      while (this.#head < this.#queue.length) this.#run(this.#queue[this.#head++]!);
     } finally {
-      this.#queue.length = 0;
+      if (this.#queue.length > 0) this.#queue.length = 0;
       this.#head = 0;
       this.#draining = false;
     }
+  }
+
+  #run(ready: ReadyUnit): void {
+    if (ready.run.done || !this.#copyArguments(ready)) return;
+    const traceparent = ready.run.traceparent;
+    if (traceparent === undefined) void runUnit(this, ready, ready.unit.nodes.length, ready.args, ready.run.traced);
+    else
+      runInTrace(traceparent, () => void runUnit(this, ready, ready.unit.nodes.length, ready.args, ready.run.traced));
   }
 
   async close(): Promise<void> {
@@ -92,7 +107,7 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
       if (!this.#copyInto(ready, head, args, 0, this.#inputRoots[head.index]![0]!)) return false;
     } else if (inputs > 1 && hasObject(args, inputs)) {
       const held: Record<string, unknown> = {};
-      for (let k = 0; k < inputs; k++) hold(held, head.inputs[k]!, args[k]);
+      for (let k = 0; k < inputs; k++) setOwn(held, head.inputs[k]!, args[k]);
       const copied = copyValue(held, 'inputs');
       if (copied instanceof ValueFault) return this.#refuseArgument(ready, head, copied);
       for (let k = 0; k < inputs; k++) args[k] = (copied as Record<string, unknown>)[head.inputs[k]!];
@@ -123,10 +138,14 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   }
 
   enter(ready: ReadyUnit, k: number): boolean {
-    return k === 0 || !ready.run.done;
+    if (k > 0 && ready.run.done) return false;
+    this.#watch?.enter(ready.run, ready.unit.nodes[k]!);
+    return true;
   }
 
-  leave(): void {}
+  leave(ready: ReadyUnit): void {
+    this.#watch?.leave(ready.run);
+  }
 
   settle(ready: ReadyUnit, k: number, pending: PromiseLike<unknown>): PromiseLike<unknown> {
     const node = this.#plan.nodes[ready.unit.nodes[k]!]!;
@@ -152,13 +171,6 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   }
 
   stopped(): void {}
-}
-
-/** `held[name] = value`, also for an accumulator named `__proto__`. */
-function hold(held: Record<string, unknown>, name: string, value: unknown): void {
-  if (name === '__proto__')
-    Object.defineProperty(held, name, { value, writable: true, enumerable: true, configurable: true });
-  else held[name] = value;
 }
 
 /** True when one of the first `count` arguments is not a primitive (primitives need no copy). */

@@ -8,7 +8,21 @@
  * - a unit not known to be light (unmeasured, or estimated >= 1 ms) is dispatched only while
  *   fewer than `threads` units are in flight, so the longest path is never queued behind others;
  * - a light unit (measured < 1 ms) may also be dispatched while only light units are in flight,
- *   up to `threads * concurrentTasksPerWorker`, so tiny nodes pipeline instead of ping-ponging.
+ *   up to `threads * concurrentTasksPerWorker` tasks, so tiny nodes pipeline instead of
+ *   ping-ponging.
+ *
+ * Batches. When a light unit may go and more light units wait behind it, it takes them along:
+ * up to `batchSize` units in one message to one worker, answered in one message, while their
+ * estimated cost stays under {@link kBatchBudgetMs} (so a finished unit never waits long for its
+ * batch to be answered). What waits is shared among the task slots still free, so every worker
+ * gets some; a unit alone in the queue still goes at once, on its own. Inside a batch the queue's
+ * order holds (the worker runs the units in the order they left the queue), and every rule below
+ * holds per unit: each has its own slot in the unit table, so it is timed from its own start,
+ * blamed, failed or dispatched again on its own. A unit with a time limit only ever heads a
+ * batch, so no finished unit is lost with a worker terminated for another unit's limit. A unit
+ * that goes asynchronous answers on its own when it settles (a late reply, on the worker's parent
+ * port), and is followed by its slot until then: if its worker goes away first, it is failed like
+ * any unit that had started there.
  *
  * Faults. Units share workers (pipelined, or async), so a worker that dies takes more than its
  * culprit with it. Piscina says only that a task failed; the unit table (`unit-table.ts`) says
@@ -40,7 +54,16 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ExecutorClosedError, NodeTimeoutError, WorkerExitError, type Culprit } from '../model/errors.js';
 import { rejectUnknownKeys, requireOneOf, requireOptionsObject, requirePositiveInteger } from '../model/options.js';
-import type { ListExportsReply, UnitReply, UnitRequest } from './protocol.js';
+import type {
+  BatchReply,
+  BatchRequest,
+  FiringsReply,
+  FiringsRequest,
+  LateReply,
+  ListExportsReply,
+  UnitReply,
+  UnitRequest,
+} from './protocol.js';
 import { ReadyQueue } from './ready-queue.js';
 import { kHostChannelKey } from './host-channel.js';
 import { kUnitTableKey, sharedNow, UnitTable } from './unit-table.js';
@@ -53,6 +76,12 @@ export interface NodePoolOptions {
   readonly concurrentTasksPerWorker?: number;
   /** Piscina's `atomics` mode; default `'disabled'` (see the module comment). */
   readonly atomics?: 'sync' | 'async' | 'disabled';
+  /**
+   * Most light units sent to a worker in one message when several wait (see the module comment);
+   * 1 sends every unit on its own.
+   * @default 32
+   */
+  readonly batchSize?: number;
   /** Memory limits per worker; a worker that exceeds them dies and is replaced. */
   readonly resourceLimits?: {
     readonly maxOldGenerationSizeMb?: number;
@@ -71,17 +100,25 @@ export interface PoolUnit {
   readonly rank: number;
   /** Measured cheap: may be pipelined behind other light work. */
   readonly light: boolean;
+  /** Goes in a task of its own, never in a batch of units (a batch of firings). */
+  readonly alone: boolean;
+  /** Estimated cost in ms (NaN until measured): bounds what one batch carries. */
+  readonly cost: number;
   /** The node's time limit (units with one are never fused). */
   readonly timeoutMs: number | undefined;
   /** True once the run failed: the unit is dropped instead of started. */
   readonly cancelled: boolean;
   /** Times the unit went back to the queue because its worker died before it started. */
   redispatched: number;
-  /** The worker message, for the unit table's `slot`. */
-  request(slot: number): UnitRequest;
+  /** The worker message, for the unit table's `slot`; `token` tells this dispatch's late reply apart. */
+  request(slot: number, token?: number): UnitRequest | FiringsRequest;
   /** Node `offset` of the unit, as errors name it. */
   culprit(offset: number): Culprit;
-  settle(reply: UnitReply): void;
+  /**
+   * Takes the unit's reply; may return what is left to do once the pool has started what is
+   * ready (a batch of firings reports its firings then, with the next batch already sent).
+   */
+  settle(reply: UnitReply | FiringsReply): void | (() => void);
   /** Node `offset` failed with `cause` (closed pool, timeout, worker death). */
   fail(offset: number, cause: unknown): void;
 }
@@ -95,6 +132,8 @@ export interface NodePoolStats {
   readonly queued: number;
   /** Units finished since the pool started. */
   readonly completed: number;
+  /** Units sent to a worker in one message together with others. */
+  readonly batched: number;
   /** Units dispatched again because the worker they waited on died before starting them. */
   readonly redispatched: number;
   /** Workers terminated because a node ran past its time limit. */
@@ -112,7 +151,14 @@ interface Death {
   readonly detail: string;
 }
 
-const kPoolOptionKeys = ['threads', 'concurrentTasksPerWorker', 'atomics', 'resourceLimits', 'hostChannel'];
+const kPoolOptionKeys = [
+  'threads',
+  'concurrentTasksPerWorker',
+  'atomics',
+  'batchSize',
+  'resourceLimits',
+  'hostChannel',
+];
 
 const kWorkerFile = new URL('../../workers/node-worker.js', import.meta.url);
 
@@ -120,6 +166,11 @@ const kWorkerFile = new URL('../../workers/node-worker.js', import.meta.url);
 const kMaxDispatches = 8;
 /** Deaths remembered for units whose failure is still on its way. */
 const kDeathsKept = 64;
+/**
+ * Most estimated work (ms) one batch carries: a unit finished early in a batch waits for the
+ * rest before its answer leaves the worker.
+ */
+const kBatchBudgetMs = 0.5;
 
 const before = (a: PoolUnit, b: PoolUnit): boolean => (a.seq !== b.seq ? a.seq < b.seq : a.rank > b.rank);
 
@@ -134,29 +185,44 @@ const before = (a: PoolUnit, b: PoolUnit): boolean => (a.seq !== b.seq ? a.seq <
 export class NodePool {
   /** Worker threads, started with the pool and kept for its life. */
   readonly threads: number;
+  /** Most Piscina tasks in flight: `threads * concurrentTasksPerWorker`. */
   readonly #capacity: number;
+  readonly #batchSize: number;
+  /** Most units in flight (the unit table's size): every task a full batch. */
+  readonly #unitCapacity: number;
   readonly #piscina: Piscina;
   readonly #queue = new ReadyQueue<PoolUnit>(before);
   readonly #table: UnitTable;
   /** The unit in each slot of the table, or undefined. */
   readonly #slots: Array<PoolUnit | undefined>;
   readonly #timers: Array<NodeJS.Timeout | undefined>;
+  /** Per slot: counts its dispatches, so a late reply for an earlier occupant is recognised. */
+  readonly #tokens: number[];
+  /** Per slot: 1 while its unit went asynchronous in a batch already answered (its reply comes alone). */
+  readonly #late: Uint8Array;
   readonly #deaths = new Map<number, Death>();
+  /** Units in flight (late ones included), the heavy ones, and Piscina tasks in flight. */
   #inFlight = 0;
   #inFlightHeavy = 0;
+  #tasks = 0;
   #completed = 0;
+  #batched = 0;
   #redispatched = 0;
   #terminated = 0;
   #closed = false;
   #pumpQueued = false;
 
   constructor(options: NodePoolOptions = {}) {
-    const { threads, concurrentTasksPerWorker, atomics } = NodePool.checkOptions(options);
+    const { threads, concurrentTasksPerWorker, atomics, batchSize } = NodePool.checkOptions(options);
     this.threads = threads;
     this.#capacity = threads * concurrentTasksPerWorker;
-    this.#table = new UnitTable(this.#capacity);
-    this.#slots = new Array(this.#capacity);
-    this.#timers = new Array(this.#capacity);
+    this.#batchSize = batchSize;
+    this.#unitCapacity = this.#capacity * batchSize;
+    this.#table = new UnitTable(this.#unitCapacity);
+    this.#slots = new Array(this.#unitCapacity);
+    this.#timers = new Array(this.#unitCapacity);
+    this.#tokens = new Array<number>(this.#unitCapacity).fill(0);
+    this.#late = new Uint8Array(this.#unitCapacity);
     const workerData: Record<string, unknown> = { [kUnitTableKey]: this.#table.buffer };
     if (options.hostChannel) workerData[kHostChannelKey] = options.hostChannel;
     this.#piscina = new Piscina({
@@ -177,6 +243,11 @@ export class NodePool {
         `cloaca: a pool worker failed outside any node call: ${error instanceof Error ? error.message : String(error)}`,
       );
     });
+    this.#piscina.on('message', this.#onLateReply);
+    // Late units have no task for Piscina to fail when their worker goes: fail them here, after
+    // the tasks Piscina fails (it does so right after this event), so a death they name is the
+    // one those tasks recorded.
+    this.#piscina.on('workerDestroy', () => setImmediate(() => this.#orphaned()));
   }
 
   /**
@@ -187,14 +258,21 @@ export class NodePool {
     threads: number;
     concurrentTasksPerWorker: number;
     atomics: 'sync' | 'async' | 'disabled';
+    batchSize: number;
   } {
     requireOptionsObject('NodePool', options);
     rejectUnknownKeys('NodePool', options, kPoolOptionKeys);
-    const { threads = availableParallelism(), concurrentTasksPerWorker = 4, atomics = 'disabled' } = options;
+    const {
+      threads = availableParallelism(),
+      concurrentTasksPerWorker = 4,
+      atomics = 'disabled',
+      batchSize = 32,
+    } = options;
     requirePositiveInteger('NodePool', 'threads', threads);
     requirePositiveInteger('NodePool', 'concurrentTasksPerWorker', concurrentTasksPerWorker);
     requireOneOf('NodePool', 'atomics mode', atomics, ['sync', 'async', 'disabled'] as const);
-    return { threads, concurrentTasksPerWorker, atomics };
+    requirePositiveInteger('NodePool', 'batchSize', batchSize);
+    return { threads, concurrentTasksPerWorker, atomics, batchSize };
   }
 
   /** Current counters. */
@@ -204,6 +282,7 @@ export class NodePool {
       inFlight: this.#inFlight,
       queued: this.#queue.size,
       completed: this.#completed,
+      batched: this.#batched,
       redispatched: this.#redispatched,
       terminated: this.#terminated,
     };
@@ -252,6 +331,9 @@ export class NodePool {
     this.#closed = true;
     for (const unit of this.#queue.drain()) unit.fail(0, new ExecutorClosedError('(pool)'));
     await this.#piscina.destroy();
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      if (this.#late[slot] === 1) this.#lost(slot, new ExecutorClosedError('(pool)'));
+    }
   }
 
   #pump(): void {
@@ -263,49 +345,167 @@ export class NodePool {
       }
       if (!this.#free(unit)) return;
       this.#queue.pop();
-      this.#start(unit);
+      const batch =
+        unit.light && !unit.alone && this.#batchSize > 1 && this.#queue.size > 0 ? this.#gather(unit) : null;
+      if (batch === null || batch.length === 1) this.#start(unit);
+      else this.#startBatch(batch);
     }
   }
 
   /** The gate of the module comment: may `unit` go to Piscina now? */
   #free(unit: PoolUnit): boolean {
     return (
-      this.#inFlight < this.threads || (unit.light && this.#inFlightHeavy === 0 && this.#inFlight < this.#capacity)
+      this.#inFlight < this.threads ||
+      (unit.light && this.#inFlightHeavy === 0 && this.#tasks < this.#capacity && this.#inFlight < this.#unitCapacity)
     );
+  }
+
+  /**
+   * `first` and the light units waiting right behind it, in queue order, as many as one message
+   * should carry: what waits shared among the free task slots, within `batchSize`, the table's
+   * room and the cost budget. Stops at a heavy unit, and at a unit with a time limit.
+   */
+  #gather(first: PoolUnit): PoolUnit[] {
+    const units = [first];
+    const free = Math.max(1, this.#capacity - this.#tasks);
+    const limit = Math.min(
+      this.#batchSize,
+      this.#unitCapacity - this.#inFlight,
+      Math.ceil((this.#queue.size + 1) / free),
+    );
+    let cost = first.cost;
+    while (units.length < limit && this.#queue.size > 0) {
+      const next = this.#queue.peek()!;
+      if (next.cancelled) {
+        this.#queue.pop();
+        continue;
+      }
+      if (!next.light || next.alone || next.timeoutMs !== undefined || cost + next.cost > kBatchBudgetMs) break;
+      this.#queue.pop();
+      units.push(next);
+      cost += next.cost;
+    }
+    return units;
+  }
+
+  /** Gives `unit` a slot in the unit table and counts it in flight; arms its time limit. */
+  #take(unit: PoolUnit): number {
+    this.#inFlight++;
+    if (!unit.light) this.#inFlightHeavy++;
+    const slot = this.#table.take();
+    this.#slots[slot] = unit;
+    this.#tokens[slot]!++;
+    if (unit.timeoutMs !== undefined) this.#watch(slot, unit, unit.timeoutMs, unit.timeoutMs);
+    return slot;
+  }
+
+  /** True while `slot` still holds the dispatch of `unit` that got `token`. */
+  #holds(slot: number, unit: PoolUnit, token: number): boolean {
+    return this.#slots[slot] === unit && this.#tokens[slot] === token;
   }
 
   #start(unit: PoolUnit): void {
-    const heavy = !unit.light;
-    this.#inFlight++;
-    if (heavy) this.#inFlightHeavy++;
-    const slot = this.#table.take();
-    this.#slots[slot] = unit;
-    if (unit.timeoutMs !== undefined) this.#watch(slot, unit, unit.timeoutMs, unit.timeoutMs);
-    (this.#piscina.run(unit.request(slot)) as Promise<UnitReply>).then(
+    const slot = this.#take(unit);
+    this.#tasks++;
+    (this.#piscina.run(unit.request(slot)) as Promise<UnitReply | FiringsReply>).then(
       (reply) => {
-        this.#end(slot, heavy);
-        unit.settle(reply);
+        this.#tasks--;
+        this.#end(slot);
+        const rest = unit.settle(reply);
         this.#pump();
+        if (rest !== undefined) rest();
       },
       (error: unknown) => {
-        // Read the slot before ending it: whether (and where) the unit started.
-        const thread = this.#table.thread(slot);
-        const running = this.#table.running(slot);
-        const death = thread === 0 ? null : this.#deathOf(thread, error);
-        this.#end(slot, heavy);
-        this.#failed(unit, error, death, running);
+        this.#tasks--;
+        this.#lost(slot, error);
         this.#pump();
       },
     );
   }
 
-  #end(slot: number, heavy: boolean): void {
+  #startBatch(units: readonly PoolUnit[]): void {
+    const slots = units.map((unit) => this.#take(unit));
+    const tokens = slots.map((slot) => this.#tokens[slot]!);
+    this.#tasks++;
+    this.#batched += units.length;
+    const request: BatchRequest = {
+      batch: units.map((unit, k) => unit.request(slots[k]!, tokens[k]!) as UnitRequest),
+    };
+    (this.#piscina.run(request) as Promise<BatchReply>).then(
+      (reply) => {
+        this.#tasks--;
+        for (let k = 0; k < units.length; k++) {
+          const slot = slots[k]!;
+          // A late reply may have come first, on the other channel.
+          if (!this.#holds(slot, units[k]!, tokens[k]!)) continue;
+          const answer = reply.replies[k]!;
+          if (answer === null) {
+            this.#late[slot] = 1;
+            continue;
+          }
+          this.#end(slot);
+          units[k]!.settle(answer);
+        }
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#tasks--;
+        for (let k = 0; k < units.length; k++) {
+          if (this.#holds(slots[k]!, units[k]!, tokens[k]!)) this.#lost(slots[k]!, error);
+        }
+        this.#pump();
+      },
+    );
+  }
+
+  /** A batched unit that went asynchronous has settled: its reply, posted by the worker. */
+  readonly #onLateReply = (message: unknown): void => {
+    if (typeof message !== 'object' || message === null || !('late' in message)) return;
+    const { late, slot, token } = message as LateReply;
+    const unit = this.#slots[slot];
+    if (unit === undefined || this.#tokens[slot] !== token) return;
+    this.#end(slot);
+    unit.settle(late);
+    this.#pump();
+  };
+
+  /**
+   * A worker went away: its late units have no task for Piscina to fail. (A gone worker's
+   * `threadId` reads -1, so the live ones say which it was.)
+   */
+  #orphaned(): void {
+    const live = new Set(this.#piscina.threads.map((worker) => worker.threadId));
+    let any = false;
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      if (this.#late[slot] !== 1) continue;
+      const thread = this.#table.thread(slot);
+      if (live.has(thread)) continue;
+      this.#lost(slot, new Error(`its worker (thread ${thread}) stopped`));
+      any = true;
+    }
+    if (any) this.#pump();
+  }
+
+  /** The unit in `slot` was lost with its task or its worker: failed, or dispatched again. */
+  #lost(slot: number, error: unknown): void {
+    const unit = this.#slots[slot]!;
+    // Read the slot before ending it: whether (and where) the unit started.
+    const thread = this.#table.thread(slot);
+    const running = this.#table.running(slot);
+    const death = thread === 0 ? null : this.#deathOf(thread, error);
+    this.#end(slot);
+    this.#failed(unit, error, death, running);
+  }
+
+  #end(slot: number): void {
+    const unit = this.#slots[slot]!;
     clearTimeout(this.#timers[slot]);
     this.#timers[slot] = undefined;
     this.#slots[slot] = undefined;
+    this.#late[slot] = 0;
     this.#table.release(slot);
     this.#inFlight--;
-    if (heavy) this.#inFlightHeavy--;
+    if (!unit.light) this.#inFlightHeavy--;
     this.#completed++;
   }
 

@@ -5,17 +5,28 @@
  * node.
  */
 import { ExecutorClosedError, type Culprit } from '../model/errors.js';
-import type { GraphPlan } from '../model/plan.js';
+import { planToText, type GraphPlan } from '../model/plan.js';
 import { inputRoot, inspectValue, isPrimitive, restoreValue, ValueFault, ValueSink } from '../model/values.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
+import { PooledFirings, type FiringsGraph, type FiringsListener } from './firing-batch.js';
 import type { NodePool, PoolUnit } from './node-pool.js';
 import './platform.js';
 import type { UnitReply, UnitRequest } from './protocol.js';
 import type { ValueExtras } from '../model/values.js';
 
-export class PoolExecutor implements Executor {
+/** Most firings one batch of firings carries. */
+const kMaxFirings = 256;
+/**
+ * Most estimated work (ms) one batch of firings carries: a firing's record waits for the batch
+ * to be answered.
+ */
+const kFiringBudgetMs = 1;
+/** Smoothing of the firing cost's moving average: the newest batch's firings weigh this much. */
+const kFiringAlpha = 0.2;
+
+export class PoolExecutor implements Executor, FiringsGraph {
   readonly kind = 'pool' as const;
   readonly pool: NodePool;
   /** The node module's URL. */
@@ -28,6 +39,11 @@ export class PoolExecutor implements Executor {
   readonly #inputRoots: ReadonlyArray<readonly string[]>;
   /** Whether two units of one run can ever be ready at once (ranks and cancel cells matter). */
   readonly #parallel: boolean;
+  /** A node has a time limit: limits are kept per unit, so firings of this graph are not batched. */
+  readonly #timeLimited: boolean;
+  #planText: string | null = null;
+  /** Moving average of a whole firing's cost where a batch ran it (ms); NaN before any batch. */
+  #firingCost = Number.NaN;
   #closed = false;
 
   /** Runs `plan`'s units from the node module at `href` on `pool` (which it does not own). */
@@ -39,6 +55,82 @@ export class PoolExecutor implements Executor {
     this.#names = plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name));
     this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
     this.#parallel = plan.maxWidth > 1;
+    this.#timeLimited = plan.nodes.some((n) => n.timeoutMs !== undefined);
+  }
+
+  get plan(): GraphPlan {
+    return this.#plan;
+  }
+
+  get planText(): string {
+    return (this.#planText ??= planToText(this.#plan));
+  }
+
+  /**
+   * How many queued firings one batch may carry now (1: fire them one by one, their units
+   * dispatched as usual). Batches need the graph measured: a whole firing estimated under a
+   * millisecond, no time limit; the estimate then bounds a batch by {@link kFiringBudgetMs}.
+   */
+  firingLimit(): number {
+    if (this.#closed || this.#timeLimited) return 1;
+    const cost = this.#firingEstimate();
+    if (!(cost < 1)) {
+      // Firings one by one keep the units' estimates fresh: the next look starts from those.
+      this.#firingCost = Number.NaN;
+      return 1;
+    }
+    return Math.max(1, Math.min(kMaxFirings, Math.floor(kFiringBudgetMs / Math.max(cost, 0.001))));
+  }
+
+  observeFiring(durationMs: number): void {
+    const old = this.#firingCost;
+    if (Number.isNaN(old)) {
+      this.#firingCost = durationMs;
+      return;
+    }
+    // One firing held up (a collection in its worker) moves the estimate a step, not all the way.
+    const sample = Math.min(durationMs, 4 * old + 0.05);
+    this.#firingCost = old + kFiringAlpha * (sample - old);
+  }
+
+  /**
+   * Sends firings to one worker as one batch (see `firing-batch.ts`): `cache` is the cache before
+   * the first, and each boundary, applied to it in turn, makes one firing's snapshot. False when
+   * they cannot go (the executor closed): fire them one by one.
+   */
+  runFirings(
+    cache: Record<string, unknown>,
+    boundaries: ReadonlyArray<{ readonly source: string; readonly value: unknown }>,
+    control: Int32Array,
+    listener: FiringsListener,
+    timeNodes: boolean,
+  ): boolean {
+    if (this.#closed) return false;
+    const sources: string[] = [];
+    const source = new Uint16Array(boundaries.length);
+    const values = new Array<unknown>(boundaries.length);
+    for (let k = 0; k < boundaries.length; k++) {
+      const boundary = boundaries[k]!;
+      let i = sources.indexOf(boundary.source);
+      if (i < 0) i = sources.push(boundary.source) - 1;
+      source[k] = i;
+      values[k] = boundary.value;
+    }
+    const sink = new ValueSink();
+    // Cache values were checked when they were accepted; this notes what clone loses of them.
+    if (inspectValue([cache, values], 'inputs', sink) !== null) return false;
+    const input = { cache, sources, source, values, extras: sink.extras() };
+    const cost = this.#firingEstimate() * boundaries.length;
+    this.pool.enqueue(new PooledFirings(this, input, control, cost, listener, timeNodes));
+    return true;
+  }
+
+  /** A whole firing's estimated cost: measured by batches, or the sum of its units' estimates. */
+  #firingEstimate(): number {
+    if (!Number.isNaN(this.#firingCost)) return this.#firingCost;
+    let cost = 0;
+    for (const unit of this.#plan.units) cost += this.#costs.estimate(unit.index);
+    return cost;
   }
 
   dispatch(ready: ReadyUnit): void {
@@ -49,9 +141,10 @@ export class PoolExecutor implements Executor {
     const extras = this.#checkArguments(ready);
     if (extras === null) return;
     const unit = ready.unit.index;
-    // A fused chain carries the run's cancel cell only when another unit of the same run can be
-    // running beside it (and fail); in a graph that is one path nothing can.
-    const cancel = this.#names[unit]!.length > 1 && this.#parallel ? ready.run.cancelCell() : undefined;
+    // A unit carries the run's cancel cell only when another unit of the same run can be running
+    // beside it (and fail), so it starts nothing once the run has failed, even queued in a worker
+    // or behind that unit in a batch; in a graph that is one path nothing can.
+    const cancel = this.#parallel ? ready.run.cancelCell() : undefined;
     this.pool.enqueue(
       new PooledUnit(
         ready,
@@ -60,6 +153,7 @@ export class PoolExecutor implements Executor {
         cancel,
         this.#parallel ? this.#costs.rank(unit) : 0,
         this.#costs.isLight(unit),
+        this.#costs.estimate(unit),
       ),
     );
   }
@@ -75,6 +169,7 @@ export class PoolExecutor implements Executor {
     extras: ValueExtras | undefined,
     cancel: Int32Array | undefined,
     slot: number,
+    token: number | undefined,
   ): UnitRequest {
     const nodes = this.#names[ready.unit.index]!;
     const request: { -readonly [K in keyof UnitRequest]: UnitRequest[K] } = {
@@ -87,6 +182,7 @@ export class PoolExecutor implements Executor {
     if (cancel !== undefined) request.cancel = cancel;
     const traceparent = ready.run.traceparent;
     if (traceparent !== undefined) request.traceparent = traceparent;
+    if (token !== undefined) request.token = token;
     return request;
   }
 
@@ -145,6 +241,8 @@ class PooledUnit implements PoolUnit {
   readonly #cancel: Int32Array | undefined;
   readonly rank: number;
   readonly light: boolean;
+  readonly alone = false;
+  readonly cost: number;
   redispatched = 0;
 
   constructor(
@@ -154,6 +252,7 @@ class PooledUnit implements PoolUnit {
     cancel: Int32Array | undefined,
     rank: number,
     light: boolean,
+    cost: number,
   ) {
     this.#ready = ready;
     this.#executor = executor;
@@ -161,6 +260,7 @@ class PooledUnit implements PoolUnit {
     this.#cancel = cancel;
     this.rank = rank;
     this.light = light;
+    this.cost = cost;
   }
 
   get seq(): number {
@@ -175,8 +275,8 @@ class PooledUnit implements PoolUnit {
     return this.#executor.timeoutOf(this.#ready);
   }
 
-  request(slot: number): UnitRequest {
-    return this.#executor.request(this.#ready, this.#extras, this.#cancel, slot);
+  request(slot: number, token?: number): UnitRequest {
+    return this.#executor.request(this.#ready, this.#extras, this.#cancel, slot, token);
   }
 
   culprit(offset: number): Culprit {

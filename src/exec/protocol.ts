@@ -22,6 +22,34 @@ export interface UnitRequest {
   readonly cancel?: Int32Array;
   /** Traced runs only: the run's trace context, current while the nodes run (`host.push` sends it back). */
   readonly traceparent?: string;
+  /** In a batch: this dispatch's token, echoed with a late reply (a slot is reused later). */
+  readonly token?: number;
+}
+
+/**
+ * Several units for one worker, run one after another in order: one message instead of one per
+ * unit. Each has its own slot in the unit table, so it is timed, blamed and dispatched again on
+ * its own.
+ */
+export interface BatchRequest {
+  readonly batch: readonly UnitRequest[];
+}
+
+/**
+ * The outcome of a {@link BatchRequest}: one reply per unit, in order, or `null` for a unit that
+ * went asynchronous: its reply comes later on its own ({@link LateReply}), so a unit that waits
+ * never holds back the others.
+ */
+export interface BatchReply {
+  readonly replies: ReadonlyArray<UnitReply | null>;
+}
+
+/** The reply of a batched unit that went asynchronous, posted by the worker when it settles. */
+export interface LateReply {
+  readonly late: UnitReply;
+  /** The unit's slot and token, from its request. */
+  readonly slot: number;
+  readonly token: number;
 }
 
 /** Import a module and list its function exports (build-time validation and warm-up). */
@@ -29,7 +57,76 @@ export interface ListExportsRequest {
   readonly listExports: string;
 }
 
-export type WorkerRequest = UnitRequest | ListExportsRequest;
+/**
+ * Several firings of one graph, run in the worker one after another, each a whole traversal of
+ * the plan on its own input (a sequential reactor's queued boundaries: firings never overlap,
+ * so nothing is lost by running them in one thread, and a round trip is saved per firing).
+ *
+ * The inputs travel as the cache before the first firing and the boundaries to apply to it, one
+ * per firing (what makes each firing's snapshot), and the outcomes come back in columns: a
+ * message of many small objects costs about a microsecond per object to clone, columns a
+ * fraction of that.
+ */
+export interface FiringsRequest {
+  readonly firings: {
+    /** Module URL (file:). */
+    readonly module: string;
+    /** The graph's plan, as `planToText` writes it (parsed once per worker). */
+    readonly plan: string;
+    /** The cache before the first firing. */
+    readonly cache: Record<string, unknown>;
+    /** Per firing, the source its boundary updates (an index into `sources`) and the new value. */
+    readonly sources: readonly string[];
+    readonly source: Uint16Array;
+    readonly values: readonly unknown[];
+    /** What structured clone loses of `cache` and `values`. */
+    readonly extras?: ValueExtras;
+    /** The batch's slot in the unit table (`running` names the node in progress). */
+    readonly slot: number;
+    /**
+     * Shared with the main thread: [0] set to stop before the next firing (pause, a manual
+     * command, health), [1] the firing in progress.
+     */
+    readonly control: Int32Array;
+    /** Time each node of each firing (the runtime keeps node durations for its metrics). */
+    readonly timeNodes?: boolean;
+  };
+}
+
+/** A failed firing of a {@link FiringsReply}: the node that failed, and why (the run error's cause). */
+export interface FiringFailure {
+  readonly firing: number;
+  readonly node: string;
+  readonly cause: ErrorEnvelope;
+}
+
+/** The outcome of a {@link FiringsRequest}, per firing that ran, in order; the rest were stopped. */
+export interface FiringsReply {
+  /** Firings that ran. */
+  readonly ran: number;
+  /**
+   * Outputs: for firing k and the plan's terminal j (in `plan.terminals` order), `outputs[k * T
+   * + j]`, present when `produced[k * T + j]` is 1 (the terminal ran).
+   */
+  readonly outputs: readonly unknown[];
+  readonly produced: Uint8Array;
+  /** The failed firings (their outputs are absent). */
+  readonly failures: readonly FiringFailure[];
+  /** What structured clone loses of `outputs` and `failures`. */
+  readonly extras?: ValueExtras;
+  /** Per firing: when it started (ms on the clock all threads share) and how long it took. */
+  readonly startedAt: Float64Array;
+  readonly durations: Float64Array;
+  /**
+   * With `timeNodes`: for firing k and plan node i, `nodeDurations[k * N + i]` ms (N nodes in the
+   * plan), NaN for a node that did not run.
+   */
+  readonly nodeDurations?: Float64Array;
+  /** The worker's threadId. */
+  readonly thread: number;
+}
+
+export type WorkerRequest = UnitRequest | BatchRequest | FiringsRequest | ListExportsRequest;
 
 /** A value the rules refused, as data (its getter's error as an envelope). */
 export interface RefusedValue {

@@ -32,29 +32,36 @@ export interface UnitRunner<U, R> {
   stopped(unit: U, k: number, durations: number[]): R;
 }
 
-/** Runs a unit of `length` nodes, the head called with `args`. */
+/** What an untimed unit reports: no durations (never written to). */
+const kUntimed: number[] = [];
+
+/**
+ * Runs a unit of `length` nodes, the head called with `args`. Untimed (`timed` false), it reads
+ * no clock and reports no durations: the inline executor times nodes only for a trace.
+ */
 export function runUnit<U, R>(
   runner: UnitRunner<U, R>,
   unit: U,
   length: number,
   args: readonly unknown[],
+  timed = true,
 ): R | Promise<R> {
-  const durations: number[] = [];
+  const durations: number[] = timed ? [] : kUntimed;
   let value: unknown;
   for (let k = 0; k < length; k++) {
     if (!runner.enter(unit, k)) return runner.stopped(unit, k, durations);
-    const start = performance.now();
+    const start = timed ? performance.now() : 0;
     try {
       const fn = runner.fn(unit, k);
       value = k === 0 ? fn(...args) : fn(value);
     } catch (error) {
       runner.leave(unit, k);
-      durations.push(performance.now() - start);
+      if (timed) durations.push(performance.now() - start);
       return runner.failed(unit, k, durations, error);
     }
     runner.leave(unit, k);
-    if (isThenable(value)) return continueAsync(runner, unit, length, k, start, value, durations);
-    durations.push(performance.now() - start);
+    if (isThenable(value)) return continueAsync(runner, unit, length, k, start, value, durations, timed);
+    if (timed) durations.push(performance.now() - start);
     value = runner.handoff(unit, k, value, k === length - 1);
     if (value instanceof ValueFault) return runner.refused(unit, k, durations, value);
   }
@@ -70,13 +77,14 @@ async function continueAsync<U, R>(
   start: number,
   pending: PromiseLike<unknown>,
   durations: number[],
+  timed: boolean,
 ): Promise<R> {
   let value: unknown;
   for (let k = from; k < length; k++) {
     let begin = start;
     if (k > from) {
       if (!runner.enter(unit, k)) return runner.stopped(unit, k, durations);
-      begin = performance.now();
+      begin = timed ? performance.now() : 0;
     }
     try {
       if (k === from) {
@@ -88,10 +96,10 @@ async function continueAsync<U, R>(
       }
     } catch (error) {
       runner.leave(unit, k);
-      durations.push(performance.now() - begin);
+      if (timed) durations.push(performance.now() - begin);
       return runner.failed(unit, k, durations, error);
     }
-    durations.push(performance.now() - begin);
+    if (timed) durations.push(performance.now() - begin);
     value = runner.handoff(unit, k, value, k === length - 1);
     if (value instanceof ValueFault) return runner.refused(unit, k, durations, value);
   }

@@ -85,12 +85,19 @@ export class UnitTableWriter {
 
   /** Node `k` of the slot's unit is about to be called (k = 0: the unit starts here, now). */
   enter(slot: number, k: number): void {
-    const base = slot * kIntsPerSlot;
-    if (k === 0) {
-      this.#times[slot] = sharedNow();
-      Atomics.store(this.#cells, base + kThread, threadId);
-    }
-    Atomics.store(this.#cells, base + kRunning, k + 1);
+    if (k === 0) this.start(slot);
+    this.running(slot, k);
+  }
+
+  /** The slot's unit starts here, now. */
+  start(slot: number): void {
+    this.#times[slot] = sharedNow();
+    Atomics.store(this.#cells, slot * kIntsPerSlot + kThread, threadId);
+  }
+
+  /** Node `offset` of the slot's unit is about to be called (its synchronous part begins). */
+  running(slot: number, offset: number): void {
+    Atomics.store(this.#cells, slot * kIntsPerSlot + kRunning, offset + 1);
   }
 
   /** The node's synchronous part is over. */

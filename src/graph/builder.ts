@@ -46,7 +46,7 @@ export interface ComputationGraphOptions<N = Readonly<Record<string, NodeFunctio
    * by every graph of the process that names none, closed when the last of them closes.
    */
   readonly pool?: NodePool | NodePoolOptions;
-  /** Run linear chains as one worker task (pool executor); default true. */
+  /** Run linear chains as one unit: one worker task on the pool, one step of the walk inline; default true. */
   readonly fuse?: boolean;
   /**
    * After each successful firing in a Runtime, write this terminal's output (when it ran) into
@@ -140,8 +140,8 @@ export class ComputationGraphBuilder<N = Readonly<Record<string, NodeFunction>>,
     const inline = (
       table: ReadonlyMap<string, NodeFunction>,
     ): ComputationGraph<GraphInput<N, G>, GraphOutputs<N, G>> => {
-      // Fusing saves a thread hop; inline there is none to save.
-      const plan = compilePlan(name, normalized, false);
+      // Inline, a fused chain is one step of the walk instead of one per node.
+      const plan = compilePlan(name, normalized, options.fuse ?? true);
       return new ComputationGraph(name, reactor, plan, new CostModel(plan), new InlineExecutor(plan, table), feedback);
     };
     if (!fromModule) {

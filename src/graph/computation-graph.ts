@@ -23,10 +23,14 @@ export interface GraphInternals {
   readonly binding: PoolBinding | null;
   /**
    * Runs one traversal and reports to `complete`, synchronously when every node was synchronous
-   * and inline; `options` may carry the runtime's observer (metrics, tracing).
+   * and inline; untimed (the result's `durationMs` is 0: a reactor times its own firings).
+   * `options` carries the runtime's observer (metrics, tracing) when it has one; they must be
+   * untimed too (`timed: false`).
    */
   run(input: unknown, options: RunOptions | undefined, complete: RunCallback): void;
 }
+
+const kInternalRun: RunOptions = { timed: false };
 
 const kInternals = new WeakMap<ComputationGraph<any, any>, GraphInternals>();
 
@@ -83,7 +87,7 @@ export class ComputationGraph<In = unknown, Out extends object = Record<string, 
       binding: executor instanceof PoolBinding ? executor : null,
       run: (input, options, complete) => {
         if (this.#closed) complete(new ExecutorClosedError(name), undefined);
-        else new GraphRun(this.#ctx, input, options, complete).start();
+        else new GraphRun(this.#ctx, input, options ?? kInternalRun, complete).start();
       },
     });
   }

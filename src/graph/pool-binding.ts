@@ -15,6 +15,7 @@
  */
 import { leaseDefaultPool, type PoolLease } from '../exec/default-pool.js';
 import type { Executor, ReadyUnit } from '../exec/executor.js';
+import type { FiringsListener } from '../exec/firing-batch.js';
 import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
 import { PoolExecutor } from '../exec/pool-executor.js';
 import type { CostModel } from '../exec/cost-model.js';
@@ -66,6 +67,26 @@ export class PoolBinding implements Executor {
       return;
     }
     (this.#executor ?? this.#bind(this.#ownLease())).dispatch(ready);
+  }
+
+  /** How many queued firings one batch may carry now (see `PoolExecutor.firingLimit`); 1 while unbound. */
+  firingLimit(): number {
+    return this.#closed || this.#executor === null || this.#executor.pool.closed ? 1 : this.#executor.firingLimit();
+  }
+
+  /** Sends firings to one worker as one batch; false when they cannot go (fire them one by one). */
+  runFirings(
+    cache: Record<string, unknown>,
+    boundaries: ReadonlyArray<{ readonly source: string; readonly value: unknown }>,
+    control: Int32Array,
+    listener: FiringsListener,
+    timeNodes: boolean,
+  ): boolean {
+    return (
+      !this.#closed &&
+      this.#executor !== null &&
+      this.#executor.runFirings(cache, boundaries, control, listener, timeNodes)
+    );
   }
 
   /**

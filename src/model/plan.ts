@@ -173,3 +173,22 @@ function buildUnits(headOf: readonly number[], order: readonly number[]): { list
   }
   return { list, unitIndexOf };
 }
+
+/**
+ * The plan as JSON text (typed arrays as arrays), for a worker that runs whole traversals of it:
+ * a string crosses a thread as one copy and keys a worker's cache of parsed plans.
+ * {@link planFromText} reads it back.
+ */
+export function planToText(plan: GraphPlan): string {
+  return JSON.stringify({ ...plan, inDegree: [...plan.inDegree], topologicalOrder: [...plan.topologicalOrder] });
+}
+
+/** The plan {@link planToText} wrote. */
+export function planFromText(text: string): GraphPlan {
+  const parsed = JSON.parse(text) as GraphPlan & { inDegree: number[]; topologicalOrder: number[] };
+  return {
+    ...parsed,
+    inDegree: Int32Array.from(parsed.inDegree),
+    topologicalOrder: Int32Array.from(parsed.topologicalOrder),
+  };
+}

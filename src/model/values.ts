@@ -101,6 +101,14 @@ export class ValueSink {
   /** Buffers marked by `move()` (in `marked`) found in the value: to transfer instead of copy. */
   readonly transfers: Set<ArrayBuffer> | null;
   readonly marked: WeakSet<object> | null;
+  /**
+   * Objects of the other values that travel in the same message (a batch of units): clone keeps
+   * identity across a whole message, so a value sharing one of them would arrive shared with
+   * another unit's. When set, the walk adds what it visits and sets {@link overlaps} when it
+   * meets an object already there; the caller then sends a copy instead.
+   */
+  across: Set<object> | null = null;
+  overlaps = false;
 
   constructor(marked: WeakSet<object> | null = null) {
     this.marked = marked;
@@ -334,7 +342,7 @@ function defineHidden(target: object, key: string, value: unknown): void {
 }
 
 /** Sets an own enumerable property, `__proto__` included (an assignment would set the prototype). */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
     Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
   } else {
@@ -467,6 +475,8 @@ class Walker {
   readonly #memo = new Map<object, unknown>();
   /** Errors whose `cause` is being walked: a reference back to one is refused (V8 fails on it). */
   readonly #openCauses = new Set<object>();
+  /** Buffers under the views met so far, noted once each in the sink's `across` set. */
+  readonly #viewBuffers = new Set<object>();
 
   run(value: object, root: string, copying: boolean, sink: ValueSink | null, moved: WeakSet<object> | null): unknown {
     this.#root = root;
@@ -551,6 +561,8 @@ class Walker {
     } else {
       if (this.#seen.has(v)) return v;
       this.#seen.add(v);
+      // A buffer already noted under a view of this value is not another value's.
+      if (this.#sink?.across && !this.#viewBuffers.has(v)) this.#across(this.#sink, v);
     }
     if (probes.isProxy(v)) return new ValueFault(this.#path(), 'Proxy', 'is a Proxy');
     const proto = Object.getPrototypeOf(v) as object | null;
@@ -737,6 +749,17 @@ class Walker {
       if (kind === ARRAY_BUFFER || kind === VIEW || kind === BUFFER) {
         const buffer = kind === ARRAY_BUFFER ? (v as ArrayBuffer) : (v as ArrayBufferView).buffer;
         if (buffer instanceof ArrayBuffer && isDetached(buffer)) return this.#detached();
+        // Views of one buffer in two values would share it after the clone.
+        if (
+          sink?.across &&
+          kind !== ARRAY_BUFFER &&
+          buffer instanceof ArrayBuffer &&
+          !this.#viewBuffers.has(buffer) &&
+          !this.#seen.has(buffer)
+        ) {
+          this.#viewBuffers.add(buffer);
+          this.#across(sink, buffer);
+        }
         if (kind === BUFFER && sink !== null) (sink.buffers ??= []).push(v as Uint8Array);
         const marked = sink?.marked;
         if (marked && buffer instanceof ArrayBuffer && (marked.has(v) || marked.has(buffer)))
@@ -788,6 +811,12 @@ class Walker {
     return copy;
   }
 
+  /** Notes `object` in the sink's set of objects of other values, flagging a shared one. */
+  #across(sink: ValueSink, object: object): void {
+    if (sink.across!.has(object)) sink.overlaps = true;
+    else sink.across!.add(object);
+  }
+
   #detached(): ValueFault {
     return new ValueFault(this.#path(), 'detached ArrayBuffer', 'is a detached ArrayBuffer (moved or transferred)');
   }
@@ -830,6 +859,7 @@ class Walker {
     if (this.#seen.size > 0) this.#seen.clear();
     if (this.#memo.size > 0) this.#memo.clear();
     if (this.#openCauses.size > 0) this.#openCauses.clear();
+    if (this.#viewBuffers.size > 0) this.#viewBuffers.clear();
   }
 }
 

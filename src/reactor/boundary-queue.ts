@@ -23,7 +23,10 @@ export class BoundaryQueue {
   readonly capacity: number;
   #items: Array<QueuedBoundary | undefined> = [];
   #head = 0;
+  /** Boundaries queued per source (0 once a source has none left). */
   readonly #perSource = new Map<string, number>();
+  /** Sources with boundaries queued. */
+  #active = 0;
   /** Sources refused since they were last admitted. */
   readonly #wanting = new Set<string>();
   #full = false;
@@ -48,9 +51,13 @@ export class BoundaryQueue {
     if (size >= this.capacity) return this.#refuse(source);
     const mine = this.#perSource.get(source) ?? 0;
     if (mine === 0) return true;
-    let contending = this.#wanting.has(source) ? 0 : 1;
-    for (const [other, count] of this.#perSource) if (count > 0 && other !== source) contending++;
-    for (const other of this.#wanting) if (!this.#perSource.get(other)) contending++;
+    // Nobody refused: the contending sources are those with boundaries queued, this one included.
+    let contending = this.#active;
+    if (this.#wanting.size > 0) {
+      contending = this.#wanting.has(source) ? 0 : 1;
+      for (const [other, count] of this.#perSource) if (count > 0 && other !== source) contending++;
+      for (const other of this.#wanting) if (!this.#perSource.get(other)) contending++;
+    }
     if (contending <= 1 || mine < Math.ceil(this.capacity / contending)) return true;
     return this.#refuse(source);
   }
@@ -58,8 +65,10 @@ export class BoundaryQueue {
   /** Appends a boundary (admission was checked by the caller, or the boundary is restored). */
   push(boundary: QueuedBoundary): void {
     this.#items.push(boundary);
-    this.#perSource.set(boundary.source, (this.#perSource.get(boundary.source) ?? 0) + 1);
-    this.#wanting.delete(boundary.source);
+    const mine = this.#perSource.get(boundary.source) ?? 0;
+    if (mine === 0) this.#active++;
+    this.#perSource.set(boundary.source, mine + 1);
+    if (this.#wanting.size > 0) this.#wanting.delete(boundary.source);
     if (this.size >= this.capacity) this.#full = true;
   }
 
@@ -73,13 +82,18 @@ export class BoundaryQueue {
       this.#head = 0;
     }
     const left = this.#perSource.get(boundary.source)! - 1;
-    if (left === 0) this.#perSource.delete(boundary.source);
-    else this.#perSource.set(boundary.source, left);
+    if (left === 0) this.#active--;
+    this.#perSource.set(boundary.source, left);
     if (this.#full && this.size <= this.capacity >> 1) {
       this.#full = false;
       this.#onRoom();
     }
     return boundary;
+  }
+
+  /** The boundary `i` places from the head (0: the oldest), without removing it. */
+  peek(i: number): QueuedBoundary | undefined {
+    return this.#items[this.#head + i];
   }
 
   /** The waiting boundaries, oldest first (for checkpoints and state reports). */

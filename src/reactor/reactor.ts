@@ -10,6 +10,13 @@
  *   `boundary-queue.ts`) and fires once, in arrival order, with the cache as it is after
  *   applying it. Under `when_all`, boundaries that arrive before every source has delivered
  *   once are applied without firing.
+ * - Batches (`sequential`, one graph on the pool, measured light): when boundaries wait, up to
+ *   a batch of them is sent to one worker in one message and fired there one after another,
+ *   each as a whole traversal on its own snapshot, saving a round trip per firing. They stay at
+ *   the head of the queue until each has fired; records, `consumed` watermarks and counters
+ *   follow per firing, in order. A pause, a manual command or health turning bad stops the
+ *   batch before its next firing; what did not fire stays queued and the cache goes back to the
+ *   state after the last boundary that did.
  * - Firings never overlap. All graphs bound to the reactor run concurrently on one snapshot,
  *   each with its own fire record; the firing ends when all of them have.
  * - Manual commands (`forceFire`, `fireWith`) go before queued boundaries. While paused nothing
@@ -23,6 +30,7 @@
  *     idle ──(sequential boundary, command, resume, health)──► pumping
  *     pumping ──(a firing completed synchronously)──► pumping
  *     pumping ──(a firing waits on a node)──► firing ──(it completes)──► pumping
+ *     pumping ──(a batch of boundaries goes to a worker)──► firing ──(it is answered)──► pumping
  *     pumping ──(256 firings in a row)──► yielding ──(setImmediate)──► pumping
  *     pumping ──(nothing to fire)──► idle
  *
@@ -32,11 +40,14 @@
  * recorded: the loop picks it up.
  */
 import { performance } from 'node:perf_hooks';
-import type { GraphResult, RunOptions } from '../exec/graph-run.js';
-import { graphInternals, type ComputationGraph } from '../graph/computation-graph.js';
+import type { FiringsListener } from '../exec/firing-batch.js';
+import type { GraphResult, RunCallback, RunOptions } from '../exec/graph-run.js';
+import { graphInternals, type ComputationGraph, type GraphInternals } from '../graph/computation-graph.js';
+import type { PoolBinding } from '../graph/pool-binding.js';
 import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';
+import { setOwn } from '../model/values.js';
 import { BoundaryQueue, type QueuedBoundary } from './boundary-queue.js';
 
 export type { QueuedBoundary } from './boundary-queue.js';
@@ -100,7 +111,12 @@ const kTransitions: Readonly<Record<ReactorLoop, readonly ReactorLoop[]>> = {
 export interface ReactorHooks {
   /** Most boundaries a sequential queue holds. */
   readonly queueCapacity: number;
-  /** Each graph's record, as soon as that graph finishes. */
+  /**
+   * True when something reads fire records (a `fire` listener, a feedback graph). Asked once
+   * per firing; when false (and no manual command waits), no record is built and no clock read.
+   */
+  observing(reactor: Reactor): boolean;
+  /** Each graph's record, as soon as that graph finishes (only while `observing`). */
   recorded(reactor: Reactor, record: FireRecord): void;
   /** A firing ended (every graph finished); `ok` when every graph succeeded. */
   fired(reactor: Reactor, ok: boolean): void;
@@ -110,6 +126,8 @@ export interface ReactorHooks {
   consumed(reactor: Reactor, seq: number): void;
   /** The cache, the dirty flags or the paused flag changed. */
   changed(reactor: Reactor): void;
+  /** A batch of firings stopped before all of them fired: the loop moves on (to idle, often) without a firing. */
+  stopped(reactor: Reactor): void;
   /** The queue, after refusing a boundary, has room again. */
   room(reactor: Reactor): void;
   /**
@@ -117,6 +135,21 @@ export interface ReactorHooks {
    * options to run it with (the runtime's metrics and tracing observer), or undefined.
    */
   starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined;
+  /**
+   * Whether queued firings may run in batches in a worker. Not while firings are traced: a
+   * batched firing runs as a whole in the worker, without a span per node.
+   */
+  batchable(reactor: Reactor): boolean;
+  /** Whether a batch of firings times each node, for {@link timed}. */
+  timesNodes(reactor: Reactor): boolean;
+  /** The node durations (ms, per plan node, NaN when it did not run) of one batched firing. */
+  timed(reactor: Reactor, graph: ComputationGraph, nodeDurations: Float64Array): void;
+}
+
+/** What a reactor knows of one of its sources. */
+interface SourceState {
+  dirty: boolean;
+  delivered: boolean;
 }
 
 /** A firing waiting for its turn: from a boundary or a manual command. */
@@ -131,6 +164,28 @@ interface Firing {
 /** Firings run back to back before the loop yields to the event loop. */
 const kBatch = 256;
 
+/**
+ * Queued boundaries of a sequential reactor firing in one worker, one after another (see
+ * `#startBatch`). They stay at the head of the queue until each has fired.
+ */
+interface FiringBatch {
+  /** Its boundaries, in order (also still at the head of the queue until each has fired). */
+  readonly boundaries: readonly QueuedBoundary[];
+  /** The cache before the batch's first boundary: what it goes back to if none of them fires. */
+  readonly before: Record<string, unknown>;
+  /**
+   * `before` with the boundaries reported so far applied: each firing's snapshot is made from it
+   * when it is reported, so nothing per firing is kept while the batch is in the worker.
+   */
+  readonly cursor: Record<string, unknown>;
+  /** Firings that have ended. */
+  done: number;
+  /** `fireWith` replaced the cache meanwhile: the new cache stays, whatever ran. */
+  replaced: boolean;
+  /** Records are built for its firings (asked once per batch). */
+  readonly observed: boolean;
+}
+
 export class Reactor {
   readonly declaration: ReactorDeclaration;
   readonly graphs: ComputationGraph[] = [];
@@ -138,24 +193,67 @@ export class Reactor {
   /** Completed firings and failed graph runs, for status lines. */
   fires = 0;
   failures = 0;
+  /** Firings that ran in a batch (several queued boundaries fired in one worker). */
+  batched = 0;
   readonly #hooks: ReactorHooks;
   readonly #sequential: boolean;
   #paused = false;
   #loop: ReactorLoop = ReactorLoop.Idle;
-  #cache: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  readonly #dirty = new Map<string, boolean>();
-  /** Declared sources that have a value in the cache (the when_all gate of `sequential`). */
-  readonly #delivered = new Set<string>();
+  /** A plain object (its spread is a fast copy); `__proto__` is written as an own property. */
+  #cache: Record<string, unknown> = {};
+  /**
+   * Per declared source, in declaration order: its dirty flag, and whether it has a value in the
+   * cache (the when_all gate of `sequential`). One lookup per boundary reads and sets both.
+   */
+  readonly #sources = new Map<string, SourceState>();
+  /** Sources whose dirty flag is set, and sources delivered. */
+  #dirtyCount = 0;
+  #deliveredCount = 0;
   readonly #queue: BoundaryQueue;
   #nextSeq = 0;
   #commands: Array<(record: FireRecord | undefined) => void> = [];
+  // The firing in progress. Firings never overlap, so its state lives here rather than in an
+  // object and closures per firing.
+  #firing: Firing | null = null;
+  #pendingGraphs = 0;
+  #firingOk = true;
+  #firstRecord: FireRecord | undefined = undefined;
+  /** This firing builds records; `#started` and `#firedAt` are read only then. */
+  #observed = false;
+  #started = 0;
+  #firedAt = 0;
+  /** True while `#fire` is starting the graphs: a completion then returns to it, not to the loop. */
+  #starting = false;
+  /** Per bound graph, how to run it and its completion callback, made on the first firing. */
+  #runs: Array<GraphInternals['run']> = [];
+  #callbacks: RunCallback[] = [];
+  /** The pool binding of the one graph (`#batching`), and the graph it was read from. */
+  #binding: PoolBinding | null = null;
+  #bindingOf: ComputationGraph | null = null;
+  /**
+   * The batch of firings in flight (or being reported), the one sent while its records are
+   * reported (`#batchAnswered`), and the cell that stops them before their next firing.
+   */
+  #batch: FiringBatch | null = null;
+  #nextBatch: FiringBatch | null = null;
+  #control: Int32Array | null = null;
+  /** True while `#startBatch` hands a batch over: its end then returns there, not to the loop. */
+  #batchStarting = false;
+  readonly #batchListener: FiringsListener = {
+    answered: (ran) => this.#batchAnswered(ran),
+    fired: (k, error, outputs, firedAt, durationMs, nodeDurations) => {
+      if (nodeDurations !== undefined) this.#hooks.timed(this, this.graphs[0]!, nodeDurations);
+      this.#batchFired(k, error, outputs, firedAt, durationMs);
+    },
+    ended: (ran) => this.#batchEnded(ran),
+  };
 
   constructor(declaration: ReactorDeclaration, hooks: ReactorHooks) {
     this.declaration = declaration;
     this.#hooks = hooks;
     this.#sequential = declaration.strategy === InputStrategy.Sequential;
     this.#queue = new BoundaryQueue(hooks.queueCapacity, () => hooks.room(this));
-    for (const source of declaration.accumulators) this.#dirty.set(source, false);
+    for (const source of declaration.accumulators) this.#sources.set(source, { dirty: false, delivered: false });
   }
 
   get name(): string {
@@ -171,9 +269,11 @@ export class Reactor {
     return this.#loop;
   }
 
-  /** Boundaries waiting in the sequential queue. */
+  /** Boundaries waiting in the sequential queue (a batch's boundaries wait until they fire). */
   get queued(): number {
-    return this.#queue.size;
+    const batch = this.#batch;
+    const firing = batch !== null && (batch.done < batch.boundaries.length || this.#nextBatch !== null);
+    return firing ? this.#queue.size - 1 : this.#queue.size;
   }
 
   /** True while a boundary of `source` would be accepted (always, under `latest`). */
@@ -188,11 +288,11 @@ export class Reactor {
 
   /** Restores checkpointed state before start. */
   restore(snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void {
-    Object.assign(this.#cache, snapshot.cache);
-    for (const source of Object.keys(snapshot.cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
-    for (const [source, flag] of Object.entries(snapshot.dirty)) {
-      if (this.#dirty.has(source)) this.#dirty.set(source, flag);
+    for (const source of Object.keys(snapshot.cache)) {
+      setOwn(this.#cache, source, snapshot.cache[source]);
+      this.#markDelivered(source);
     }
+    for (const [source, flag] of Object.entries(snapshot.dirty)) if (flag) this.#markDirty(source);
     this.#paused = snapshot.paused;
     for (const boundary of queue) this.#queue.push(boundary);
     if (queue.length > 0) this.#nextSeq = queue[queue.length - 1]!.seq + 1;
@@ -201,6 +301,7 @@ export class Reactor {
   /** Moves health; firing starts (or resumes) once live or degraded. */
   setHealth(health: ReactorHealth): void {
     this.health = health;
+    if (!this.#canFire()) this.#interrupt();
     this.#kick();
   }
 
@@ -212,9 +313,10 @@ export class Reactor {
    */
   deliver(source: string, value: unknown): void {
     if (!this.#sequential) {
-      this.#cache[source] = value;
-      this.#delivered.add(source);
-      this.#dirty.set(source, true);
+      setOwn(this.#cache, source, value);
+      const state = this.#sources.get(source)!;
+      if (!state.delivered) this.#markDelivered(source);
+      if (!state.dirty) this.#markDirty(source);
       this.#hooks.changed(this);
       if (this.#loop === ReactorLoop.Idle) {
         this.#to(ReactorLoop.Collapsing);
@@ -233,14 +335,22 @@ export class Reactor {
     if (this.#paused) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       this.#commands.push(resolve);
+      // Commands go before queued boundaries: a batch in flight stops at its next firing.
+      this.#interrupt();
       this.#kick();
     });
   }
 
   /** Replaces the whole cache, then fires once (unless paused: then only the cache is replaced). */
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
-    this.#cache = Object.assign(Object.create(null) as Record<string, unknown>, cache);
-    for (const source of Object.keys(cache)) if (this.#dirty.has(source)) this.#delivered.add(source);
+    const next: Record<string, unknown> = {};
+    for (const source of Object.keys(cache)) {
+      setOwn(next, source, cache[source]);
+      this.#markDelivered(source);
+    }
+    this.#cache = next;
+    if (this.#batch !== null) this.#batch.replaced = true;
+    if (this.#nextBatch !== null) this.#nextBatch.replaced = true;
     this.#hooks.changed(this);
     return this.forceFire();
   }
@@ -248,6 +358,7 @@ export class Reactor {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
+    this.#interrupt();
     this.#hooks.changed(this);
     const commands = this.#commands;
     this.#commands = [];
@@ -263,8 +374,8 @@ export class Reactor {
 
   getState(): ReactorState {
     return {
-      cache: { ...this.#cache },
-      dirty: Object.fromEntries(this.#dirty),
+      cache: { ...this.#visibleCache() },
+      dirty: this.#dirtyFlags(),
       paused: this.#paused,
       queued: this.queued,
       health: this.health,
@@ -273,7 +384,19 @@ export class Reactor {
 
   /** What a checkpoint stores besides the queue. */
   snapshot(): ReactorSnapshot {
-    return { cache: { ...this.#cache }, dirty: Object.fromEntries(this.#dirty), paused: this.#paused };
+    return { cache: { ...this.#visibleCache() }, dirty: this.#dirtyFlags(), paused: this.#paused };
+  }
+
+  /**
+   * The cache as of the firing in progress. While a batch is in flight the cache already holds
+   * all of its boundaries; what is shown and checkpointed is the state after the boundary firing
+   * now, so a restart replaying the queued boundaries from there gives each the same snapshot.
+   */
+  #visibleCache(): Record<string, unknown> {
+    let batch = this.#batch;
+    if (batch === null || batch.replaced) return this.#cache;
+    if (batch.done === batch.boundaries.length && this.#nextBatch !== null) batch = this.#nextBatch;
+    return stateAfter(batch, Math.min(batch.done + 1, batch.boundaries.length));
   }
 
   #to(next: ReactorLoop): void {
@@ -315,17 +438,39 @@ export class Reactor {
   }
 
   #criterionHolds(): boolean {
-    let any = false;
-    let all = true;
-    for (const flag of this.#dirty.values()) {
-      if (flag) any = true;
-      else all = false;
+    if (this.declaration.mode === ReactionMode.WhenAll) {
+      return this.#sources.size > 0 && this.#dirtyCount === this.#sources.size;
     }
-    return this.declaration.mode === ReactionMode.WhenAll ? all && this.#dirty.size > 0 : any;
+    return this.#dirtyCount > 0;
+  }
+
+  /** Source name to its dirty flag, in declaration order. */
+  #dirtyFlags(): Record<string, boolean> {
+    const flags: Record<string, boolean> = {};
+    for (const [source, state] of this.#sources) setOwn(flags, source, state.dirty);
+    return flags;
+  }
+
+  /** Sets a declared source's dirty flag (ignores any other name). */
+  #markDirty(source: string): void {
+    const state = this.#sources.get(source);
+    if (state === undefined || state.dirty) return;
+    state.dirty = true;
+    this.#dirtyCount++;
+  }
+
+  /** Notes that a declared source has a value in the cache (ignores any other name). */
+  #markDelivered(source: string): void {
+    const state = this.#sources.get(source);
+    if (state === undefined || state.delivered) return;
+    state.delivered = true;
+    this.#deliveredCount++;
   }
 
   #clearDirty(): void {
-    for (const source of this.#dirty.keys()) this.#dirty.set(source, false);
+    if (this.#dirtyCount === 0) return;
+    this.#dirtyCount = 0;
+    for (const state of this.#sources.values()) state.dirty = false;
   }
 
   /** The next firing to run, or null; applies sequential boundaries on the way. */
@@ -343,16 +488,17 @@ export class Reactor {
       this.#hooks.changed(this);
       return { snapshot: { ...this.#cache }, manual: false, seq: -1 };
     }
+    const sources = this.#sources.size;
     for (let boundary = this.#queue.shift(); boundary !== undefined; boundary = this.#queue.shift()) {
-      this.#cache[boundary.source] = boundary.value;
-      this.#delivered.add(boundary.source);
-      this.#dirty.set(boundary.source, true);
-      const gated =
-        this.declaration.mode === ReactionMode.WhenAll && this.#delivered.size < this.declaration.accumulators.length;
+      setOwn(this.#cache, boundary.source, boundary.value);
+      if (this.#deliveredCount < sources) this.#markDelivered(boundary.source);
+      const gated = this.declaration.mode === ReactionMode.WhenAll && this.#deliveredCount < sources;
       if (gated) {
+        this.#markDirty(boundary.source);
         this.#hooks.consumed(this, boundary.seq);
         continue;
       }
+      // The boundary's own flag would be set and cleared with the others at once.
       this.#clearDirty();
       return { snapshot: { ...this.#cache }, manual: false, seq: boundary.seq };
     }
@@ -362,6 +508,7 @@ export class Reactor {
   /** The `pumping` state: fires what there is, up to a batch, then idles, waits or yields. */
   #pump(): void {
     for (let budget = kBatch; budget > 0; budget--) {
+      if (this.#queue.size >= 2 && this.#startBatch(0)) return; // `firing`: the batch's end resumes the loop
       const firing = this.#take();
       if (firing === null) {
         this.#to(ReactorLoop.Idle);
@@ -379,47 +526,218 @@ export class Reactor {
    */
   #fire(firing: Firing): boolean {
     const graphs = this.graphs;
-    const started = performance.now();
-    const firedAt = Date.now();
-    let pending = graphs.length;
-    let ok = true;
-    let synchronous = true;
-    let first: FireRecord | undefined; // the record of the first bound graph
-    const finish = (): void => {
-      this.fires++;
-      if (firing.seq >= 0) this.#hooks.consumed(this, firing.seq);
-      this.#hooks.fired(this, ok);
-      firing.resolve?.(first);
-    };
-    for (const graph of graphs) {
-      const options = this.#hooks.starting(this, graph, firing.seq, firing.manual);
-      graphInternals(graph).run(firing.snapshot, options, (error: unknown, result: GraphResult | undefined) => {
-        const durationMs = performance.now() - started;
-        const base = { reactor: this.name, graph: graph.name, manual: firing.manual, inputs: firing.snapshot };
-        const record: FireRecord =
-          result === undefined
-            ? { ...base, ok: false, error, durationMs, firedAt }
-            : { ...base, ok: true, outputs: result.outputs, durationMs, firedAt };
-        if (result === undefined) {
-          ok = false;
-          this.failures++;
-        }
-        if (graph === graphs[0]) first = record;
-        this.#hooks.recorded(this, record);
-        if (--pending > 0) return;
-        finish();
-        if (!synchronous) {
-          this.#to(ReactorLoop.Pumping);
-          this.#pump();
-        }
-      });
+    if (this.#runs.length !== graphs.length) {
+      this.#runs = graphs.map((graph) => graphInternals(graph).run);
+      this.#callbacks = graphs.map(
+        (_, g): RunCallback =>
+          (error, result) =>
+            this.#graphDone(g, error, result),
+      );
     }
-    synchronous = false;
-    if (pending === 0) {
-      if (graphs.length === 0) finish();
+    this.#firing = firing;
+    this.#pendingGraphs = graphs.length;
+    this.#firingOk = true;
+    this.#firstRecord = undefined;
+    this.#observed = firing.resolve !== undefined || this.#hooks.observing(this);
+    if (this.#observed) {
+      this.#started = performance.now();
+      // The clock every thread shares (a batch's firings are timed on it in their worker).
+      this.#firedAt = Math.floor(performance.timeOrigin + this.#started);
+    }
+    if (graphs.length === 0) {
+      this.#finish();
       return true;
     }
+    this.#starting = true;
+    for (let g = 0; g < graphs.length; g++) {
+      this.#runs[g]!(
+        firing.snapshot,
+        this.#hooks.starting(this, graphs[g]!, firing.seq, firing.manual),
+        this.#callbacks[g]!,
+      );
+    }
+    this.#starting = false;
+    if (this.#firing === null) return true;
     this.#to(ReactorLoop.Firing);
     return false;
   }
+
+  /** Graph `g` of the firing in progress completed. */
+  #graphDone(g: number, error: unknown, result: GraphResult | undefined): void {
+    if (result === undefined) {
+      this.#firingOk = false;
+      this.failures++;
+    }
+    if (this.#observed) {
+      const firing = this.#firing!;
+      const durationMs = performance.now() - this.#started;
+      const graph = this.graphs[g]!.name;
+      const record: FireRecord =
+        result === undefined
+          ? {
+              reactor: this.name,
+              graph,
+              manual: firing.manual,
+              inputs: firing.snapshot,
+              ok: false,
+              error,
+              durationMs,
+              firedAt: this.#firedAt,
+            }
+          : {
+              reactor: this.name,
+              graph,
+              manual: firing.manual,
+              inputs: firing.snapshot,
+              ok: true,
+              outputs: result.outputs,
+              durationMs,
+              firedAt: this.#firedAt,
+            };
+      if (g === 0) this.#firstRecord = record;
+      this.#hooks.recorded(this, record);
+    }
+    if (--this.#pendingGraphs > 0) return;
+    this.#finish();
+    if (!this.#starting) {
+      this.#to(ReactorLoop.Pumping);
+      this.#pump();
+    }
+  }
+
+  /** True for a reactor whose firings may go in batches: sequential, one graph, on the pool. */
+  #batching(): boolean {
+    if (!this.#sequential || this.graphs.length !== 1 || !this.#hooks.batchable(this)) return false;
+    if (this.#bindingOf !== this.graphs[0]) {
+      this.#bindingOf = this.graphs[0]!;
+      this.#binding = graphInternals(this.#bindingOf).binding;
+    }
+    return this.#binding !== null;
+  }
+
+  /** A batch in flight stops before its next firing (pause, a manual command, health). */
+  #interrupt(): void {
+    if (this.#batch !== null) Atomics.store(this.#control!, 0, 1);
+  }
+
+  /**
+   * Fires queued boundaries as one batch in a worker when it pays: a sequential reactor with one
+   * graph on the pool, nothing to put first (a command, a pause, bad health), no boundary that
+   * could be gated, and a graph light enough (`firingLimit`). It takes the boundaries from queue
+   * position `from` on (those before it belong to the batch being reported); each is applied to
+   * the cache in order and taken with its own snapshot, and stays queued until it has fired.
+   * True when the batch went (`firing`).
+   */
+  #startBatch(from: number): boolean {
+    if (this.#queue.size <= from || !this.#batching()) return false;
+    if (this.#paused || !this.#canFire() || this.#commands.length > 0) return false;
+    if (this.declaration.mode === ReactionMode.WhenAll && this.#deliveredCount < this.#sources.size) return false;
+    const binding = this.#binding!;
+    const max = binding.firingLimit();
+    if (max < 2) return false;
+    const limit = Math.min(this.#queue.size - from, max);
+    const before = { ...this.#cache };
+    const boundaries = new Array<QueuedBoundary>(limit);
+    for (let i = 0; i < limit; i++) {
+      const boundary = this.#queue.peek(from + i)!;
+      setOwn(this.#cache, boundary.source, boundary.value);
+      boundaries[i] = boundary;
+    }
+    this.#clearDirty();
+    const control = (this.#control ??= new Int32Array(new SharedArrayBuffer(8)));
+    Atomics.store(control, 0, 0);
+    const observed = this.#hooks.observing(this);
+    const cursor = { ...before };
+    const batch: FiringBatch = { boundaries, before, cursor, done: 0, replaced: false, observed };
+    if (from === 0) this.#batch = batch;
+    else this.#nextBatch = batch;
+    this.#batchStarting = true;
+    const sent = binding.runFirings(before, boundaries, control, this.#batchListener, this.#hooks.timesNodes(this));
+    this.#batchStarting = false;
+    if (!sent) {
+      if (from === 0) this.#batch = null;
+      else this.#nextBatch = null;
+      this.#cache = before;
+      return false;
+    }
+    if (this.#batch === null) return false; // it ended already (the pool was closed)
+    if (from === 0) this.#to(ReactorLoop.Firing);
+    return true;
+  }
+
+  /**
+   * The batch in flight was answered, before its records are reported: when every one of its
+   * firings ran and nothing asked to stop, the next batch goes to the worker now, so the worker
+   * runs it while this thread reports these.
+   */
+  #batchAnswered(ran: number): void {
+    const batch = this.#batch!;
+    if (ran < batch.boundaries.length || Atomics.load(this.#control!, 0) !== 0) return;
+    this.#startBatch(batch.boundaries.length);
+  }
+
+  /** Firing `k` of the batch in flight ended; `outputs(k)` reads its outputs when it succeeded. */
+  #batchFired(
+    k: number,
+    error: unknown,
+    outputs: ((k: number) => Record<string, unknown>) | undefined,
+    firedAt: number,
+    durationMs: number,
+  ): void {
+    const batch = this.#batch!;
+    const boundary = batch.boundaries[k]!;
+    const ok = error === undefined;
+    if (!ok) this.failures++;
+    if (batch.observed) {
+      setOwn(batch.cursor, boundary.source, boundary.value);
+      const graph = this.graphs[0]!.name;
+      const inputs = { ...batch.cursor };
+      this.#hooks.recorded(
+        this,
+        ok
+          ? { reactor: this.name, graph, manual: false, inputs, ok, outputs: outputs!(k), durationMs, firedAt }
+          : { reactor: this.name, graph, manual: false, inputs, ok, error, durationMs, firedAt },
+      );
+    }
+    batch.done = k + 1;
+    this.#queue.shift(); // its boundary, at the head of the queue, has fired
+    this.fires++;
+    this.batched++;
+    this.#hooks.consumed(this, boundary.seq);
+    this.#hooks.fired(this, ok);
+  }
+
+  /** The batch in flight is over; firings from `ran` on did not run and their boundaries stay queued. */
+  #batchEnded(ran: number): void {
+    const batch = this.#batch!;
+    this.#batch = this.#nextBatch;
+    this.#nextBatch = null;
+    if (this.#batch !== null) return; // the next one is in flight: `firing` goes on
+    if (ran < batch.boundaries.length) {
+      // Back to the state after the last boundary that fired (unless fireWith replaced it).
+      if (!batch.replaced) this.#cache = stateAfter(batch, ran);
+      this.#hooks.changed(this);
+      this.#hooks.stopped(this);
+    }
+    if (this.#batchStarting) return;
+    this.#to(ReactorLoop.Pumping);
+    this.#pump();
+  }
+
+  /** Every graph of the firing in progress completed. */
+  #finish(): void {
+    const firing = this.#firing!;
+    this.#firing = null;
+    this.fires++;
+    if (firing.seq >= 0) this.#hooks.consumed(this, firing.seq);
+    this.#hooks.fired(this, this.#firingOk);
+    firing.resolve?.(this.#firstRecord);
+  }
+}
+
+/** A new object: the cache before `batch` with its first `count` boundaries applied. */
+function stateAfter(batch: FiringBatch, count: number): Record<string, unknown> {
+  const state = { ...batch.before };
+  for (let i = 0; i < count; i++) setOwn(state, batch.boundaries[i]!.source, batch.boundaries[i]!.value);
+  return state;
 }

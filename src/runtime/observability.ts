@@ -60,7 +60,7 @@ const kStampMs = 1000;
 /** Per-graph figures; also the observer of the graph's runs. */
 class GraphFigures implements RunObserver {
   readonly graph: ComputationGraph;
-  readonly options: RunOptions = { observer: this };
+  readonly options: RunOptions = { observer: this, timed: false };
   readonly fireDuration = new LatencyHistogram();
   readonly nodeDuration: LatencyHistogram[];
   fires = 0;
@@ -93,6 +93,19 @@ class GraphFigures implements RunObserver {
     this.#enabled = enabled;
     this.#pool = graph.executor === 'pool' ? pool : null;
     this.#tracing = tracing;
+  }
+
+  /** Node durations of a whole firing (a batched one), per plan node; NaN for a node that did not run. */
+  record(nodeDurations: Float64Array): void {
+    if (!this.#enabled) return;
+    let busy = 0;
+    for (let i = 0; i < nodeDurations.length; i++) {
+      const ms = nodeDurations[i]!;
+      if (Number.isNaN(ms)) continue;
+      this.nodeDuration[i]!.record(ms);
+      busy += ms;
+    }
+    if (this.#pool !== null) this.#pool.busyMs += busy;
   }
 
   unit(plan: GraphPlan, nodes: readonly number[], durations: readonly number[], threadId: number): void {
@@ -133,6 +146,16 @@ export class RuntimeObserver {
     this.#ringSize = ringSize;
   }
 
+  /** True when metrics or tracing need every fire record. */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** True when firings are traced. */
+  get tracing(): boolean {
+    return this.#tracing !== null;
+  }
+
   /** At start: what is registered is final; tracing, when on, is loaded. */
   started(tracing: Tracing | null): void {
     this.#tracing = tracing;
@@ -171,6 +194,11 @@ export class RuntimeObserver {
       figures.seen = events;
       figures.lastEventAt = now ||= Date.now();
     }
+  }
+
+  /** A batched firing of `graph` ran in a worker: its node durations (ms, per plan node, NaN when not run). */
+  timed(graph: ComputationGraph, nodeDurations: Float64Array): void {
+    this.#figures(graph.name)?.record(nodeDurations);
   }
 
   /** A push to `name` was refused for backpressure. */

@@ -132,9 +132,10 @@ export interface RuntimeStats {
   readonly pushed: number;
   /** Pushes refused for backpressure. */
   readonly refused: number;
+  /** Per reactor; `batched`: firings that ran in a batch of queued boundaries in one worker. */
   readonly reactors: Record<
     string,
-    { fires: number; failures: number; queued: number; health: ReactorHealth; paused: boolean }
+    { fires: number; failures: number; batched: number; queued: number; health: ReactorHealth; paused: boolean }
   >;
   readonly accumulators: Record<
     string,
@@ -272,11 +273,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * The event is handed over: do not mutate it after pushing.
    */
   push(accumulator: string, event: unknown): boolean {
-    this.#registry.accumulator(accumulator, 'runtime.push');
-    this.#lifecycle.requireStarted(`runtime.push('${accumulator}')`);
+    // Every registered accumulator has an outlet once started: one lookup on the hot path.
+    const outlet = this.#outlets.get(accumulator);
+    if (outlet === undefined) this.#registry.accumulator(accumulator, 'runtime.push');
+    // The message is built only when it is thrown: a template per push costs an allocation.
+    if (this.#lifecycle.state !== RuntimeState.Started)
+      this.#lifecycle.requireStarted(`runtime.push('${accumulator}')`);
     checkEvent(accumulator, event);
-    const outlet = this.#outlets.get(accumulator)!;
-    if (outlet.offer(event)) {
+    if (outlet!.offer(event)) {
       this.#pushed++;
       this.#scheduleIdleCheck();
       return true;
@@ -338,7 +342,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   stats(): RuntimeStats {
     const reactors: Record<string, RuntimeStats['reactors'][string]> = {};
     for (const r of this.#registry.reactors.values()) {
-      reactors[r.name] = { fires: r.fires, failures: r.failures, queued: r.queued, health: r.health, paused: r.paused };
+      reactors[r.name] = {
+        fires: r.fires,
+        failures: r.failures,
+        batched: r.batched,
+        queued: r.queued,
+        health: r.health,
+        paused: r.paused,
+      };
     }
     const accumulators: Record<string, RuntimeStats['accumulators'][string]> = {};
     for (const a of this.#registry.accumulators.values()) {
@@ -504,6 +515,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #reactorHooks(): ReactorHooks {
     return {
       queueCapacity: this.queueCapacity,
+      observing: () => this.#observer.active || this.#feedback.size > 0 || this.listenerCount('fire') > 0,
+      batchable: () => !this.#observer.tracing,
+      timesNodes: () => this.#observer.enabled,
+      timed: (_reactor, graph, nodeDurations) => this.#observer.timed(graph, nodeDurations),
       recorded: (_reactor, record) => {
         this.#observer.recorded(record);
         if (this.listenerCount('fire') > 0) this.#notify('fire', record);
@@ -522,6 +537,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       },
       consumed: (reactor, seq) => this.#persistence?.consumed(reactor, seq),
       changed: (reactor) => this.#persistence?.changed(reactor),
+      stopped: () => this.#scheduleIdleCheck(),
       room: (reactor) => {
         for (const source of reactor.declaration.accumulators) this.#outlets.get(source)?.wakeWriters();
       },
