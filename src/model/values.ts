@@ -387,8 +387,11 @@ function errorCopy(error: Error, shape: ErrorShape): Error {
   const Ctor = shape.type === 'AggregateError' ? Error : kErrorCtors[shape.type];
   const copy = message === undefined ? new Ctor() : new Ctor(String(message.value));
   const stack = error.stack;
-  if (typeof stack === 'string') defineHidden(copy, 'stack', stack);
-  else delete copy.stack;
+  if (typeof stack !== 'string') delete copy.stack;
+  // Node 22+ gives errors an own `stack` accessor, and so does a clone from another thread:
+  // assigning through it keeps that shape; Node 20 has a data property.
+  else if (Object.getOwnPropertyDescriptor(copy, 'stack')?.set !== undefined) copy.stack = stack;
+  else defineHidden(copy, 'stack', stack);
   fixError(copy, { type: shape.type, name: shape.name, props: {} });
   return copy;
 }
