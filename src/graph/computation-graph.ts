@@ -30,7 +30,8 @@ export interface GraphInternals {
   run(input: unknown, options: RunOptions | undefined, complete: RunCallback): void;
 }
 
-const kInternalRun: RunOptions = { timed: false };
+// The same shape as an observer's options (see observability.ts), so a run's options stay monomorphic.
+const kInternalRun: RunOptions = { observer: undefined, timed: false };
 
 const kInternals = new WeakMap<ComputationGraph<any, any>, GraphInternals>();
 

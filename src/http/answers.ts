@@ -67,7 +67,8 @@ export function fireItem(f: FireSummary) {
     fired_at: f.firedAt,
     ok: f.ok,
     error: f.error,
-    duration_ms: f.durationMs,
+    // null for a failure outside the timed sample (see RuntimeOptions.metrics).
+    duration_ms: finite(f.durationMs),
     manual: f.manual,
     graph: f.graph,
   };

@@ -116,7 +116,10 @@ export interface ReactorHooks {
    * per firing; when false (and no manual command waits), no record is built and no clock read.
    */
   observing(reactor: Reactor): boolean;
-  /** Each graph's record, as soon as that graph finishes (only while `observing`). */
+  /**
+   * Each graph's record, as soon as that graph finishes: every one while `observing`, and every
+   * failure (untimed when it was not observed: its end as `firedAt`, `durationMs` NaN).
+   */
   recorded(reactor: Reactor, record: FireRecord): void;
   /** A firing ended (every graph finished); `ok` when every graph succeeded. */
   fired(reactor: Reactor, ok: boolean): void;
@@ -182,8 +185,6 @@ interface FiringBatch {
   done: number;
   /** `fireWith` replaced the cache meanwhile: the new cache stays, whatever ran. */
   replaced: boolean;
-  /** Records are built for its firings (asked once per batch). */
-  readonly observed: boolean;
 }
 
 export class Reactor {
@@ -193,6 +194,9 @@ export class Reactor {
   /** Completed firings and failed graph runs, for status lines. */
   fires = 0;
   failures = 0;
+  /** Per bound graph (by its index in `graphs`): its runs, and those that failed. */
+  readonly graphRuns: number[] = [];
+  readonly graphFailures: number[] = [];
   /** Firings that ran in a batch (several queued boundaries fired in one worker). */
   batched = 0;
   readonly #hooks: ReactorHooks;
@@ -241,10 +245,8 @@ export class Reactor {
   #batchStarting = false;
   readonly #batchListener: FiringsListener = {
     answered: (ran) => this.#batchAnswered(ran),
-    fired: (k, error, outputs, firedAt, durationMs, nodeDurations) => {
-      if (nodeDurations !== undefined) this.#hooks.timed(this, this.graphs[0]!, nodeDurations);
-      this.#batchFired(k, error, outputs, firedAt, durationMs);
-    },
+    fired: (k, error, outputs, firedAt, durationMs, nodeDurations) =>
+      this.#batchFired(k, error, outputs, firedAt, durationMs, nodeDurations),
     ended: (ran) => this.#batchEnded(ran),
   };
 
@@ -254,6 +256,13 @@ export class Reactor {
     this.#sequential = declaration.strategy === InputStrategy.Sequential;
     this.#queue = new BoundaryQueue(hooks.queueCapacity, () => hooks.room(this));
     for (const source of declaration.accumulators) this.#sources.set(source, { dirty: false, delivered: false });
+  }
+
+  /** Binds a graph: every firing runs it (in the order graphs were bound). */
+  bind(graph: ComputationGraph): void {
+    this.graphs.push(graph);
+    this.graphRuns.push(0);
+    this.graphFailures.push(0);
   }
 
   get name(): string {
@@ -538,7 +547,7 @@ export class Reactor {
     this.#pendingGraphs = graphs.length;
     this.#firingOk = true;
     this.#firstRecord = undefined;
-    this.#observed = firing.resolve !== undefined || this.#hooks.observing(this);
+    this.#observed = this.#hooks.observing(this) || firing.resolve !== undefined;
     if (this.#observed) {
       this.#started = performance.now();
       // The clock every thread shares (a batch's firings are timed on it in their worker).
@@ -564,13 +573,19 @@ export class Reactor {
 
   /** Graph `g` of the firing in progress completed. */
   #graphDone(g: number, error: unknown, result: GraphResult | undefined): void {
+    this.graphRuns[g]!++;
     if (result === undefined) {
       this.#firingOk = false;
       this.failures++;
+      this.graphFailures[g]!++;
     }
-    if (this.#observed) {
+    // A failure is always recorded; a firing nobody timed has its end as its time, no duration.
+    if (this.#observed || result === undefined) {
       const firing = this.#firing!;
-      const durationMs = performance.now() - this.#started;
+      const now = performance.now();
+      const timed = this.#observed;
+      const durationMs = timed ? now - this.#started : Number.NaN;
+      const firedAt = timed ? this.#firedAt : Math.floor(performance.timeOrigin + now);
       const graph = this.graphs[g]!.name;
       const record: FireRecord =
         result === undefined
@@ -582,7 +597,7 @@ export class Reactor {
               ok: false,
               error,
               durationMs,
-              firedAt: this.#firedAt,
+              firedAt,
             }
           : {
               reactor: this.name,
@@ -592,7 +607,7 @@ export class Reactor {
               ok: true,
               outputs: result.outputs,
               durationMs,
-              firedAt: this.#firedAt,
+              firedAt,
             };
       if (g === 0) this.#firstRecord = record;
       this.#hooks.recorded(this, record);
@@ -646,9 +661,8 @@ export class Reactor {
     this.#clearDirty();
     const control = (this.#control ??= new Int32Array(new SharedArrayBuffer(8)));
     Atomics.store(control, 0, 0);
-    const observed = this.#hooks.observing(this);
     const cursor = { ...before };
-    const batch: FiringBatch = { boundaries, before, cursor, done: 0, replaced: false, observed };
+    const batch: FiringBatch = { boundaries, before, cursor, done: 0, replaced: false };
     if (from === 0) this.#batch = batch;
     else this.#nextBatch = batch;
     this.#batchStarting = true;
@@ -683,13 +697,22 @@ export class Reactor {
     outputs: ((k: number) => Record<string, unknown>) | undefined,
     firedAt: number,
     durationMs: number,
+    nodeDurations: Float64Array | undefined,
   ): void {
     const batch = this.#batch!;
     const boundary = batch.boundaries[k]!;
     const ok = error === undefined;
-    if (!ok) this.failures++;
-    if (batch.observed) {
-      setOwn(batch.cursor, boundary.source, boundary.value);
+    // Asked per firing, as for a firing on this thread: the observer samples which are kept.
+    const observed = this.#hooks.observing(this);
+    if (observed && nodeDurations !== undefined) this.#hooks.timed(this, this.graphs[0]!, nodeDurations);
+    this.graphRuns[0]!++;
+    if (!ok) {
+      this.failures++;
+      this.graphFailures[0]!++;
+    }
+    setOwn(batch.cursor, boundary.source, boundary.value);
+    // Timed where it ran, so a failure is recorded like any observed firing.
+    if (observed || !ok) {
       const graph = this.graphs[0]!.name;
       const inputs = { ...batch.cursor };
       this.#hooks.recorded(

@@ -16,8 +16,9 @@ export interface FireSummary {
   readonly error: string | null;
   /** True for `forceFire` and `fireWith`. */
   readonly manual: boolean;
+  /** NaN for a failure that was not timed (outside the sample; see `RuntimeOptions.metrics`). */
   readonly durationMs: number;
-  /** Epoch milliseconds when the firing started. */
+  /** Epoch milliseconds when the firing started (when it ended, for a failure that was not timed). */
   readonly firedAt: number;
 }
 

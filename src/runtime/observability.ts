@@ -12,6 +12,7 @@
  * Tracing (`tracing.ts`) rides on the same hooks: the observer of a graph run is also what gives
  * the run its span.
  */
+import { performance } from 'node:perf_hooks';
 import type { Accumulator } from '../accumulators/accumulator.js';
 import type { RunOptions } from '../exec/graph-run.js';
 import type { NodePool } from '../exec/node-pool.js';
@@ -57,16 +58,43 @@ class AccumulatorFigures {
 /** How often event counts are read for the last event times. */
 const kStampMs = 1000;
 
+/**
+ * Which firings of one reactor are timed: every one while they come at least a millisecond apart;
+ * when they come faster, every `every`-th, `every` doubling while timed firings are under a
+ * millisecond apart and halving when they are over ten, so about a thousand a second are timed.
+ */
+class Sampler {
+  #every = 1;
+  #countdown = 1;
+  #last = Number.NEGATIVE_INFINITY;
+
+  take(): boolean {
+    if (--this.#countdown > 0) return false;
+    const now = performance.now();
+    const gap = now - this.#last;
+    this.#last = now;
+    if (gap < 1) this.#every = Math.min(this.#every * 2, kMaxSampleEvery);
+    else if (gap > 10 && this.#every > 1) this.#every >>= 1;
+    this.#countdown = this.#every;
+    return true;
+  }
+}
+
+/** The sparsest sample: one firing in this many. */
+const kMaxSampleEvery = 4096;
+
 /** Per-graph figures; also the observer of the graph's runs. */
 class GraphFigures implements RunObserver {
   readonly graph: ComputationGraph;
+  /** Its reactor, which counts its runs and failures (exact; the timing is sampled). */
+  readonly reactor: Reactor;
   readonly options: RunOptions = { observer: this, timed: false };
   readonly fireDuration = new LatencyHistogram();
   readonly nodeDuration: LatencyHistogram[];
-  fires = 0;
-  failures = 0;
   /** Epoch ms, 0 before the first firing (see {@link AccumulatorFigures} for why not null). */
   lastFiredAt = 0;
+  /** Runs seen at the last stamp (see `RuntimeObserver.#stamp`). */
+  seen = 0;
   /** The span of the run in progress, when tracing (firings of one reactor never overlap). */
   run: TracedRun | undefined;
   /** Its trace context (a field, not a getter: every run reads it). */
@@ -80,6 +108,7 @@ class GraphFigures implements RunObserver {
 
   constructor(
     graph: ComputationGraph,
+    reactor: Reactor,
     ring: FireRing,
     ringIndex: number,
     enabled: boolean,
@@ -87,6 +116,7 @@ class GraphFigures implements RunObserver {
     tracing: Tracing | null,
   ) {
     this.graph = graph;
+    this.reactor = reactor;
     this.ring = ring;
     this.ringIndex = ringIndex;
     this.nodeDuration = graph.plan.nodes.map(() => new LatencyHistogram());
@@ -139,6 +169,11 @@ export class RuntimeObserver {
   /** The figures looked up last (see {@link RuntimeObserver.#figures}). */
   #last: GraphFigures | undefined;
   #startedAt: number | null = null;
+  /** Per reactor, which of its firings are timed; and whether the firing asked about last is. */
+  readonly #samplers = new Map<Reactor, Sampler>();
+  #sampled = false;
+  #lastSampled: Reactor | undefined;
+  #lastSampler: Sampler | undefined;
 
   constructor(runtime: ObservedRuntime, enabled: boolean, ringSize: number) {
     this.#runtime = runtime;
@@ -173,8 +208,9 @@ export class RuntimeObserver {
       );
       this.#rings.set(reactor.name, ring);
       bound.forEach((graph, index) => {
-        this.#graphs.set(graph.name, new GraphFigures(graph, ring, index, this.enabled, this.#pool, tracing));
+        this.#graphs.set(graph.name, new GraphFigures(graph, reactor, ring, index, this.enabled, this.#pool, tracing));
       });
+      this.#samplers.set(reactor, new Sampler());
     }
     this.#active = this.enabled || tracing !== null;
     if (!this.enabled) return;
@@ -185,7 +221,7 @@ export class RuntimeObserver {
     timer.unref();
   }
 
-  /** Stamps the accumulators whose event count moved since the last look. */
+  /** Stamps the accumulators whose event count, and the graphs whose run count, moved since the last look. */
   #stamp(): void {
     let now = 0;
     for (const figures of this.#accumulators.values()) {
@@ -194,6 +230,33 @@ export class RuntimeObserver {
       figures.seen = events;
       figures.lastEventAt = now ||= Date.now();
     }
+    for (const figures of this.#graphs.values()) {
+      const runs = figures.reactor.graphRuns[figures.ringIndex] ?? 0;
+      if (runs === figures.seen) continue;
+      figures.seen = runs;
+      figures.lastFiredAt = Math.max(figures.lastFiredAt, (now ||= Date.now()));
+    }
+  }
+
+  /**
+   * Whether this firing of `reactor` is timed (its record built, its graphs' nodes timed). Every
+   * firing is while the reactor fires less than about a thousand times a second; above that, the
+   * sample thins so that about a thousand firings a second are timed, because reading the clock
+   * costs as much as a whole firing of a small inline graph. Counts stay exact (the reactor keeps
+   * them); only the latency histograms and the fire history are sampled. With tracing, every
+   * firing is timed.
+   */
+  sample(reactor: Reactor): boolean {
+    if (!this.#active) return (this.#sampled = false);
+    if (this.#tracing !== null) return (this.#sampled = true);
+    // Usually the same reactor fires again: its sampler is checked before the map.
+    let sampler = this.#lastSampler;
+    if (this.#lastSampled !== reactor) {
+      sampler = this.#samplers.get(reactor);
+      this.#lastSampled = reactor;
+      this.#lastSampler = sampler;
+    }
+    return (this.#sampled = sampler !== undefined && sampler.take());
   }
 
   /** A batched firing of `graph` ran in a worker: its node durations (ms, per plan node, NaN when not run). */
@@ -209,7 +272,8 @@ export class RuntimeObserver {
 
   /** The options a graph's run starts with: its observer, and its span when tracing. */
   starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined {
-    if (!this.#active) return undefined;
+    // Asked right after `sample()` for the same firing.
+    if (!this.#sampled) return undefined;
     const figures = this.#figures(graph.name);
     if (figures === undefined) return undefined;
     if (this.#tracing !== null) {
@@ -241,10 +305,9 @@ export class RuntimeObserver {
       figures.traceparent = undefined;
     }
     if (!this.enabled) return;
-    figures.fires++;
-    if (!record.ok) figures.failures++;
-    figures.lastFiredAt = record.firedAt;
-    figures.fireDuration.record(record.durationMs);
+    if (record.firedAt > figures.lastFiredAt) figures.lastFiredAt = record.firedAt;
+    // An untimed record (a failure outside the sample) goes to the history only.
+    if (!Number.isNaN(record.durationMs)) figures.fireDuration.record(record.durationMs);
     figures.ring.push(record, figures.ringIndex);
   }
 
@@ -351,8 +414,8 @@ export class RuntimeObserver {
           n.outEdges.map((e) => ({ from: n.name, to: plan.nodes[e.to]!.name, label: e.variant })),
         ),
       },
-      fires: figures?.fires ?? 0,
-      failures: figures?.failures ?? 0,
+      fires: figures === undefined ? 0 : (figures.reactor.graphRuns[figures.ringIndex] ?? 0),
+      failures: figures === undefined ? 0 : (figures.reactor.graphFailures[figures.ringIndex] ?? 0),
       lastFiredAt: figures === undefined || figures.lastFiredAt === 0 ? null : figures.lastFiredAt,
       fireDuration: figures?.fireDuration ?? empty,
       nodeDuration: Object.fromEntries(plan.nodes.map((n) => [n.name, figures?.nodeDuration[n.index] ?? empty])),

@@ -92,8 +92,11 @@ export interface RuntimeOptions {
   readonly log?: (...args: unknown[]) => void;
   /**
    * Keep latency histograms, last event and fire times and each reactor's recent fire records
-   * (`inspect()`, `recentFires()`, the metrics of `cloaca/http`). Costs well under 5% of the
-   * runtime's throughput.
+   * (`inspect()`, `recentFires()`, the metrics of `cloaca/http`). Counts are exact. While a
+   * reactor fires more than about a thousand times a second, the timing is sampled: about a
+   * thousand of its firings a second are timed (fire and node duration histograms, recent
+   * fires), and every failure is kept in the recent fires. Costs under 5% of the runtime's
+   * throughput. A `fire` listener, or tracing, has every firing timed.
    * @default true
    * @example new Runtime({ metrics: false })
    */
@@ -179,6 +182,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #idleWaiters: Array<() => void> = [];
   #idleCheckScheduled = false;
   #hostPushes = 0;
+  #fireListeners = 0;
   #pushed = 0;
   #refused = 0;
 
@@ -188,6 +192,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   constructor(options: RuntimeOptions = {}) {
     super();
+    // Asked on every firing: kept as a field rather than read from the emitter each time.
+    const emitter = this as EventEmitter;
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'fire') this.#fireListeners++;
+    });
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'fire') this.#fireListeners--;
+    });
     requireOptionsObject('Runtime', options);
     rejectUnknownKeys('Runtime', options, kOptionKeys);
     const { threads = availableParallelism(), queueCapacity = kDefaultQueueCapacity } = options;
@@ -439,7 +451,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       if (acting.length > 0) this.#afterFire.set(reactor, acting);
     }
     for (const graph of registry.graphs.values()) {
-      registry.reactors.get(graph.reactor!.name)!.graphs.push(graph);
+      registry.reactors.get(graph.reactor!.name)!.bind(graph);
       if (graph.feedback !== null) {
         this.#feedback.set(graph.name, {
           terminal: graph.feedback.terminal,
@@ -515,13 +527,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #reactorHooks(): ReactorHooks {
     return {
       queueCapacity: this.queueCapacity,
-      observing: () => this.#observer.active || this.#feedback.size > 0 || this.listenerCount('fire') > 0,
+      // The observer is asked first: it decides whether this firing is timed (see sample()).
+      observing: (reactor) => this.#observer.sample(reactor) || this.#feedback.size > 0 || this.#fireListeners > 0,
       batchable: () => !this.#observer.tracing,
       timesNodes: () => this.#observer.enabled,
       timed: (_reactor, graph, nodeDurations) => this.#observer.timed(graph, nodeDurations),
       recorded: (_reactor, record) => {
         this.#observer.recorded(record);
-        if (this.listenerCount('fire') > 0) this.#notify('fire', record);
+        if (this.#fireListeners > 0) this.#notify('fire', record);
         const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
         if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
           feedback.target.writeFeedback!(record.outputs[feedback.terminal]);

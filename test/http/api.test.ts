@@ -160,7 +160,7 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     expect(rt.stats().reactors[name]!.fires).toBe(1);
   });
 
-  it('GET .../fires lists the newest records first, with errors; limit defaults to 50 and stops at 200', async () => {
+  async function failingLast(listen: boolean) {
     const a = unique('a');
     const name = unique('r');
     const R = reactor({ name, accumulators: [a], strategy: 'sequential' });
@@ -168,9 +168,31 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     const rt = runtime({ queueCapacity: 1000 });
     rt.register(passthroughAccumulator({ name: a }), R, g);
     await rt.start();
+    let heard = 0;
+    if (listen) rt.on('fire', () => heard++);
     const server = await ops(rt);
     for (let n = 0; n < 230; n++) rt.push(a, { n, fail: n === 229 });
     await rt.idle();
+    if (listen) expect(heard).toBe(230);
+    return { rt, server, name, g };
+  }
+
+  it('GET .../fires under a burst keeps a sample of the firings and every failure; the count stays exact', async () => {
+    const { rt, server, name } = await failingLast(false);
+    const fires = await http(server.url, 'GET', `/v1/health/reactors/${name}/fires`);
+    expect(fires.json.total).toBeGreaterThanOrEqual(2);
+    expect(fires.json.total).toBeLessThan(50);
+    expect(fires.json.items[0]).toMatchObject({ ok: false, error: expect.stringContaining('asked to fail at 229') });
+    const times = fires.json.items.map((f: { fired_at: number }) => f.fired_at);
+    expect(times).toStrictEqual([...times].sort((x: number, y: number) => y - x));
+    expect(rt.stats().reactors[name]).toMatchObject({ fires: 230, failures: 1 });
+    const listed = (await http(server.url, 'GET', '/v1/health/reactors')).json.items;
+    expect(listed.find((r: { name: string }) => r.name === name)).toMatchObject({ fires: 230 });
+  });
+
+  it('GET .../fires lists the newest records first, with errors; limit defaults to 50 and stops at 200', async () => {
+    // A 'fire' listener hears every firing, so every one is recorded.
+    const { server, name, g } = await failingLast(true);
 
     const fires = await http(server.url, 'GET', `/v1/health/reactors/${name}/fires`);
     expect(fires.json.total).toBe(50);
