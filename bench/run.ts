@@ -47,7 +47,7 @@ if (values.out !== undefined) setResultsDir(values.out);
 const mode = values.tiny ? 'tiny' : values.full ? 'full' : 'quick';
 const budgets: Record<typeof mode, Budget> = {
   tiny: { measureMs: 100, runs: 1, maxTime: 0.05, scale: 0.05 },
-  quick: { measureMs: 1000, runs: 5, maxTime: 1, scale: 0.7 },
+  quick: { measureMs: 600, runs: 5, maxTime: 0.6, scale: 0.4 },
   full: { measureMs: 5000, runs: 21, maxTime: 5, scale: 3 },
 };
 const budget = budgets[mode];
