@@ -135,7 +135,7 @@ export class PooledFirings implements PoolUnit {
 
   #report(reply: FiringsReply): void {
     const { ran, outputs, produced, failures, startedAt, durations, nodeDurations } = reply;
-    const { graph, terminals, nodes } = this.#graph.plan;
+    const { graph, terminals } = this.#graph.plan;
     const width = terminals.length;
     const read = (k: number): Record<string, unknown> => {
       const result: Record<string, unknown> = {};
@@ -146,7 +146,7 @@ export class PooledFirings implements PoolUnit {
     for (let k = 0; k < ran; k++) {
       const durationMs = durations[k]!;
       const firedAt = Math.floor(startedAt[k]!);
-      const times = nodeDurations?.subarray(k * nodes.length, (k + 1) * nodes.length);
+      const times = k === 0 ? nodeDurations : undefined;
       this.#graph.observeFiring(durationMs);
       const failure = failures[failed];
       if (failure !== undefined && failure.firing === k) {

@@ -92,9 +92,10 @@ class Batch {
   readonly #failures: FiringFailure[] = [];
   readonly #startedAt: Float64Array;
   readonly #durations: Float64Array;
-  /** Per firing, per plan node, its duration (NaN when it did not run); null unless asked for. */
+  /** The first firing's node durations (NaN for a node that did not run); null unless asked for. */
   readonly #nodeDurations: Float64Array | null;
-  readonly #options: RunOptions;
+  /** The first firing's run options (the others run untimed). */
+  readonly #firstOptions: RunOptions;
   #began = 0;
   /** True while `run` starts a firing: its end returns there, not into the next firing. */
   #starting = false;
@@ -112,11 +113,10 @@ class Batch {
     this.#produced = new Uint8Array(n * this.#terminals.length);
     this.#startedAt = new Float64Array(n);
     this.#durations = new Float64Array(n);
-    const width = ctx.plan.nodes.length;
-    const nodeDurations = request.timeNodes === true ? new Float64Array(n * width).fill(Number.NaN) : null;
+    const nodeDurations = request.timeNodes === true ? new Float64Array(ctx.plan.nodes.length).fill(Number.NaN) : null;
     this.#nodeDurations = nodeDurations;
-    // Nodes are timed only when someone keeps their durations: an observer makes the run time them.
-    this.#options =
+    // Only the first firing's nodes are timed, when asked: an observer makes the run time them.
+    this.#firstOptions =
       nodeDurations === null
         ? kUntimed
         : {
@@ -124,8 +124,7 @@ class Batch {
             observer: {
               traceparent: undefined,
               unit: (_plan, members, durations) => {
-                const base = this.#ran * width;
-                for (let m = 0; m < members.length; m++) nodeDurations[base + members[m]!] = durations[m]!;
+                for (let m = 0; m < members.length; m++) nodeDurations[members[m]!] = durations[m]!;
               },
             },
           };
@@ -142,7 +141,7 @@ class Batch {
       this.#startedAt[k] = sharedNow();
       this.#began = performance.now();
       this.#starting = true;
-      const run = new GraphRun(this.#ctx, { ...this.#cache }, this.#options, this.#ended);
+      const run = new GraphRun(this.#ctx, { ...this.#cache }, k === 0 ? this.#firstOptions : kUntimed, this.#ended);
       slotOf.set(run, slot);
       run.start();
       this.#starting = false;
@@ -165,9 +164,7 @@ class Batch {
       durations: this.#durations.subarray(0, this.#ran),
       thread: this.#threadId,
     };
-    if (this.#nodeDurations !== null) {
-      reply.nodeDurations = this.#nodeDurations.subarray(0, this.#ran * this.#ctx.plan.nodes.length);
-    }
+    if (this.#nodeDurations !== null && this.#ran > 0) reply.nodeDurations = this.#nodeDurations;
     const extras = sink.extras();
     if (extras !== undefined) reply.extras = extras;
     const transfers = sink.transfers !== null && sink.transfers.size > 0 ? [...sink.transfers] : null;

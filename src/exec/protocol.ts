@@ -88,7 +88,7 @@ export interface FiringsRequest {
      * command, health), [1] the firing in progress.
      */
     readonly control: Int32Array;
-    /** Time each node of each firing (the runtime keeps node durations for its metrics). */
+    /** Time each node of the first firing: the runtime's metrics time a sample of the firings. */
     readonly timeNodes?: boolean;
   };
 }
@@ -118,8 +118,8 @@ export interface FiringsReply {
   readonly startedAt: Float64Array;
   readonly durations: Float64Array;
   /**
-   * With `timeNodes`: for firing k and plan node i, `nodeDurations[k * N + i]` ms (N nodes in the
-   * plan), NaN for a node that did not run.
+   * With `timeNodes`, when the first firing ran: for plan node i, `nodeDurations[i]` ms, NaN for
+   * a node that did not run.
    */
   readonly nodeDurations?: Float64Array;
   /** The worker's threadId. */

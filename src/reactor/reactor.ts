@@ -112,13 +112,20 @@ export interface ReactorHooks {
   /** Most boundaries a sequential queue holds. */
   readonly queueCapacity: number;
   /**
-   * True when something reads fire records (a `fire` listener, a feedback graph). Asked once
-   * per firing; when false (and no manual command waits), no record is built and no clock read.
+   * True when something reads every fire record (a `fire` listener, a feedback graph). Asked
+   * once per firing (once per batch); when neither this nor {@link sampling} holds (and no
+   * manual command waits), no record is built and no clock read.
    */
   observing(reactor: Reactor): boolean;
   /**
-   * Each graph's record, as soon as that graph finishes: every one while `observing`, and every
-   * failure (untimed when it was not observed: its end as `firedAt`, `durationMs` NaN).
+   * Whether this firing is timed for the metrics (a sample of the firings under load). Asked
+   * once per firing, before {@link starting}; once per batch, whose first firing is then timed.
+   */
+  sampling(reactor: Reactor): boolean;
+  /**
+   * Each graph's record, as soon as that graph finishes: every one while `observing` or
+   * `sampling`, and every failure (untimed when neither held: its end as `firedAt`, `durationMs`
+   * NaN).
    */
   recorded(reactor: Reactor, record: FireRecord): void;
   /** A firing ended (every graph finished); `ok` when every graph succeeded. */
@@ -143,9 +150,7 @@ export interface ReactorHooks {
    * batched firing runs as a whole in the worker, without a span per node.
    */
   batchable(reactor: Reactor): boolean;
-  /** Whether a batch of firings times each node, for {@link timed}. */
-  timesNodes(reactor: Reactor): boolean;
-  /** The node durations (ms, per plan node, NaN when it did not run) of one batched firing. */
+  /** The node durations (ms, per plan node, NaN when it did not run) of a batch's first firing, when sampled. */
   timed(reactor: Reactor, graph: ComputationGraph, nodeDurations: Float64Array): void;
 }
 
@@ -185,6 +190,10 @@ interface FiringBatch {
   done: number;
   /** `fireWith` replaced the cache meanwhile: the new cache stays, whatever ran. */
   replaced: boolean;
+  /** Every firing's record is read (asked once per batch). */
+  readonly observed: boolean;
+  /** Its first firing is timed, nodes included, for the metrics. */
+  readonly sampled: boolean;
 }
 
 export class Reactor {
@@ -547,7 +556,9 @@ export class Reactor {
     this.#pendingGraphs = graphs.length;
     this.#firingOk = true;
     this.#firstRecord = undefined;
-    this.#observed = this.#hooks.observing(this) || firing.resolve !== undefined;
+    // Sampling is asked first: it decides whether this firing's nodes are timed (see starting()).
+    const sampled = this.#hooks.sampling(this);
+    this.#observed = sampled || firing.resolve !== undefined || this.#hooks.observing(this);
     if (this.#observed) {
       this.#started = performance.now();
       // The clock every thread shares (a batch's firings are timed on it in their worker).
@@ -662,11 +673,13 @@ export class Reactor {
     const control = (this.#control ??= new Int32Array(new SharedArrayBuffer(8)));
     Atomics.store(control, 0, 0);
     const cursor = { ...before };
-    const batch: FiringBatch = { boundaries, before, cursor, done: 0, replaced: false };
+    const sampled = this.#hooks.sampling(this);
+    const observed = this.#hooks.observing(this);
+    const batch: FiringBatch = { boundaries, before, cursor, done: 0, replaced: false, observed, sampled };
     if (from === 0) this.#batch = batch;
     else this.#nextBatch = batch;
     this.#batchStarting = true;
-    const sent = binding.runFirings(before, boundaries, control, this.#batchListener, this.#hooks.timesNodes(this));
+    const sent = binding.runFirings(before, boundaries, control, this.#batchListener, sampled);
     this.#batchStarting = false;
     if (!sent) {
       if (from === 0) this.#batch = null;
@@ -702,9 +715,8 @@ export class Reactor {
     const batch = this.#batch!;
     const boundary = batch.boundaries[k]!;
     const ok = error === undefined;
-    // Asked per firing, as for a firing on this thread: the observer samples which are kept.
-    const observed = this.#hooks.observing(this);
-    if (observed && nodeDurations !== undefined) this.#hooks.timed(this, this.graphs[0]!, nodeDurations);
+    const sampled = batch.sampled && k === 0;
+    if (sampled && nodeDurations !== undefined) this.#hooks.timed(this, this.graphs[0]!, nodeDurations);
     this.graphRuns[0]!++;
     if (!ok) {
       this.failures++;
@@ -712,7 +724,7 @@ export class Reactor {
     }
     setOwn(batch.cursor, boundary.source, boundary.value);
     // Timed where it ran, so a failure is recorded like any observed firing.
-    if (observed || !ok) {
+    if (batch.observed || sampled || !ok) {
       const graph = this.graphs[0]!.name;
       const inputs = { ...batch.cursor };
       this.#hooks.recorded(

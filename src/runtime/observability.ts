@@ -243,8 +243,8 @@ export class RuntimeObserver {
    * firing is while the reactor fires less than about a thousand times a second; above that, the
    * sample thins so that about a thousand firings a second are timed, because reading the clock
    * costs as much as a whole firing of a small inline graph. Counts stay exact (the reactor keeps
-   * them); only the latency histograms and the fire history are sampled. With tracing, every
-   * firing is timed.
+   * them); only the latency histograms and the fire history are sampled. A batch of firings in a
+   * worker asks once, and its first firing is timed. With tracing, every firing is timed.
    */
   sample(reactor: Reactor): boolean {
     if (!this.#active) return (this.#sampled = false);

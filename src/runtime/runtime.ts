@@ -527,10 +527,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #reactorHooks(): ReactorHooks {
     return {
       queueCapacity: this.queueCapacity,
-      // The observer is asked first: it decides whether this firing is timed (see sample()).
-      observing: (reactor) => this.#observer.sample(reactor) || this.#feedback.size > 0 || this.#fireListeners > 0,
+      observing: () => this.#feedback.size > 0 || this.#fireListeners > 0,
+      sampling: (reactor) => this.#observer.sample(reactor),
       batchable: () => !this.#observer.tracing,
-      timesNodes: () => this.#observer.enabled,
       timed: (_reactor, graph, nodeDurations) => this.#observer.timed(graph, nodeDurations),
       recorded: (_reactor, record) => {
         this.#observer.recorded(record);
