@@ -1,5 +1,5 @@
 /**
- * Builds and runs two graphs: the seed's market-maker graph (routing), and a diamond of
+ * Builds and runs two graphs: the market-maker graph of Cloacina's API example (routing), and a diamond of
  * CPU-heavy nodes, inline and on the pool, printing results, the plan and timings.
  *
  *     npm run example:graphs [-- --limit 3000000]

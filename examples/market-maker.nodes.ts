@@ -1,5 +1,5 @@
 /**
- * Node functions of the seed's market-maker graph: `decision` routes to `signal_handler` when
+ * Node functions of the market-maker graph of Cloacina's API example: `decision` routes to `signal_handler` when
  * the combined signal clears the threshold, and to `audit_logger` otherwise.
  */
 

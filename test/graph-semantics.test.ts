@@ -383,7 +383,7 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
   });
 
   describe('plans, traces, modules', () => {
-    it('executes the seed market-maker graph (both branches)', async () => {
+    it('executes the market-maker graph of the API example (both branches)', async () => {
       const g = await buildGraph('market_maker', executor, {
         reactor: MarketMakerReactor,
         nodes: pathToFileURL(example('market-maker.nodes.js')),

@@ -1,7 +1,7 @@
 /**
  * The market-maker pipeline: a built-in event generator feeds three accumulators (a passthrough
  * of alpha ticks, a stream of order-book estimates on an in-process `memory` topic, a batch of
- * fills), a `when_any`/`latest` reactor fires the seed's market-maker graph on the worker pool,
+ * fills), a `when_any`/`latest` reactor fires the market-maker graph of Cloacina's API example on the worker pool,
  * and the runtime checkpoints to a local SQLite file. Prints a status line every second and a
  * summary at the end, also when stopped early with Ctrl-C or SIGTERM (the runtime drains,
  * delivers the last batch of fills, persists and closes before the process exits).

@@ -1,5 +1,5 @@
 /**
- * Node functions of the market-maker pipeline (`npm start`): the seed's graph, with the fills
+ * Node functions of the market-maker pipeline (`npm start`): the graph of Cloacina's API example, with the fills
  * summary from the batch accumulator as a third input of `decision`.
  *
  * Every event carries `at`, the epoch time (ms, sub-ms precision) it was generated, so the main
