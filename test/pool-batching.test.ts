@@ -8,9 +8,8 @@
  * leaves in one batch: the batches are deterministic. Units are warmed first, so the cost model
  * knows them light (only light units are batched).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  ComputationGraphBuilder,
   GraphExecutionError,
   NodePool,
   NodeTimeoutError,
@@ -21,36 +20,19 @@ import {
 } from 'cloaca';
 import { cells, changed, signal } from './support/cells.js';
 import { fixture, rejectionOf } from './support/executors.js';
+import { causeOf, usePools, warm } from './support/pools.js';
 
 const batchNodes = fixture('batch.nodes.mjs');
 const faultNodes = fixture('faults.nodes.mjs');
-const open: Array<{ close(): Promise<void> }> = [];
-
-afterEach(async () => {
-  for (const closable of open.splice(0).reverse()) await closable.close();
-});
+const harness = usePools();
 
 /** One thread, one task at a time: whatever waits behind a task in flight goes in the next batch. */
 function pool(options: NodePoolOptions = {}): NodePool {
-  const created = new NodePool({ threads: 1, concurrentTasksPerWorker: 1, ...options });
-  open.push(created);
-  return created;
+  return harness.pool({ threads: 1, concurrentTasksPerWorker: 1, ...options });
 }
 
-async function graph(name: string, on: NodePool, topology: Topology, nodes = batchNodes): Promise<ComputationGraph> {
-  const built = await new ComputationGraphBuilder(name, { nodes, graph: topology, pool: on }).build();
-  open.push(built);
-  return built;
-}
-
-/** Runs `g` until its units are measured light (the moving average forgets the first, slow calls). */
-async function warm(g: ComputationGraph, input: unknown): Promise<void> {
-  for (let i = 0; i < 30; i++) await g.execute(input);
-}
-
-function causeOf(error: unknown): unknown {
-  expect(error).toBeInstanceOf(GraphExecutionError);
-  return (error as GraphExecutionError).cause;
+function graph(name: string, on: NodePool, topology: Topology, nodes = batchNodes): Promise<ComputationGraph> {
+  return harness.graph(name, on, topology, nodes);
 }
 
 describe('batched dispatch', () => {

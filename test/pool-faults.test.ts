@@ -5,49 +5,21 @@
  * own. Faults are real: a node stuck in a synchronous loop past its limit, a node that calls
  * process.exit, mixed with many healthy light runs pipelined on the same workers.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ComputationGraphBuilder,
-  GraphExecutionError,
-  NodePool,
-  NodeTimeoutError,
-  WorkerExitError,
-  type ComputationGraph,
-  type Topology,
-} from 'cloaca';
+import { describe, expect, it } from 'vitest';
+import { NodePool, NodeTimeoutError, WorkerExitError, type ComputationGraph, type Topology } from 'cloaca';
 import { cells, changed, signal } from './support/cells.js';
 import { fixture, rejectionOf } from './support/executors.js';
+import { causeOf, usePools, warm } from './support/pools.js';
 
 const nodes = fixture('faults.nodes.mjs');
-const open: Array<{ close(): Promise<void> }> = [];
-
-afterEach(async () => {
-  for (const closable of open.splice(0).reverse()) await closable.close();
-});
+const harness = usePools();
 
 function pool(threads: number): NodePool {
-  const created = new NodePool({ threads, concurrentTasksPerWorker: 4 });
-  open.push(created);
-  return created;
+  return harness.pool({ threads, concurrentTasksPerWorker: 4 });
 }
 
-async function graph(name: string, on: NodePool, topology: Topology): Promise<ComputationGraph> {
-  const built = await new ComputationGraphBuilder(name, { nodes, graph: topology, pool: on }).build();
-  open.push(built);
-  return built;
-}
-
-/**
- * Runs a graph with `input` until the cost model's moving average has forgotten the first,
- * slow calls, so the unit counts as light and is pipelined beside others on one worker.
- */
-async function warm(g: ComputationGraph, input: unknown): Promise<void> {
-  for (let i = 0; i < 30; i++) await g.execute(input);
-}
-
-function causeOf(error: unknown): unknown {
-  expect(error).toBeInstanceOf(GraphExecutionError);
-  return (error as GraphExecutionError).cause;
+function graph(name: string, on: NodePool, topology: Topology): Promise<ComputationGraph> {
+  return harness.graph(name, on, topology, nodes);
 }
 
 describe('a worker replaced because of one run', () => {

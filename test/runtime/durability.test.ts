@@ -284,18 +284,23 @@ describe('saved state that no longer fits is never applied to the wrong thing', 
     await rt.shutdown();
   }
 
+  /** Saves a paused sequential reactor `name` on `source` holding a backlog of events 0..count-1. */
+  function saveBacklog(file: string, source: string, name: string, count: number) {
+    return save(
+      file,
+      async (rt) => void (await sequential(rt, { source, reactor: name })),
+      (rt) => {
+        rt.reactor(name).pause();
+        for (let v = 0; v < count; v++) rt.push(source, v);
+      },
+    );
+  }
+
   it("a renamed reactor's backlog fails start() naming it, and the file keeps it for the old registration", async () => {
     const file = join(tmp(), 'renamed.db');
     const source = unique('events');
     const old = unique('old');
-    await save(
-      file,
-      async (rt) => void (await sequential(rt, { source, reactor: old })),
-      (rt) => {
-        rt.reactor(old).pause();
-        for (let v = 0; v < 5; v++) rt.push(source, v);
-      },
-    );
+    await saveBacklog(file, source, old, 5);
     const renamed = runtime({ checkpoint: file });
     await sequential(renamed, { source, reactor: unique('new') });
     const error = await rejectionOf(renamed.start());
@@ -315,14 +320,7 @@ describe('saved state that no longer fits is never applied to the wrong thing', 
     const file = join(tmp(), 'set-aside.db');
     const source = unique('events');
     const old = unique('old');
-    await save(
-      file,
-      async (rt) => void (await sequential(rt, { source, reactor: old })),
-      (rt) => {
-        rt.reactor(old).pause();
-        for (let v = 0; v < 5; v++) rt.push(source, v);
-      },
-    );
+    await saveBacklog(file, source, old, 5);
     const renamed = runtime({ checkpoint: file, stateMismatch: 'set-aside' });
     const fresh = unique('new');
     await sequential(renamed, { source, reactor: fresh });
@@ -343,14 +341,7 @@ describe('saved state that no longer fits is never applied to the wrong thing', 
     const file = join(tmp(), 'strategy.db');
     const source = unique('events');
     const name = unique('r');
-    await save(
-      file,
-      async (rt) => void (await sequential(rt, { source, reactor: name })),
-      (rt) => {
-        rt.reactor(name).pause();
-        for (let v = 0; v < 10; v++) rt.push(source, v);
-      },
-    );
+    await saveBacklog(file, source, name, 10);
     const latest = runtime({ checkpoint: file });
     const R = reactor({ name, accumulators: [source] });
     latest.register(
@@ -367,14 +358,7 @@ describe('saved state that no longer fits is never applied to the wrong thing', 
     const file = join(tmp(), 'source.db');
     const name = unique('r');
     const before = unique('before');
-    await save(
-      file,
-      async (rt) => void (await sequential(rt, { source: before, reactor: name })),
-      (rt) => {
-        rt.reactor(name).pause();
-        for (let v = 0; v < 10; v++) rt.push(before, v);
-      },
-    );
+    await saveBacklog(file, before, name, 10);
     const rt = runtime({ checkpoint: file, stateMismatch: 'fail' });
     await sequential(rt, { source: unique('after'), reactor: name });
     const error = await rejectionOf(rt.start());
