@@ -182,10 +182,11 @@ interface FiringBatch {
   /** The cache before the batch's first boundary: what it goes back to if none of them fires. */
   readonly before: Record<string, unknown>;
   /**
-   * `before` with the boundaries reported so far applied: each firing's snapshot is made from it
-   * when it is reported, so nothing per firing is kept while the batch is in the worker.
+   * `before` with the first `applied` boundaries applied: a firing's snapshot is made from it
+   * when its record is reported, so nothing per firing is kept while the batch is in the worker.
    */
   readonly cursor: Record<string, unknown>;
+  applied: number;
   /** Firings that have ended. */
   done: number;
   /** `fireWith` replaced the cache meanwhile: the new cache stays, whatever ran. */
@@ -675,7 +676,7 @@ export class Reactor {
     const cursor = { ...before };
     const sampled = this.#hooks.sampling(this);
     const observed = this.#hooks.observing(this);
-    const batch: FiringBatch = { boundaries, before, cursor, done: 0, replaced: false, observed, sampled };
+    const batch: FiringBatch = { boundaries, before, cursor, applied: 0, done: 0, replaced: false, observed, sampled };
     if (from === 0) this.#batch = batch;
     else this.#nextBatch = batch;
     this.#batchStarting = true;
@@ -722,10 +723,13 @@ export class Reactor {
       this.failures++;
       this.graphFailures[0]!++;
     }
-    setOwn(batch.cursor, boundary.source, boundary.value);
     // Timed where it ran, so a failure is recorded like any observed firing.
     if (batch.observed || sampled || !ok) {
       const graph = this.graphs[0]!.name;
+      // The cursor catches up only when a record needs it: nothing per firing otherwise.
+      for (; batch.applied <= k; batch.applied++) {
+        setOwn(batch.cursor, batch.boundaries[batch.applied]!.source, batch.boundaries[batch.applied]!.value);
+      }
       const inputs = { ...batch.cursor };
       this.#hooks.recorded(
         this,

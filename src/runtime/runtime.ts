@@ -182,7 +182,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #idleWaiters: Array<() => void> = [];
   #idleCheckScheduled = false;
   #hostPushes = 0;
-  #fireListeners = 0;
   #pushed = 0;
   #refused = 0;
 
@@ -192,14 +191,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   constructor(options: RuntimeOptions = {}) {
     super();
-    // Asked on every firing: kept as a field rather than read from the emitter each time.
-    const emitter = this as EventEmitter;
-    emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'fire') this.#fireListeners++;
-    });
-    emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'fire') this.#fireListeners--;
-    });
     requireOptionsObject('Runtime', options);
     rejectUnknownKeys('Runtime', options, kOptionKeys);
     const { threads = availableParallelism(), queueCapacity = kDefaultQueueCapacity } = options;
@@ -527,13 +518,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #reactorHooks(): ReactorHooks {
     return {
       queueCapacity: this.queueCapacity,
-      observing: () => this.#feedback.size > 0 || this.#fireListeners > 0,
+      observing: () => this.#feedback.size > 0 || this.listenerCount('fire') > 0,
       sampling: (reactor) => this.#observer.sample(reactor),
       batchable: () => !this.#observer.tracing,
       timed: (_reactor, graph, nodeDurations) => this.#observer.timed(graph, nodeDurations),
       recorded: (_reactor, record) => {
         this.#observer.recorded(record);
-        if (this.#fireListeners > 0) this.#notify('fire', record);
+        if (this.listenerCount('fire') > 0) this.#notify('fire', record);
         const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
         if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
           feedback.target.writeFeedback!(record.outputs[feedback.terminal]);
