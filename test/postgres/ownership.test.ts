@@ -108,6 +108,18 @@ describeWithPostgres('PostgreSQL ownership of a runtime id', () => {
     await expect(commits(standby)).resolves.toBe(true);
   });
 
+  it('stops a waiting standby when it is closed', async () => {
+    const id = freshId();
+    await owner(id).acquire();
+    const standby = owner(id, { standby: true });
+    const waiting = standby.acquire().catch((error: unknown) => error);
+    await standby.close();
+    const error = await waiting;
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as CheckpointError).path).toBe(id);
+    expect(standby.owned).toBe(false);
+  });
+
   it('reports the loss at once when the server terminates the owner session, and never commits on it', async () => {
     const id = freshId();
     const first = owner(id, { heartbeatInterval: 60_000, heartbeatTimeout: 120_000 });

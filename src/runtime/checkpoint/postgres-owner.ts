@@ -153,11 +153,23 @@ export class PostgresOwner {
     if (this.#state === 'closed') throw this.#closedError();
     this.#state = 'acquiring';
     try {
+      // A waiting standby keeps its connection from one try to the next, and makes a new one
+      // only when the old one broke (the server went away meanwhile).
+      let client: Client | undefined;
       for (;;) {
-        const client = await this.#connect();
-        if (client !== undefined && (await this.#tryLock(client))) {
-          await this.#claim(client);
-          return;
+        client ??= await this.#connect();
+        // Held here so that close() ends it, also while a try is in flight.
+        this.#client = client;
+        if (client !== undefined) {
+          const locked = await this.#tryLock(client);
+          if (locked === true) {
+            await this.#claim(client);
+            return;
+          }
+          if (locked === undefined) {
+            await client.end().catch(() => {});
+            client = undefined;
+          }
         }
         if (!this.#options.standby) {
           throw new CheckpointError(
@@ -240,23 +252,17 @@ export class PostgresOwner {
     }
   }
 
-  /** One try for the lock; ends the connection unless it got the lock. */
-  async #tryLock(client: Client): Promise<boolean> {
+  /** One try for the lock: whether it got it, or undefined when a standby's connection broke. */
+  async #tryLock(client: Client): Promise<boolean | undefined> {
     try {
       const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1, $2) as locked', [
         ...this.#keys,
       ]);
-      if (rows[0]?.locked === true && !this.#isClosed()) {
-        this.#client = client;
-        return true;
-      }
+      return rows[0]?.locked === true && !this.#isClosed();
     } catch (error) {
-      if (!this.#options.standby) {
-        throw new CheckpointError(this.id, [], `cannot take the lock of checkpoint '${this.id}'`, { cause: error });
-      }
+      if (this.#options.standby) return undefined;
+      throw new CheckpointError(this.id, [], `cannot take the lock of checkpoint '${this.id}'`, { cause: error });
     }
-    await client.end().catch(() => {});
-    return false;
   }
 
   /** With the lock taken: the session's keepalive settings, the owners row, the loss watch. */
