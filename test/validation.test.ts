@@ -199,11 +199,16 @@ describe('reactor declarations', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(ConfigurationError);
-    const e = error as ConfigurationError;
-    expect(e.code).toBe('CLOACA_ERR_CONFIGURATION');
+    expect(error).toBeInstanceOf(TopologyError);
+    const e = error as TopologyError;
+    expect(e.code).toBe('CLOACA_ERR_TOPOLOGY');
     expect(e.message).toContain(detail);
-    expect(e.component).toBe((options as ReactorOptions).name === '' ? 'reactor' : "reactor 'r'");
+    expect(e.graph).toBe((options as ReactorOptions).name === '' ? '' : 'r');
+    expect(e.nodes).toEqual([]);
+    expect(e.cause).toBeInstanceOf(ConfigurationError);
+    expect((e.cause as ConfigurationError).component).toBe(
+      (options as ReactorOptions).name === '' ? 'reactor' : "reactor 'r'",
+    );
     if ((options as ReactorOptions).name !== '') expect(e.message).toContain("reactor 'r'");
   });
 
@@ -216,7 +221,7 @@ describe('reactor declarations', () => {
     });
     expectNames(error, 'with_bad_reactor', []);
     expect(error.message).toContain(detail);
-    expect(error.cause).toBeInstanceOf(ConfigurationError);
+    expect(error.cause).toBeInstanceOf(TopologyError);
   });
 
   it('build() rejects a reactor that is not a reactor at all', async () => {

@@ -12,7 +12,7 @@
  * shape (validated then, with the same errors).
  */
 import { describe } from './describe.js';
-import { ConfigurationError, InvalidArgumentError } from './errors.js';
+import { ConfigurationError, InvalidArgumentError, TopologyError } from './errors.js';
 import { rejectUnknownKeys, requireOneOf, requireOptionsObject } from './options.js';
 
 /** When a reactor fires: on any new source value, or once every source has delivered. */
@@ -60,7 +60,7 @@ const kStrategies: readonly InputStrategy[] = Object.values(InputStrategy);
 const kOptionKeys = ['name', 'accumulators', 'mode', 'strategy'];
 
 /**
- * Declares a reactor. Throws {@link ConfigurationError} for an empty name, an empty or duplicated
+ * Declares a reactor. Throws {@link TopologyError} (its `cause` the ConfigurationError of the check) for an empty name, an empty or duplicated
  * accumulator list, or an unknown mode or strategy.
  *
  * @example
@@ -105,7 +105,7 @@ export function isReactorLike(value: unknown): value is ReactorLike {
 }
 
 /**
- * Resolves anything reactor-like to its validated declaration; throws {@link ConfigurationError}
+ * Resolves anything reactor-like to its validated declaration; throws {@link TopologyError}
  * for bad options and {@link InvalidArgumentError} for something that is not a reactor at all.
  */
 export function toReactorDeclaration(value: unknown): ReactorDeclaration {
@@ -122,7 +122,21 @@ export function toReactorDeclaration(value: unknown): ReactorDeclaration {
   );
 }
 
+/**
+ * A bad reactor declaration is a topology fault, like a bad graph. The shared option checks throw
+ * ConfigurationError; their message is kept and the error re-typed here, where declarations enter.
+ */
 function validateReactorOptions(options: ReactorOptions): ReactorDeclaration {
+  try {
+    return checkReactorOptions(options);
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    const name = (options as { name?: unknown } | null)?.name;
+    throw new TopologyError(typeof name === 'string' ? name : '', [], error.message, { cause: error });
+  }
+}
+
+function checkReactorOptions(options: ReactorOptions): ReactorDeclaration {
   requireOptionsObject('reactor', options);
   const { name, accumulators, mode = 'when_any', strategy = 'latest' } = options;
   if (typeof name !== 'string' || name.trim() === '') {
