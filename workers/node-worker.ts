@@ -37,7 +37,10 @@ import type {
 import { runUnit, type UnitRunner } from '../src/exec/unit-loop.js';
 import { kUnitTableKey, UnitTableWriter } from '../src/exec/unit-table.js';
 import type { NodeFunction } from '../src/model/topology.js';
-import { copyValue, inspectValue, isPrimitive, restoreValue, ValueFault, ValueSink } from '../src/model/values.js';
+import { isPrimitive } from '../src/model/own-properties.js';
+import { ValueFault } from '../src/model/value-fault.js';
+import { ValueSink } from '../src/model/value-sink.js';
+import { copyValue, inspectValue, restoreValue } from '../src/model/values.js';
 import { runInTrace } from '../src/exec/run-observer.js';
 
 const modules = new Map<string, Map<string, NodeFunction> | Promise<Map<string, NodeFunction>>>();

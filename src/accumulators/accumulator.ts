@@ -6,7 +6,7 @@
 import { describe } from '../model/describe.js';
 import { AccumulatorError, ConfigurationError, StateError } from '../model/errors.js';
 import { AccumulatorHealth } from '../model/health.js';
-import { isThenable } from '../model/values.js';
+import { isThenable } from '../model/own-properties.js';
 import type { StreamBackendFactory } from './stream-backend.js';
 
 /** The accumulator kinds. */

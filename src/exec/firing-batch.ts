@@ -14,7 +14,8 @@
 import { performance } from 'node:perf_hooks';
 import { ExecutorClosedError, WorkerExitError, type Culprit } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
-import { restoreValue, type ValueExtras } from '../model/values.js';
+import type { ValueExtras } from '../model/value-sink.js';
+import { restoreValue } from '../model/values.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import { nextRunSeq, nodeFailure } from './graph-run.js';
 import type { PoolUnit } from './node-pool.js';

@@ -9,7 +9,7 @@
  */
 import type { BroadcastChannel } from 'node:worker_threads';
 import type { Endpoint } from 'comlink';
-import type { ValueExtras } from '../model/values.js';
+import type { ValueExtras } from '../model/value-sink.js';
 
 /** The key in Piscina's `workerData` that carries the channel base name. */
 export const kHostChannelKey = 'cloacaHostChannel';

@@ -9,7 +9,8 @@
 import { BroadcastChannel, isMainThread, threadId, workerData } from 'node:worker_threads';
 import { wrap, type Remote } from 'comlink';
 import { StateError } from '../model/errors.js';
-import { inspectValue, ValueSink } from '../model/values.js';
+import { ValueSink } from '../model/value-sink.js';
+import { inspectValue } from '../model/values.js';
 import {
   channelEndpoint,
   helloChannel,

@@ -4,6 +4,6 @@
  * modules of this layer that check or copy values.
  */
 import { types } from 'node:util';
-import { installValueProbes } from '../model/values.js';
+import { installValueProbes } from '../model/value-kinds.js';
 
 installValueProbes({ isProxy: types.isProxy });

@@ -6,7 +6,10 @@
  */
 import { ExecutorClosedError, type Culprit } from '../model/errors.js';
 import { planToText, type GraphPlan } from '../model/plan.js';
-import { inputRoot, inspectValue, isPrimitive, restoreValue, ValueFault, ValueSink } from '../model/values.js';
+import { isPrimitive } from '../model/own-properties.js';
+import { ValueFault } from '../model/value-fault.js';
+import { ValueSink } from '../model/value-sink.js';
+import { inputRoot, inspectValue, restoreValue } from '../model/values.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
@@ -14,7 +17,7 @@ import { PooledFirings, type FiringsGraph, type FiringsListener } from './firing
 import type { NodePool, PoolUnit } from './node-pool.js';
 import './platform.js';
 import type { UnitReply, UnitRequest } from './protocol.js';
-import type { ValueExtras } from '../model/values.js';
+import type { ValueExtras } from '../model/value-sink.js';
 
 /** Most firings one batch of firings carries. */
 const kMaxFirings = 256;

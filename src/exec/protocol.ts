@@ -4,7 +4,7 @@
  * (20 more bytes per message next to a 25-50 µs round trip).
  */
 import type { ErrorEnvelope } from './error-envelope.js';
-import type { ValueExtras } from '../model/values.js';
+import type { ValueExtras } from '../model/value-sink.js';
 
 /** Run a ready unit: call `nodes[0](...args)`, then each next function with the previous result. */
 export interface UnitRequest {

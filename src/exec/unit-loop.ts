@@ -9,7 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { NodeFunction } from '../model/topology.js';
-import { isThenable, ValueFault } from '../model/values.js';
+import { isThenable } from '../model/own-properties.js';
+import { ValueFault } from '../model/value-fault.js';
 
 /** What runs the unit's nodes for one executor; `U` is its per-unit context, `R` its outcome. */
 export interface UnitRunner<U, R> {

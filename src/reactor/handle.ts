@@ -2,7 +2,8 @@
  * `runtime.reactor(name)`: the commands a user has over one reactor.
  */
 import { InvalidArgumentError } from '../model/errors.js';
-import { copyValue, inputRoot, ValueFault } from '../model/values.js';
+import { ValueFault } from '../model/value-fault.js';
+import { copyValue, inputRoot } from '../model/values.js';
 import type { FireRecord, Reactor, ReactorState } from './reactor.js';
 
 export class ReactorHandle {

@@ -47,7 +47,7 @@ import type { PoolBinding } from '../graph/pool-binding.js';
 import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';
-import { setOwn } from '../model/values.js';
+import { setOwn } from '../model/own-properties.js';
 import { BoundaryQueue, type QueuedBoundary } from './boundary-queue.js';
 
 export type { QueuedBoundary } from './boundary-queue.js';

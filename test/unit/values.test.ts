@@ -7,8 +7,11 @@
  * rules refuse are refused by both with the same path and type.
  */
 import { describe, expect, it } from 'vitest';
-import '../src/exec/platform.js';
-import { copyValue, inspectValue, kMaxDepth, restoreValue, ValueFault, ValueSink } from '../src/model/values.js';
+import '../../src/exec/platform.js';
+import { ValueFault } from '../../src/model/value-fault.js';
+import { ValueSink } from '../../src/model/value-sink.js';
+import { kMaxDepth } from '../../src/model/value-walker.js';
+import { copyValue, inspectValue, restoreValue } from '../../src/model/values.js';
 
 /** What a reader on another thread gets. */
 function acrossThreads(value: unknown): unknown {
