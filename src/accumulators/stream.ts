@@ -10,7 +10,8 @@
  * (doubling, capped at 60 s); when the fifth retry fails too it is marked `disconnected` for good
  * (its reactors go `degraded`). A receive that succeeds resets the count: a backend that
  * connects but cannot read still runs out of retries. A factory that throws a
- * ConfigurationError is not retried. `runtime.push` delivers an event as if it had been received.
+ * ConfigurationError is not retried, nor is a backend whose `receive()` answers something other than
+ * an array of messages. `runtime.push` delivers an event as if it had been received.
  */
 import { AccumulatorError, ConfigurationError } from '../model/errors.js';
 import { describe } from '../model/describe.js';
@@ -201,6 +202,7 @@ export class StreamAccumulator extends Accumulator {
         this.#acks!.flush();
         const batch = await this.#backend.receive();
         if (batch === undefined || this.#stopped) break; // closed
+        if (!Array.isArray(batch)) throw this.#notABatch(batch);
         this.#consecutiveFailures = 0;
         this.#batch = batch;
         this.#next = 0;
@@ -287,6 +289,18 @@ export class StreamAccumulator extends Accumulator {
         error,
       );
     }
+  }
+
+  /**
+   * A backend whose `receive()` answers something other than a batch is broken, not failing:
+   * reading on would deliver nothing and say nothing, so it is refused for good.
+   */
+  #notABatch(received: unknown): ConfigurationError {
+    return new ConfigurationError(
+      this.name,
+      received,
+      `receive() must resolve to an array of messages (or undefined once closed), got ${describe(received)}`,
+    );
   }
 
   /** Counts a backend failure; waits out the backoff and returns true to retry, false when giving up. */

@@ -171,6 +171,41 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(connects).toBe(3);
     });
 
+    it('a backend whose receive() answers no batch is reported, naming the accumulator and the backend type, and disconnected', async () => {
+      const type = unique('shapeless');
+      const s = unique('s');
+      let receives = 0;
+      const { rt, name, health, errors, log } = await setup(
+        { name: s, type, topic: 't' },
+        {
+          register: (rt) =>
+            rt.registerStreamBackend(type, () => ({
+              receive: async () => {
+                receives++;
+                return { position: 0, value: 'one message, not a batch' } as never;
+              },
+              ack: () => {},
+              close: () => {},
+            })),
+        },
+      );
+      await rt.start();
+      await health.reach(s, 'disconnected');
+      expect(health.of(name)).toContain('degraded');
+      expect(receives).toBe(1);
+      expect(errors).toHaveLength(1);
+      const error = errors[0] as AccumulatorError;
+      expect(error).toBeInstanceOf(AccumulatorError);
+      expect(error.accumulator).toBe(s);
+      expect(error.message).toContain(`accumulator '${s}'`);
+      expect(error.message).toContain(`stream backend '${type}'`);
+      expect(error.message).toContain('receive() must resolve to an array of messages');
+      expect(error.message).toContain('giving up');
+      expect((error.cause as { code?: string }).code).toBe('CLOACA_ERR_CONFIGURATION');
+      expect(rt.stats().accumulators[s]!.health).toBe('disconnected');
+      expect(log.records).toHaveLength(0);
+    });
+
     it('a success resets the count of consecutive failures', async () => {
       const type = unique('flaky');
       const s = unique('s');
