@@ -7,7 +7,7 @@
  * What each firing becomes is told to a {@link FiringsListener}, in order: its outcome, then,
  * once, how many ran. Firings that did not run (stopped by the reactor, or never started because
  * their worker went away first) are the reactor's to fire again. When the worker dies during the
- * batch (contract 5): the firing in progress fails with the pool's verdict (`WorkerExitError`,
+ * batch, the firing in progress fails with the pool's verdict (`WorkerExitError`,
  * naming the culprit); firings that had already ended there fail too, as units that had started
  * on that worker, since their outcomes went with it; firings after it had not started.
  */

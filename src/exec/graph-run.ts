@@ -3,7 +3,7 @@
  * executor as soon as every in-edge of its head has resolved, so a slow node holds back only its
  * own descendants.
  *
- * Edge rules (contract 3): an in-edge is live when its upstream ran and, for a routing edge,
+ * Edge rules: an in-edge is live when its upstream ran and, for a routing edge,
  * chose that edge's variant. A node whose in-edges have all resolved runs if at least one is
  * live and is skipped otherwise; a skipped node resolves its own out-edges as dead. Dead edges
  * pass `undefined` in their argument position. The first failure rejects the run at once; units

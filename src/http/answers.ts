@@ -1,5 +1,5 @@
 /**
- * The JSON shapes of the REST answers (contract section 9): snake_case field names, the way
+ * The JSON shapes of the REST answers: snake_case field names, the way
  * the reference server writes them; times are Unix epoch milliseconds, null when never.
  */
 import type { FireRecord } from '../reactor/reactor.js';

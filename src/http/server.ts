@@ -1,5 +1,5 @@
 /**
- * `serve(runtime, options)`: the ops server of a runtime (contract section 9).
+ * `serve(runtime, options)`: the ops server of a runtime.
  *
  * Built on `node:http` and `ws` (no dependencies of its own). Measured on a 2-core machine,
  * fastify 5 with `@fastify/websocket` answered at the same rates (25-28k GET/s, 23-27k POST/s,
@@ -103,7 +103,7 @@ interface Route {
 }
 
 /**
- * Serves `runtime`'s ops surface over HTTP and WebSocket (contract section 9) until `close()`.
+ * Serves `runtime`'s ops surface over HTTP and WebSocket until `close()`.
  * The runtime may be started before or after; the server keeps answering after
  * `runtime.shutdown()` (`/ready` then says why it is not ready).
  *

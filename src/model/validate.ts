@@ -1,5 +1,5 @@
 /**
- * Build-time validation of a topology dict (contract 2.2). Every failure is a TopologyError that
+ * Build-time validation of a topology dict. Every failure is a TopologyError that
  * names the graph and the node(s) at fault. Where the reference system ignores a mistake silently
  * (unknown keys, unknown targets, cycles, `next` beside `routes`), this package rejects it.
  */
