@@ -10,4 +10,5 @@
  * await ops.close();
  */
 export { serve } from './http/server.js';
-export type { ServeOptions, OpsServer } from './http/server.js';
+export type { OpsServer } from './http/server.js';
+export type { ServeOptions } from './http/serve-options.js';
