@@ -1,5 +1,5 @@
 /**
- * The layer rule of cloaca's source, checked by `npm run lint:layers` (part of `npm test`).
+ * The layer rule of cloaca's source, checked by `npm run lint` (part of `npm test`).
  *
  *   entry points   src/index.ts, src/worker.ts, src/http.ts   (import anything)
  *   http           src/http/          -> runtime and below
