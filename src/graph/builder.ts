@@ -15,7 +15,7 @@ import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
 import { toReactorDeclaration, type ReactorDeclaration, type ReactorLike } from '../model/reactor-declaration.js';
 import { ComputationGraph, type GraphFeedback } from './computation-graph.js';
 import { compilePlan } from '../model/plan.js';
-import { PoolBinding } from './pool-binding.js';
+import { PoolBinding } from '../exec/pool-binding.js';
 import type { NodeFunction, NormalizedNode, Topology } from '../model/topology.js';
 import type { GraphInput, GraphOutputs } from '../model/graph-types.js';
 import { validateTopology } from '../model/validate.js';
