@@ -50,10 +50,8 @@
  *   nothing here: 14.9k vs 15.0k back-to-back round trips/s, 87k vs 85k with 64 in flight.
  * - `recordTiming: false`: the pool's own histograms cost on every task; runs are timed here.
  */
-import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { ExecutorClosedError, NodeTimeoutError, WorkerExitError, type Culprit } from '../model/errors.js';
-import { rejectUnknownKeys, requireOneOf, requireOptionsObject, requirePositiveInteger } from '../model/options.js';
 import type {
   BatchReply,
   BatchRequest,
@@ -64,33 +62,10 @@ import type {
   UnitReply,
   UnitRequest,
 } from './protocol.js';
+import { resolveNodePoolOptions, type NodePoolOptions } from './node-pool-options.js';
 import { ReadyQueue } from './ready-queue.js';
 import { kHostChannelKey } from './host-channel.js';
 import { kUnitTableKey, sharedNow, UnitTable } from './unit-table.js';
-
-/** Options of a {@link NodePool}. */
-export interface NodePoolOptions {
-  /** Worker threads; default `os.availableParallelism()`. */
-  readonly threads?: number;
-  /** Units a worker may hold at once when they are light or async; default 4. */
-  readonly concurrentTasksPerWorker?: number;
-  /** Piscina's `atomics` mode; default `'disabled'` (see the module comment). */
-  readonly atomics?: 'sync' | 'async' | 'disabled';
-  /**
-   * Most light units sent to a worker in one message when several wait (see the module comment);
-   * 1 sends every unit on its own.
-   * @default 32
-   */
-  readonly batchSize?: number;
-  /** Memory limits per worker; a worker that exceeds them dies and is replaced. */
-  readonly resourceLimits?: {
-    readonly maxOldGenerationSizeMb?: number;
-    readonly maxYoungGenerationSizeMb?: number;
-    readonly stackSizeMb?: number;
-  };
-  /** @internal Set by a Runtime: the channel its workers reach it on (`host` of `cloaca/worker`). */
-  readonly hostChannel?: string;
-}
 
 /** A ready unit as the pool runs it (made by the pool executor). */
 export interface PoolUnit {
@@ -151,15 +126,6 @@ interface Death {
   readonly detail: string;
 }
 
-const kPoolOptionKeys = [
-  'threads',
-  'concurrentTasksPerWorker',
-  'atomics',
-  'batchSize',
-  'resourceLimits',
-  'hostChannel',
-];
-
 const kWorkerFile = new URL('../../workers/node-worker.js', import.meta.url);
 
 /** A unit whose workers keep dying before it starts is failed after this many dispatches. */
@@ -213,7 +179,8 @@ export class NodePool {
   #pumpQueued = false;
 
   constructor(options: NodePoolOptions = {}) {
-    const { threads, concurrentTasksPerWorker, atomics, batchSize } = NodePool.checkOptions(options);
+    const { threads, concurrentTasksPerWorker, atomics, batchSize, resourceLimits, hostChannel } =
+      resolveNodePoolOptions(options);
     this.threads = threads;
     this.#capacity = threads * concurrentTasksPerWorker;
     this.#batchSize = batchSize;
@@ -224,7 +191,7 @@ export class NodePool {
     this.#tokens = new Array<number>(this.#unitCapacity).fill(0);
     this.#late = new Uint8Array(this.#unitCapacity);
     const workerData: Record<string, unknown> = { [kUnitTableKey]: this.#table.buffer };
-    if (options.hostChannel) workerData[kHostChannelKey] = options.hostChannel;
+    if (hostChannel) workerData[kHostChannelKey] = hostChannel;
     this.#piscina = new Piscina({
       filename: kWorkerFile.href,
       minThreads: threads,
@@ -234,7 +201,7 @@ export class NodePool {
       atomics,
       recordTiming: false,
       workerData,
-      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      ...(resourceLimits ? { resourceLimits } : {}),
     });
     // Without a listener, a worker error outside any task (a failed bootstrap, a crash while
     // idle) would be re-thrown by the EventEmitter and take the main process down.
@@ -248,31 +215,6 @@ export class NodePool {
     // the tasks Piscina fails (it does so right after this event), so a death they name is the
     // one those tasks recorded.
     this.#piscina.on('workerDestroy', () => setImmediate(() => this.#orphaned()));
-  }
-
-  /**
-   * @internal Validates pool options without starting a thread (a graph checks its `pool` option at build
-   * time and creates the pool on first execution). Throws ConfigurationError.
-   */
-  static checkOptions(options: NodePoolOptions): {
-    threads: number;
-    concurrentTasksPerWorker: number;
-    atomics: 'sync' | 'async' | 'disabled';
-    batchSize: number;
-  } {
-    requireOptionsObject('NodePool', options);
-    rejectUnknownKeys('NodePool', options, kPoolOptionKeys);
-    const {
-      threads = availableParallelism(),
-      concurrentTasksPerWorker = 4,
-      atomics = 'disabled',
-      batchSize = 32,
-    } = options;
-    requirePositiveInteger('NodePool', 'threads', threads);
-    requirePositiveInteger('NodePool', 'concurrentTasksPerWorker', concurrentTasksPerWorker);
-    requireOneOf('NodePool', 'atomics mode', atomics, ['sync', 'async', 'disabled'] as const);
-    requirePositiveInteger('NodePool', 'batchSize', batchSize);
-    return { threads, concurrentTasksPerWorker, atomics, batchSize };
   }
 
   /** Current counters. */

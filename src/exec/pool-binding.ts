@@ -16,7 +16,8 @@
 import { leaseDefaultPool, type PoolLease } from './default-pool.js';
 import type { Executor, ReadyUnit } from './executor.js';
 import type { FiringsListener } from './firing-batch.js';
-import { NodePool, type NodePoolOptions } from './node-pool.js';
+import { NodePool } from './node-pool.js';
+import { resolveNodePoolOptions, type NodePoolOptions } from './node-pool-options.js';
 import { PoolExecutor } from './pool-executor.js';
 import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
@@ -54,7 +55,7 @@ export class PoolBinding implements Executor {
     const option = this.#option;
     if (this.#lease !== null) return this.#lease.pool.threads;
     if (option instanceof NodePool) return option.threads;
-    return NodePool.checkOptions(option ?? {}).threads;
+    return resolveNodePoolOptions(option ?? {}).threads;
   }
 
   /** The pool the graph runs on now, or null while unbound. */

@@ -11,7 +11,8 @@ import { CostModel } from '../exec/cost-model.js';
 import { ExecutorKind } from '../exec/executor.js';
 import { InlineExecutor } from '../exec/inline-executor.js';
 import { importNodeModule, nodeFunctions } from '../exec/module-loader.js';
-import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
+import { NodePool } from '../exec/node-pool.js';
+import { resolveNodePoolOptions, type NodePoolOptions } from '../exec/node-pool-options.js';
 import { toReactorDeclaration, type ReactorDeclaration, type ReactorLike } from '../model/reactor-declaration.js';
 import { ComputationGraph, type GraphFeedback } from './computation-graph.js';
 import { compilePlan } from '../model/plan.js';
@@ -181,7 +182,7 @@ export class ComputationGraphBuilder<N = Readonly<Record<string, NodeFunction>>,
 
     if (options.pool !== undefined && !(options.pool instanceof NodePool)) {
       try {
-        NodePool.checkOptions(options.pool);
+        resolveNodePoolOptions(options.pool);
       } catch (error) {
         fail((error as Error).message, error);
       }
