@@ -7,7 +7,7 @@
  * What each firing becomes is told to a {@link FiringsListener}, in order: its outcome, then,
  * once, how many ran. Firings that did not run (stopped by the reactor, or never started because
  * their worker went away first) are the reactor's to fire again. When the worker dies during the
- * batch, the firing in progress fails with the pool's verdict (`WorkerExitError`,
+ * batch: the firing in progress fails with the pool's verdict (`WorkerExitError`,
  * naming the culprit); firings that had already ended there fail too, as units that had started
  * on that worker, since their outcomes went with it; firings after it had not started.
  */
@@ -18,7 +18,7 @@ import type { ValueExtras } from '../model/value-sink.js';
 import { restoreValue } from '../model/values.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import { nextRunSeq, nodeFailure } from './graph-run.js';
-import type { PoolUnit } from './node-pool.js';
+import type { PoolUnit } from './pool-unit.js';
 import type { FiringsReply, FiringsRequest } from './protocol.js';
 
 /** A batch's inputs: the cache before its first firing, and one boundary per firing, in order. */

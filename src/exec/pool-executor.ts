@@ -14,7 +14,8 @@ import type { CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
 import { PooledFirings, type FiringsGraph, type FiringsListener } from './firing-batch.js';
-import type { NodePool, PoolUnit } from './node-pool.js';
+import type { NodePool } from './node-pool.js';
+import type { PoolUnit } from './pool-unit.js';
 import './platform.js';
 import type { UnitReply, UnitRequest } from './protocol.js';
 import type { ValueExtras } from '../model/value-sink.js';
@@ -29,6 +30,7 @@ const kFiringBudgetMs = 1;
 /** Smoothing of the firing cost's moving average: the newest batch's firings weigh this much. */
 const kFiringAlpha = 0.2;
 
+/** Runs one graph's units, and batches of its firings, on a pool it does not own. */
 export class PoolExecutor implements Executor, FiringsGraph {
   readonly kind = 'pool' as const;
   readonly pool: NodePool;
@@ -36,8 +38,8 @@ export class PoolExecutor implements Executor, FiringsGraph {
   readonly href: string;
   readonly #plan: GraphPlan;
   readonly #costs: CostModel;
-  /** Export names per unit, head first; shared by every request of that unit. */
-  readonly #names: ReadonlyArray<readonly string[]>;
+  /** What this graph's units need to make their requests and read their replies. */
+  readonly #units: UnitGraph;
   /** Per node, the path root of each cache input (`inputs.alpha`), for refusals. */
   readonly #inputRoots: ReadonlyArray<readonly string[]>;
   /** Whether two units of one run can ever be ready at once (ranks and cancel cells matter). */
@@ -55,7 +57,7 @@ export class PoolExecutor implements Executor, FiringsGraph {
     this.#costs = costs;
     this.pool = pool;
     this.href = href;
-    this.#names = plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name));
+    this.#units = { plan, href, names: plan.units.map((u) => u.nodes.map((i) => plan.nodes[i]!.name)) };
     this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
     this.#parallel = plan.maxWidth > 1;
     this.#timeLimited = plan.nodes.some((n) => n.timeoutMs !== undefined);
@@ -151,7 +153,7 @@ export class PoolExecutor implements Executor, FiringsGraph {
     this.pool.enqueue(
       new PooledUnit(
         ready,
-        this,
+        this.#units,
         extras,
         cancel,
         this.#parallel ? this.#costs.rank(unit) : 0,
@@ -164,52 +166,6 @@ export class PoolExecutor implements Executor, FiringsGraph {
   /** Later dispatches fail with ExecutorClosedError; the pool is left to its owner. */
   async close(): Promise<void> {
     this.#closed = true;
-  }
-
-  /** The request for `ready` in table slot `slot`. */
-  request(
-    ready: ReadyUnit,
-    extras: ValueExtras | undefined,
-    cancel: Int32Array | undefined,
-    slot: number,
-    token: number | undefined,
-  ): UnitRequest {
-    const nodes = this.#names[ready.unit.index]!;
-    const request: { -readonly [K in keyof UnitRequest]: UnitRequest[K] } = {
-      module: this.href,
-      nodes,
-      args: ready.args,
-      slot,
-    };
-    if (extras !== undefined) request.extras = extras;
-    if (cancel !== undefined) request.cancel = cancel;
-    const traceparent = ready.run.traceparent;
-    if (traceparent !== undefined) request.traceparent = traceparent;
-    if (token !== undefined) request.token = token;
-    return request;
-  }
-
-  culprit(ready: ReadyUnit, offset: number): Culprit {
-    return { graph: this.#plan.graph, node: this.#plan.nodes[ready.unit.nodes[offset]!]!.name };
-  }
-
-  timeoutOf(ready: ReadyUnit): number | undefined {
-    return this.#plan.nodes[ready.unit.head]!.timeoutMs;
-  }
-
-  settle(ready: ReadyUnit, reply: UnitReply): void {
-    if (reply.ok) {
-      if (reply.extras !== undefined) restoreValue(reply.extras);
-      ready.run.unitDone(ready, reply.value, reply.durations, reply.thread);
-    } else if ('error' in reply) {
-      if (reply.extras !== undefined) restoreValue(reply.extras);
-      ready.run.unitFailed(ready, reply.at, fromErrorEnvelope(reply.error));
-    } else if ('refused' in reply) {
-      const { path, valueType, detail, cause } = reply.refused;
-      const fault = new ValueFault(path, valueType, detail, cause === undefined ? undefined : fromErrorEnvelope(cause));
-      ready.run.unitFailed(ready, reply.at, fault.toError(this.culprit(ready, reply.at)));
-    }
-    // Otherwise the run had already failed and the worker stopped the chain: nothing to report.
   }
 
   /**
@@ -236,10 +192,19 @@ export class PoolExecutor implements Executor, FiringsGraph {
   }
 }
 
-/** A ready unit of this graph in the pool's queue. */
+/** What the units of one graph share. */
+interface UnitGraph {
+  readonly plan: GraphPlan;
+  /** The node module's URL. */
+  readonly href: string;
+  /** Export names per unit, head first; shared by every request of that unit. */
+  readonly names: ReadonlyArray<readonly string[]>;
+}
+
+/** A ready unit of a pool graph in the pool's queue: its request, and its reply turned into the run's callbacks. */
 class PooledUnit implements PoolUnit {
   readonly #ready: ReadyUnit;
-  readonly #executor: PoolExecutor;
+  readonly #graph: UnitGraph;
   readonly #extras: ValueExtras | undefined;
   readonly #cancel: Int32Array | undefined;
   readonly rank: number;
@@ -250,7 +215,7 @@ class PooledUnit implements PoolUnit {
 
   constructor(
     ready: ReadyUnit,
-    executor: PoolExecutor,
+    graph: UnitGraph,
     extras: ValueExtras | undefined,
     cancel: Int32Array | undefined,
     rank: number,
@@ -258,7 +223,7 @@ class PooledUnit implements PoolUnit {
     cost: number,
   ) {
     this.#ready = ready;
-    this.#executor = executor;
+    this.#graph = graph;
     this.#extras = extras;
     this.#cancel = cancel;
     this.rank = rank;
@@ -275,19 +240,44 @@ class PooledUnit implements PoolUnit {
   }
 
   get timeoutMs(): number | undefined {
-    return this.#executor.timeoutOf(this.#ready);
+    return this.#graph.plan.nodes[this.#ready.unit.head]!.timeoutMs;
   }
 
   request(slot: number, token?: number): UnitRequest {
-    return this.#executor.request(this.#ready, this.#extras, this.#cancel, slot, token);
+    const ready = this.#ready;
+    const request: { -readonly [K in keyof UnitRequest]: UnitRequest[K] } = {
+      module: this.#graph.href,
+      nodes: this.#graph.names[ready.unit.index]!,
+      args: ready.args,
+      slot,
+    };
+    if (this.#extras !== undefined) request.extras = this.#extras;
+    if (this.#cancel !== undefined) request.cancel = this.#cancel;
+    const traceparent = ready.run.traceparent;
+    if (traceparent !== undefined) request.traceparent = traceparent;
+    if (token !== undefined) request.token = token;
+    return request;
   }
 
   culprit(offset: number): Culprit {
-    return this.#executor.culprit(this.#ready, offset);
+    const { plan } = this.#graph;
+    return { graph: plan.graph, node: plan.nodes[this.#ready.unit.nodes[offset]!]!.name };
   }
 
   settle(reply: UnitReply): void {
-    this.#executor.settle(this.#ready, reply);
+    const ready = this.#ready;
+    if (reply.ok) {
+      if (reply.extras !== undefined) restoreValue(reply.extras);
+      ready.run.unitDone(ready, reply.value, reply.durations, reply.thread);
+    } else if ('error' in reply) {
+      if (reply.extras !== undefined) restoreValue(reply.extras);
+      ready.run.unitFailed(ready, reply.at, fromErrorEnvelope(reply.error));
+    } else if ('refused' in reply) {
+      const { path, valueType, detail, cause } = reply.refused;
+      const fault = new ValueFault(path, valueType, detail, cause === undefined ? undefined : fromErrorEnvelope(cause));
+      ready.run.unitFailed(ready, reply.at, fault.toError(this.culprit(reply.at)));
+    }
+    // Otherwise the run had already failed and the worker stopped the chain: nothing to report.
   }
 
   fail(offset: number, cause: unknown): void {

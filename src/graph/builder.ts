@@ -11,11 +11,12 @@ import { CostModel } from '../exec/cost-model.js';
 import { ExecutorKind } from '../exec/executor.js';
 import { InlineExecutor } from '../exec/inline-executor.js';
 import { importNodeModule, nodeFunctions } from '../exec/module-loader.js';
-import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
+import { NodePool } from '../exec/node-pool.js';
+import { resolveNodePoolOptions, type NodePoolOptions } from '../exec/node-pool-options.js';
 import { toReactorDeclaration, type ReactorDeclaration, type ReactorLike } from '../model/reactor-declaration.js';
 import { ComputationGraph, type GraphFeedback } from './computation-graph.js';
 import { compilePlan } from '../model/plan.js';
-import { PoolBinding } from './pool-binding.js';
+import { PoolBinding } from '../exec/pool-binding.js';
 import type { NodeFunction, NormalizedNode, Topology } from '../model/topology.js';
 import type { GraphInput, GraphOutputs } from '../model/graph-types.js';
 import { validateTopology } from '../model/validate.js';
@@ -181,7 +182,7 @@ export class ComputationGraphBuilder<N = Readonly<Record<string, NodeFunction>>,
 
     if (options.pool !== undefined && !(options.pool instanceof NodePool)) {
       try {
-        NodePool.checkOptions(options.pool);
+        resolveNodePoolOptions(options.pool);
       } catch (error) {
         fail((error as Error).message, error);
       }

@@ -15,7 +15,7 @@ import {
 import type { ExecuteArgs } from '../model/graph-types.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { GraphPlan } from '../model/plan.js';
-import { PoolBinding } from './pool-binding.js';
+import { PoolBinding } from '../exec/pool-binding.js';
 
 /** What the runtime needs of a graph and users do not: see {@link graphInternals}. */
 export interface GraphInternals {

@@ -43,7 +43,7 @@ import { performance } from 'node:perf_hooks';
 import type { FiringsListener } from '../exec/firing-batch.js';
 import type { GraphResult, RunCallback, RunOptions } from '../exec/graph-run.js';
 import { graphInternals, type ComputationGraph, type GraphInternals } from '../graph/computation-graph.js';
-import type { PoolBinding } from '../graph/pool-binding.js';
+import type { PoolBinding } from '../exec/pool-binding.js';
 import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, ReactionMode, type ReactorDeclaration } from '../model/reactor-declaration.js';

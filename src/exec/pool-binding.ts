@@ -13,16 +13,18 @@
  * first, so no thread outlives its use and each node module is imported once per worker of the
  * pool that runs it.
  */
-import { leaseDefaultPool, type PoolLease } from '../exec/default-pool.js';
-import type { Executor, ReadyUnit } from '../exec/executor.js';
-import type { FiringsListener } from '../exec/firing-batch.js';
-import { NodePool, type NodePoolOptions } from '../exec/node-pool.js';
-import { PoolExecutor } from '../exec/pool-executor.js';
-import type { CostModel } from '../exec/cost-model.js';
-import { fromErrorEnvelope } from '../exec/error-envelope.js';
+import { leaseDefaultPool, type PoolLease } from './default-pool.js';
+import type { Executor, ReadyUnit } from './executor.js';
+import type { FiringsListener } from './firing-batch.js';
+import { NodePool } from './node-pool.js';
+import { resolveNodePoolOptions, type NodePoolOptions } from './node-pool-options.js';
+import { PoolExecutor } from './pool-executor.js';
+import type { CostModel } from './cost-model.js';
+import { fromErrorEnvelope } from './error-envelope.js';
 import { ExecutorClosedError, StateError, TopologyError } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
 
+/** A pool graph's executor: binds it to its pool on first use (see the module comment) and forwards its units there. */
 export class PoolBinding implements Executor {
   readonly kind = 'pool' as const;
   /** The node module's URL. */
@@ -53,7 +55,7 @@ export class PoolBinding implements Executor {
     const option = this.#option;
     if (this.#lease !== null) return this.#lease.pool.threads;
     if (option instanceof NodePool) return option.threads;
-    return NodePool.checkOptions(option ?? {}).threads;
+    return resolveNodePoolOptions(option ?? {}).threads;
   }
 
   /** The pool the graph runs on now, or null while unbound. */
