@@ -86,7 +86,7 @@ const kOptionKeys: readonly (keyof NodePoolOptions)[] = [
 ];
 
 /**
- * @internal Checks pool options and fills in {@link nodePoolDefaults} for those left
+ * Checks pool options and fills in {@link nodePoolDefaults} for those left
  * `undefined`. Starts no thread. Throws ConfigurationError.
  */
 export function resolveNodePoolOptions(options: NodePoolOptions): ResolvedNodePoolOptions {
