@@ -31,7 +31,7 @@ export type { NodePoolOptions, NodePoolStats } from './exec/node-pool.js';
 export { move } from './exec/move.js';
 export { Runtime, RuntimeState } from './runtime/runtime.js';
 export type { RuntimeOptions, RuntimeEvents, RuntimeStats } from './runtime/runtime.js';
-export type { Durability } from './runtime/checkpoint.js';
+export type { Durability } from './runtime/checkpoint/store.js';
 export type { StateMismatchPolicy } from './runtime/persistence.js';
 export type { ShutdownOnSignalsOptions } from './runtime/signals.js';
 export type {

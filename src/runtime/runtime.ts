@@ -6,7 +6,7 @@
  *   `start()` and `shutdown()`.
  * - `outlet.ts`: each accumulator's host: delivery to the reactors it feeds, backpressure,
  *   waiting writers and `drain`.
- * - `persistence.ts` over `checkpoint.ts`: what is saved, matched and restored.
+ * - `persistence.ts` over `checkpoint/`: what is saved, matched and restored.
  * - `host-bridge.ts`: `host` for nodes, inline and in the runtime's pool workers.
  * - `signals.ts`: `shutdownOnSignals()`.
  *
@@ -36,7 +36,8 @@ import {
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import { ReactorHandle } from '../reactor/handle.js';
 import { Reactor, type FireRecord, type ReactorHooks } from '../reactor/reactor.js';
-import type { Durability } from './checkpoint.js';
+import type { Durability } from './checkpoint/store.js';
+import { SqliteCheckpointStore } from './checkpoint/sqlite-store.js';
 import { HostBridge } from './host-bridge.js';
 import { Lifecycle, RuntimeState } from './lifecycle.js';
 import { Outlet, type OutletServices } from './outlet.js';
@@ -410,13 +411,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.#outlets.set(accumulator.name, outlet);
       }
       if (this.#options.checkpoint !== undefined) {
-        this.#persistence = new Persistence(
-          this.#options.checkpoint,
-          this.#options.durability ?? 'process',
+        const persistence = new Persistence(
+          new SqliteCheckpointStore(this.#options.checkpoint, this.#options.durability ?? 'process'),
           (e) => this.#reportError(e),
           (ms) => this.#observer.committed(ms),
         );
-        restored = this.#persistence.restore(
+        await persistence.open();
+        this.#persistence = persistence;
+        restored = await persistence.restore(
           new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
           registry.accumulators,
           this.#options.stateMismatch ?? 'fail',
@@ -485,7 +487,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#bridge?.close();
     this.#bridge = null;
     try {
-      this.#persistence?.close();
+      await this.#persistence?.close();
     } catch (error) {
       failure = error;
     }
