@@ -31,8 +31,10 @@ export type { NodePoolStats } from './exec/node-pool.js';
 export type { NodePoolOptions } from './exec/node-pool-options.js';
 export { move } from './exec/move.js';
 export { Runtime, RuntimeState } from './runtime/runtime.js';
-export type { RuntimeOptions, RuntimeEvents, RuntimeStats } from './runtime/runtime.js';
-export type { Durability } from './runtime/checkpoint.js';
+export type { RuntimeStats } from './runtime/runtime.js';
+export type { RuntimeOptions } from './runtime/runtime-options.js';
+export type { RuntimeEvents } from './runtime/runtime-events.js';
+export type { Durability } from './runtime/checkpoint/store.js';
 export type { StateMismatchPolicy } from './runtime/persistence.js';
 export type { ShutdownOnSignalsOptions } from './runtime/signals.js';
 export type {

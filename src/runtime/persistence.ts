@@ -14,12 +14,17 @@
  * - `stateMismatch: 'set-aside'`: the mismatched state moves into the file's `set_aside` table
  *   (kept, with the reason and the time), an `error` event names it, and the component starts
  *   empty.
+ *
+ * The state lives in a {@link CheckpointStore}; writes go through a {@link GroupCommit}.
  */
 import type { Accumulator } from '../accumulators/accumulator.js';
 import { CheckpointError } from '../model/errors.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { QueuedBoundary, Reactor, ReactorSnapshot } from '../reactor/reactor.js';
-import { Checkpoint, type Durability, type RestoredState, type SavedComponent } from './checkpoint.js';
+import { restoreState, type RestoredReactor, type RestoredState } from './checkpoint/load.js';
+import type { SavedComponent } from './checkpoint/rows.js';
+import { GroupCommit } from './checkpoint/staging.js';
+import type { CheckpointStore } from './checkpoint/store.js';
 
 /** What a runtime does with saved state that no longer fits what is registered. */
 export type StateMismatchPolicy = 'fail' | 'set-aside';
@@ -31,50 +36,56 @@ export interface Restored {
 }
 
 export class Persistence {
-  readonly #checkpoint: Checkpoint;
+  readonly #store: CheckpointStore;
+  readonly #commits: GroupCommit;
 
-  /** Opens the file and takes its lock; throws CheckpointError. `committed` hears each commit's duration (ms). */
-  constructor(
-    path: string,
-    durability: Durability,
-    report: (error: unknown) => void,
-    committed?: (ms: number) => void,
-  ) {
-    this.#checkpoint = new Checkpoint(
-      path,
-      durability,
-      report,
-      ({ component, error }) =>
+  /**
+   * Persistence in `store`, not yet open: `report` hears commits that failed (retried) and values
+   * that could not be serialised, `committed` each commit's duration (ms).
+   */
+  constructor(store: CheckpointStore, report: (error: unknown) => void, committed?: (ms: number) => void) {
+    const location = store.location;
+    this.#store = store;
+    this.#commits = new GroupCommit({
+      location,
+      write: (rows) => store.write(rows),
+      commitFailed: report,
+      rowFailed: ({ component, error }) =>
         report(
           new CheckpointError(
-            path,
+            location,
             [component],
             `checkpoint: a value of '${component}' cannot be serialised and was not written: ${error instanceof Error ? error.message : String(error)}`,
             { cause: error },
           ),
         ),
       committed,
-    );
+    });
+  }
+
+  /** Opens the store and takes ownership of it; rejects with CheckpointError. */
+  async open(): Promise<void> {
+    await this.#store.open();
   }
 
   /**
-   * Loads the file, matches it against the registrations and records them. Throws
-   * CheckpointError for a corrupt file, or (policy 'fail') for mismatched state.
+   * Loads the store, matches it against the registrations and records them. Rejects with
+   * CheckpointError for a corrupt store, or (policy 'fail') for mismatched state.
    */
-  restore(
+  async restore(
     reactors: ReadonlyMap<string, ReactorDeclaration>,
     accumulators: ReadonlyMap<string, Accumulator>,
     policy: StateMismatchPolicy,
     report: (error: unknown) => void,
-  ): Restored {
-    const checkpoint = this.#checkpoint;
-    const saved = checkpoint.load();
+  ): Promise<Restored> {
+    const store = this.#store;
+    const saved = restoreState(await store.load(), store.location);
     const mismatches = findMismatches(saved, reactors, accumulators);
     if (mismatches.size > 0 && policy === 'fail') {
       throw new CheckpointError(
-        checkpoint.path,
+        store.location,
         [...mismatches.keys()],
-        `checkpoint file '${checkpoint.path}' holds state that does not fit what is registered (left in the file; start with stateMismatch: 'set-aside' to keep it aside and start empty): ${[
+        `checkpoint file '${store.location}' holds state that does not fit what is registered (left in the file; start with stateMismatch: 'set-aside' to keep it aside and start empty): ${[
           ...mismatches,
         ]
           .map(([name, reason]) => `'${name}': ${reason}`)
@@ -85,11 +96,11 @@ export class Persistence {
       ...[...reactors.values()].map((r) => ({ name: r.name, role: 'reactor' as const, kind: r.strategy })),
       ...[...accumulators.values()].map((a) => ({ name: a.name, role: 'accumulator' as const, kind: a.kind })),
     ];
-    checkpoint.prepare(registered, mismatches);
+    await store.prepare(registered, mismatches);
     for (const [name, reason] of mismatches) {
       report(
         new CheckpointError(
-          checkpoint.path,
+          store.location,
           [name],
           `checkpoint: the saved state of '${name}' was set aside (kept in the file's set_aside table): ${reason}`,
         ),
@@ -103,29 +114,37 @@ export class Persistence {
 
   /** Wires a reactor's changes into the checkpoint. */
   accepted(reactor: Reactor, boundary: QueuedBoundary): void {
-    this.#checkpoint.append(reactor.name, boundary);
+    this.#commits.append(reactor.name, boundary);
   }
 
   consumed(reactor: Reactor, seq: number): void {
-    this.#checkpoint.consume(reactor.name, seq);
+    this.#commits.consume(reactor.name, seq);
     this.changed(reactor);
   }
 
   changed(reactor: Reactor): void {
-    this.#checkpoint.saveReactor(reactor.name, () => reactor.snapshot());
+    this.#commits.saveReactor(reactor.name, () => reactor.snapshot());
   }
 
   saveAccumulator(name: string, read: () => unknown): void {
-    this.#checkpoint.saveAccumulator(name, read);
+    this.#commits.saveAccumulator(name, read);
   }
 
   persisted(): Promise<void> {
-    return this.#checkpoint.persisted();
+    return this.#commits.persisted();
   }
 
-  /** Commits what is staged and releases the file; throws CheckpointError when that commit fails. */
-  close(): void {
-    this.#checkpoint.close();
+  /**
+   * Commits what is staged and releases the store; rejects with CheckpointError when that commit
+   * fails (what it held is then lost, and the store keeps its last commit).
+   */
+  async close(): Promise<void> {
+    const ok = await this.#commits.close();
+    await this.#store.close();
+    if (!ok) {
+      const location = this.#store.location;
+      throw new CheckpointError(location, [], `the last checkpoint commit to '${location}' failed at shutdown`);
+    }
   }
 }
 
@@ -165,7 +184,7 @@ function findMismatches(
 function reactorMismatch(
   reactor: ReactorDeclaration,
   strategy: string,
-  state: { snapshot: ReactorSnapshot; queue: QueuedBoundary[] } | undefined,
+  state: RestoredReactor | undefined,
 ): string | null {
   if (strategy !== '' && strategy !== reactor.strategy) {
     return `the reactor was '${strategy}' and is now '${reactor.strategy}'`;

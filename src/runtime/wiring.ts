@@ -1,0 +1,310 @@
+/**
+ * How a runtime's parts are connected: each accumulator's outlet to the reactors it feeds, each
+ * reactor to its graphs, feedback and after-fire accumulators, the checkpoint, the pool, the host
+ * bridge of the nodes, and the observer. `start()` connects them (anything that can fail comes
+ * before anything runs), `stop()` drains and disconnects them.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Accumulator } from '../accumulators/accumulator.js';
+import { memoryBroker } from '../accumulators/memory-broker.js';
+import { connectRedisStream } from '../accumulators/redis-stream.js';
+import { StreamBackendRegistry } from '../accumulators/stream-backend.js';
+import { NodePool } from '../exec/node-pool.js';
+import { graphInternals } from '../graph/computation-graph.js';
+import { StateError } from '../model/errors.js';
+import { reactorHealthOf } from '../model/health.js';
+import type { ReactorDeclaration } from '../model/reactor-declaration.js';
+import type { ValueExtras } from '../model/value-sink.js';
+import { copyEvent, restoreValue } from '../model/values.js';
+import { Reactor, type ReactorHooks } from '../reactor/reactor.js';
+import { SqliteCheckpointStore } from './checkpoint/sqlite-store.js';
+import { HostBridge } from './host-bridge.js';
+import { Idleness } from './idleness.js';
+import { RuntimeState } from './lifecycle.js';
+import { RuntimeObserver } from './observability.js';
+import { Outlet, type OutletServices } from './outlet.js';
+import { noRestoredState, Persistence } from './persistence.js';
+import { Registry } from './registry.js';
+import type { Notify, RuntimeEvents } from './runtime-events.js';
+import type { ResolvedRuntimeOptions } from './runtime-options.js';
+import { loadTracing } from './tracing.js';
+
+/** Fire records kept per reactor for `recentFires()`. */
+const kFireHistory = 256;
+
+/** What the wiring needs from the runtime that owns it. */
+export interface WiringHost {
+  /** The runtime: whose listeners hear its events, and the owner its graphs' pools attach under. */
+  readonly runtime: EventEmitter<RuntimeEvents>;
+  state(): RuntimeState;
+  readonly notify: Notify;
+  reportError(error: unknown): void;
+  /** An event of a node's `host.push` was accepted. */
+  pushed(): void;
+}
+
+export class RuntimeWiring {
+  /** Accumulators, reactors and graphs by name. */
+  readonly registry: Registry;
+  readonly streams = new StreamBackendRegistry();
+  /** Accumulator name -> its outlet; every registered accumulator has one once started. */
+  readonly outlets = new Map<string, Outlet>();
+  readonly observer: RuntimeObserver;
+  readonly idleness: Idleness;
+  readonly #options: ResolvedRuntimeOptions;
+  readonly #host: WiringHost;
+  /** Graph name -> where its feedback goes. */
+  readonly #feedback = new Map<string, { readonly terminal: string; readonly target: Accumulator }>();
+  /** Reactor -> its accumulators that act after each of its successful firings. */
+  readonly #afterFire = new Map<Reactor, readonly Accumulator[]>();
+  #persistence: Persistence | null = null;
+  #pool: NodePool | null = null;
+  #bridge: HostBridge | null = null;
+
+  constructor(options: ResolvedRuntimeOptions, host: WiringHost) {
+    this.#options = options;
+    this.#host = host;
+    this.streams.register('memory', memoryBroker.backend);
+    this.streams.register('redis', connectRedisStream);
+    const hooks = this.#reactorHooks();
+    this.registry = new Registry((declaration: ReactorDeclaration) => new Reactor(declaration, hooks));
+    this.idleness = new Idleness(this.registry);
+    this.observer = new RuntimeObserver(
+      {
+        state: () => host.state(),
+        queueCapacity: options.queueCapacity,
+        accumulators: () => this.outlets.values(),
+        reactors: () => this.registry.reactors.values(),
+        graphs: () => this.registry.graphs.values(),
+        pool: () => this.#pool,
+        checkpointed: options.checkpoint !== undefined,
+      },
+      options.metrics,
+      kFireHistory,
+    );
+  }
+
+  /** Resolves once every boundary accepted so far is on disk (at once without a checkpoint). */
+  persisted(): Promise<void> {
+    return this.#persistence?.persisted() ?? Promise.resolve();
+  }
+
+  // --- start and stop -----------------------------------------------------------------------
+
+  /**
+   * Checks the wiring, opens and restores the checkpoint, starts the pool, then connects
+   * everything and starts the accumulators. A failure before the accumulators start releases
+   * what was opened and leaves nothing running.
+   */
+  async start(): Promise<void> {
+    const registry = this.registry;
+    const options = this.#options;
+    let restored = noRestoredState;
+    let tracing: Awaited<ReturnType<typeof loadTracing>> | null = null;
+    try {
+      registry.checkWiring();
+      if (options.tracing) tracing = await loadTracing();
+      for (const accumulator of registry.accumulators.values()) {
+        const outlet = new Outlet(accumulator, this.#outletServices());
+        accumulator.attach(outlet);
+        accumulator.check();
+        this.outlets.set(accumulator.name, outlet);
+      }
+      if (options.checkpoint !== undefined) {
+        const persistence = new Persistence(
+          new SqliteCheckpointStore(options.checkpoint, options.durability),
+          (e) => this.#host.reportError(e),
+          (ms) => this.observer.committed(ms),
+        );
+        await persistence.open();
+        this.#persistence = persistence;
+        restored = await persistence.restore(
+          new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
+          registry.accumulators,
+          options.stateMismatch,
+          (e) => this.#host.reportError(e),
+        );
+      }
+      this.#bridge = new HostBridge({
+        push: (name, value, extras, traceparent) => this.#hostPush(name, value, extras, traceparent),
+        log: (...args) => options.log(...args),
+      });
+      await this.#startPool(this.#bridge.channel);
+    } catch (error) {
+      await this.#release();
+      this.outlets.clear();
+      throw error;
+    }
+
+    for (const reactor of registry.reactors.values()) {
+      for (const source of reactor.declaration.accumulators) this.outlets.get(source)!.feeds.push(reactor);
+      const acting = reactor.declaration.accumulators
+        .map((source) => registry.accumulators.get(source)!)
+        .filter((a) => a.afterFire !== undefined);
+      if (acting.length > 0) this.#afterFire.set(reactor, acting);
+    }
+    for (const graph of registry.graphs.values()) {
+      registry.reactors.get(graph.reactor!.name)!.bind(graph);
+      if (graph.feedback !== null) {
+        this.#feedback.set(graph.name, {
+          terminal: graph.feedback.terminal,
+          target: registry.accumulators.get(graph.feedback.accumulator)!,
+        });
+      }
+    }
+    for (const reactor of registry.reactors.values()) {
+      const state = restored.reactor(reactor.name);
+      if (state !== undefined) reactor.restore(state.snapshot, state.queue);
+    }
+    this.observer.started(tracing);
+    for (const reactor of registry.reactors.values()) this.#updateReactorHealth(reactor);
+    for (const accumulator of registry.accumulators.values()) {
+      await accumulator.start(restored.accumulator(accumulator.name));
+    }
+  }
+
+  /**
+   * Stops the accumulators, lets every reactor that is not paused drain, commits and closes the
+   * checkpoint, and closes the pool; throws CheckpointError when the last commit fails.
+   */
+  async stop(): Promise<void> {
+    for (const accumulator of this.registry.accumulators.values()) await accumulator.stop();
+    // Writers still waiting for room (a host.push into a paused reactor) give up now, so the
+    // firings waiting on them can end; whenWritable() resolves at once from here on.
+    for (const outlet of this.outlets.values()) outlet.wakeWriters();
+    await this.idleness.wait();
+    for (const reactor of this.registry.reactors.values()) this.#persistence?.changed(reactor);
+    await this.#release();
+  }
+
+  /** Creates the runtime's pool when a graph runs on it, and loads their node modules there. */
+  async #startPool(channel: string): Promise<void> {
+    const graphs = [...this.registry.graphs.values()].filter((g) => graphInternals(g).binding?.followsRuntime);
+    if (graphs.length === 0) return;
+    this.#pool = new NodePool({ threads: this.#options.threads, hostChannel: channel });
+    for (const graph of graphs) await graphInternals(graph).binding!.attach(this.#host.runtime, this.#pool);
+  }
+
+  /** Closes what a start opened; the checkpoint's last commit failing is reported last. */
+  async #release(): Promise<void> {
+    let failure: unknown = null;
+    this.#bridge?.close();
+    this.#bridge = null;
+    try {
+      await this.#persistence?.close();
+    } catch (error) {
+      failure = error;
+    }
+    this.#persistence = null;
+    for (const graph of this.registry.graphs.values()) await graphInternals(graph).binding?.detach(this.#host.runtime);
+    await this.#pool?.close();
+    this.#pool = null;
+    if (failure !== null) throw failure;
+  }
+
+  // --- wiring --------------------------------------------------------------------------------
+
+  #outletServices(): OutletServices {
+    return {
+      queueCapacity: this.#options.queueCapacity,
+      open: () => {
+        const state = this.#host.state();
+        return state === RuntimeState.Started || state === RuntimeState.Starting;
+      },
+      streamBackend: (type) => this.streams.get(type),
+      persisted: () => this.persisted(),
+      report: (error) => this.#host.reportError(error),
+      healthChanged: (outlet, health, previous) => {
+        this.#host.notify('health', { kind: 'accumulator', name: outlet.name, health, previous });
+        for (const reactor of outlet.feeds) this.#updateReactorHealth(reactor);
+      },
+      save: (name, read) => this.#persistence?.saveAccumulator(name, read),
+      progressed: () => this.idleness.check(),
+      drained: (name) => this.#host.notify('drain', name),
+    };
+  }
+
+  #reactorHooks(): ReactorHooks {
+    const runtime = this.#host.runtime;
+    return {
+      queueCapacity: this.#options.queueCapacity,
+      observing: () => this.#feedback.size > 0 || runtime.listenerCount('fire') > 0,
+      sampling: (reactor) => this.observer.sample(reactor),
+      batchable: () => !this.observer.tracing,
+      timed: (_reactor, graph, nodeDurations) => this.observer.timed(graph, nodeDurations),
+      recorded: (_reactor, record) => {
+        this.observer.recorded(record);
+        if (runtime.listenerCount('fire') > 0) this.#host.notify('fire', record);
+        const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
+        if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
+          feedback.target.writeFeedback!(record.outputs[feedback.terminal]);
+        }
+      },
+      fired: (reactor, ok) => {
+        if (ok) for (const accumulator of this.#afterFire.get(reactor) ?? []) accumulator.afterFire!();
+        this.idleness.check();
+      },
+      accepted: (reactor, boundary) => {
+        this.#persistence?.accepted(reactor, boundary);
+        this.observer.accepted(reactor, boundary.seq);
+      },
+      consumed: (reactor, seq) => this.#persistence?.consumed(reactor, seq),
+      changed: (reactor) => this.#persistence?.changed(reactor),
+      stopped: () => this.idleness.check(),
+      room: (reactor) => {
+        for (const source of reactor.declaration.accumulators) this.outlets.get(source)?.wakeWriters();
+      },
+      starting: (reactor, graph, seq, manual) => this.observer.starting(reactor, graph, seq, manual),
+    };
+  }
+
+  /**
+   * `host.push` of a node; `extras` is set when the node runs in a worker (see HostApi), and
+   * `traceparent` when its run is traced (what the push causes joins that trace).
+   */
+  async #hostPush(
+    accumulator: string,
+    value: unknown,
+    extras?: ValueExtras | null,
+    traceparent?: string,
+  ): Promise<void> {
+    this.registry.accumulator(accumulator, 'host.push');
+    if (extras) restoreValue(extras);
+    const event = extras === undefined ? copyEvent(accumulator, value) : value;
+    const outlet = this.outlets.get(accumulator)!;
+    this.idleness.hostPushStarted();
+    const offer = (): boolean => outlet.offer(event);
+    try {
+      for (;;) {
+        const state = this.#host.state();
+        if (state !== RuntimeState.Started && state !== RuntimeState.Stopping) {
+          throw new StateError('runtime', state, `host.push('${accumulator}'): the runtime is ${state}`);
+        }
+        if (this.observer.offer(traceparent, outlet.feeds, offer)) {
+          this.#host.pushed();
+          return;
+        }
+        if (state === RuntimeState.Stopping) {
+          throw new StateError(
+            'runtime',
+            state,
+            `host.push('${accumulator}'): the runtime is stopping and '${accumulator}' has no room`,
+          );
+        }
+        await outlet.whenWritable();
+      }
+    } finally {
+      this.idleness.hostPushEnded();
+    }
+  }
+
+  #updateReactorHealth(reactor: Reactor): void {
+    const health = reactorHealthOf(
+      reactor.declaration.accumulators.map((a) => this.registry.accumulators.get(a)!.health),
+    );
+    const previous = reactor.health;
+    if (previous === health) return;
+    this.#host.notify('health', { kind: 'reactor', name: reactor.name, health, previous });
+    reactor.setHealth(health);
+  }
+}
