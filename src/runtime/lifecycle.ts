@@ -12,6 +12,7 @@
  * A stopped runtime cannot start again.
  */
 import { StateError } from '../model/errors.js';
+import { StateMachine, type Transitions } from '../model/state-machine.js';
 
 /** Lifecycle states of a Runtime. */
 export const RuntimeState = {
@@ -23,7 +24,7 @@ export const RuntimeState = {
 } as const;
 export type RuntimeState = (typeof RuntimeState)[keyof typeof RuntimeState];
 
-const kTransitions: Readonly<Record<RuntimeState, readonly RuntimeState[]>> = {
+const kTransitions: Transitions<RuntimeState> = {
   created: ['starting', 'stopped'],
   starting: ['started', 'created'],
   started: ['stopping'],
@@ -31,33 +32,33 @@ const kTransitions: Readonly<Record<RuntimeState, readonly RuntimeState[]>> = {
   stopped: [],
 };
 
+/** Where a runtime is between `new Runtime()` and the end of `shutdown()`, and the calls that move it. */
 export class Lifecycle {
-  #state: RuntimeState = RuntimeState.Created;
+  readonly #machine: StateMachine<RuntimeState>;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
-  readonly #onChange: (state: RuntimeState, previous: RuntimeState) => void;
 
   constructor(onChange: (state: RuntimeState, previous: RuntimeState) => void) {
-    this.#onChange = onChange;
+    this.#machine = new StateMachine<RuntimeState>('runtime', RuntimeState.Created, kTransitions, onChange);
   }
 
   get state(): RuntimeState {
-    return this.#state;
+    return this.#machine.state;
   }
 
   /** Runs `run` once, from `created`; later calls get the same promise. `run` cleans up after itself on failure. */
   start(run: () => Promise<void>): Promise<void> {
-    if (this.#state === RuntimeState.Starting || this.#state === RuntimeState.Started) return this.#starting!;
-    if (this.#state !== RuntimeState.Created) {
+    if (this.state === RuntimeState.Starting || this.state === RuntimeState.Started) return this.#starting!;
+    if (this.state !== RuntimeState.Created) {
       return Promise.reject(
-        new StateError('runtime', this.#state, `runtime.start: the runtime is ${this.#state}; create a new Runtime`),
+        new StateError('runtime', this.state, `runtime.start: the runtime is ${this.state}; create a new Runtime`),
       );
     }
-    this.#to(RuntimeState.Starting);
+    this.#machine.to(RuntimeState.Starting);
     this.#starting = run().then(
-      () => this.#to(RuntimeState.Started),
+      () => this.#machine.to(RuntimeState.Started),
       (error: unknown) => {
-        this.#to(RuntimeState.Created);
+        this.#machine.to(RuntimeState.Created);
         throw error;
       },
     );
@@ -67,15 +68,15 @@ export class Lifecycle {
   /** Runs `run` once, from `started`; later calls get the same promise. */
   shutdown(run: () => Promise<void>): Promise<void> {
     if (this.#stopping !== null) return this.#stopping;
-    switch (this.#state) {
+    switch (this.state) {
       case RuntimeState.Created:
-        this.#to(RuntimeState.Stopped);
+        this.#machine.to(RuntimeState.Stopped);
         this.#stopping = Promise.resolve();
         break;
       case RuntimeState.Starting:
         this.#stopping = this.#starting!.then(
           () => this.#stop(run),
-          () => this.#to(RuntimeState.Stopped), // a failed start left nothing running
+          () => this.#machine.to(RuntimeState.Stopped), // a failed start left nothing running
         );
         break;
       default:
@@ -86,26 +87,17 @@ export class Lifecycle {
 
   /** Throws StateError unless started; `what` names the call. */
   requireStarted(what: string): void {
-    if (this.#state !== RuntimeState.Started) {
-      throw new StateError('runtime', this.#state, `${what}: the runtime is ${this.#state}, not started`);
+    if (this.state !== RuntimeState.Started) {
+      throw new StateError('runtime', this.state, `${what}: the runtime is ${this.state}, not started`);
     }
   }
 
   async #stop(run: () => Promise<void>): Promise<void> {
-    this.#to(RuntimeState.Stopping);
+    this.#machine.to(RuntimeState.Stopping);
     try {
       await run();
     } finally {
-      this.#to(RuntimeState.Stopped);
+      this.#machine.to(RuntimeState.Stopped);
     }
-  }
-
-  #to(next: RuntimeState): void {
-    const previous = this.#state;
-    if (!kTransitions[previous].includes(next)) {
-      throw new StateError('runtime', previous, `runtime: no transition ${previous} -> ${next}`);
-    }
-    this.#state = next;
-    this.#onChange(next, previous);
   }
 }

@@ -1,0 +1,52 @@
+/**
+ * A small state machine: named states, an explicit table of the moves allowed from each, and a
+ * listener told of every move. The runtime's lifecycle and a reactor's firing loop are both one.
+ * A move the table does not allow is a bug in the caller, reported as a StateError naming the
+ * component and both states, never a silent change.
+ */
+import { StateError } from './errors.js';
+
+/** Each state to the states it may move to. */
+export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
+
+/**
+ * A state and its allowed moves.
+ *
+ * @example
+ * const door = new StateMachine('door', 'closed', { closed: ['open'], open: ['closed'] });
+ * door.to('open'); // door.state === 'open'
+ * door.to('open'); // throws StateError: door: no transition open -> open
+ */
+export class StateMachine<S extends string> {
+  #state: S;
+  readonly #component: string;
+  readonly #transitions: Transitions<S>;
+  readonly #onChange: ((state: S, previous: S) => void) | null;
+
+  constructor(
+    component: string,
+    initial: S,
+    transitions: Transitions<S>,
+    onChange: ((state: S, previous: S) => void) | null = null,
+  ) {
+    this.#component = component;
+    this.#state = initial;
+    this.#transitions = transitions;
+    this.#onChange = onChange;
+  }
+
+  /** The current state. */
+  get state(): S {
+    return this.#state;
+  }
+
+  /** Moves to `next`, then tells the listener. Throws StateError when the table does not allow it. */
+  to(next: S): void {
+    const previous = this.#state;
+    if (!this.#transitions[previous].includes(next)) {
+      throw new StateError(this.#component, previous, `${this.#component}: no transition ${previous} -> ${next}`);
+    }
+    this.#state = next;
+    this.#onChange?.(next, previous);
+  }
+}
