@@ -2,7 +2,7 @@
  * The JSON shapes of the REST answers: snake_case field names, the way
  * the reference server writes them; times are Unix epoch milliseconds, null when never.
  */
-import type { FireRecord } from '../reactor/reactor.js';
+import type { FireRecord } from '../reactor/records.js';
 import type { FireSummary } from '../runtime/fire-ring.js';
 import type { AccumulatorReport, GraphReport, ReactorReport, RuntimeReport } from '../runtime/report.js';
 

@@ -4,7 +4,7 @@
  * started, the reactor not yet live, or paused) a 503 or 409, and a malformed command a 400.
  */
 import { RegistrationError } from '../model/errors.js';
-import type { FireRecord } from '../reactor/reactor.js';
+import type { FireRecord } from '../reactor/records.js';
 import type { ReactorHandle } from '../reactor/handle.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { HttpError } from './json.js';

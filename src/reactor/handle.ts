@@ -4,7 +4,8 @@
 import { InvalidArgumentError } from '../model/errors.js';
 import { ValueFault } from '../model/value-fault.js';
 import { copyValue, inputRoot } from '../model/values.js';
-import type { FireRecord, Reactor, ReactorState } from './reactor.js';
+import type { Reactor } from './reactor.js';
+import type { FireRecord, ReactorState } from './records.js';
 
 export class ReactorHandle {
   readonly #reactor: Reactor;

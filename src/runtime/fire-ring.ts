@@ -5,7 +5,7 @@
  * for a failure, the error's message. The ring is allocated once and overwritten: keeping the
  * history allocates nothing and never holds on to a firing's inputs or outputs.
  */
-import type { FireRecord } from '../reactor/reactor.js';
+import type { FireRecord } from '../reactor/records.js';
 
 /** One fire as the ring keeps it. */
 export interface FireSummary {

@@ -20,7 +20,9 @@
 import type { Accumulator } from '../accumulators/accumulator.js';
 import { CheckpointError } from '../model/errors.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
-import type { QueuedBoundary, Reactor, ReactorSnapshot } from '../reactor/reactor.js';
+import type { QueuedBoundary } from '../reactor/boundary-queue.js';
+import type { Reactor } from '../reactor/reactor.js';
+import type { ReactorSnapshot } from '../reactor/records.js';
 import { restoreState, type RestoredReactor, type RestoredState } from './checkpoint/load.js';
 import type { SavedComponent } from './checkpoint/rows.js';
 import { GroupCommit } from './checkpoint/staging.js';

@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { ListenerError } from '../model/errors.js';
 import type { HealthEvent } from '../model/health.js';
-import type { FireRecord } from '../reactor/reactor.js';
+import type { FireRecord } from '../reactor/records.js';
 import type { RuntimeState } from './lifecycle.js';
 
 /** The runtime's events. */

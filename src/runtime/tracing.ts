@@ -19,7 +19,8 @@ import type { Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
 import { ConfigurationError } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
 import { InputStrategy } from '../model/reactor-declaration.js';
-import type { FireRecord, Reactor } from '../reactor/reactor.js';
+import type { Reactor } from '../reactor/reactor.js';
+import type { FireRecord } from '../reactor/records.js';
 
 type OtelApi = typeof import('@opentelemetry/api');
 

@@ -228,33 +228,37 @@ export class RuntimeWiring {
     const runtime = this.#host.runtime;
     return {
       queueCapacity: this.#options.queueCapacity,
-      observing: () => this.#feedback.size > 0 || runtime.listenerCount('fire') > 0,
-      sampling: (reactor) => this.observer.sample(reactor),
-      batchable: () => !this.observer.tracing,
-      timed: (_reactor, graph, nodeDurations) => this.observer.timed(graph, nodeDurations),
-      recorded: (_reactor, record) => {
-        this.observer.recorded(record);
-        if (runtime.listenerCount('fire') > 0) this.#host.notify('fire', record);
-        const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
-        if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
-          feedback.target.writeFeedback!(record.outputs[feedback.terminal]);
-        }
+      questions: {
+        observing: () => this.#feedback.size > 0 || runtime.listenerCount('fire') > 0,
+        sampling: (reactor) => this.observer.sample(reactor),
+        batchable: () => !this.observer.tracing,
+        starting: (reactor, graph, seq, manual) => this.observer.starting(reactor, graph, seq, manual),
       },
-      fired: (reactor, ok) => {
-        if (ok) for (const accumulator of this.#afterFire.get(reactor) ?? []) accumulator.afterFire!();
-        this.idleness.check();
+      events: {
+        timed: (_reactor, graph, nodeDurations) => this.observer.timed(graph, nodeDurations),
+        recorded: (_reactor, record) => {
+          this.observer.recorded(record);
+          if (runtime.listenerCount('fire') > 0) this.#host.notify('fire', record);
+          const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
+          if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
+            feedback.target.writeFeedback!(record.outputs[feedback.terminal]);
+          }
+        },
+        fired: (reactor, ok) => {
+          if (ok) for (const accumulator of this.#afterFire.get(reactor) ?? []) accumulator.afterFire!();
+          this.idleness.check();
+        },
+        accepted: (reactor, boundary) => {
+          this.#persistence?.accepted(reactor, boundary);
+          this.observer.accepted(reactor, boundary.seq);
+        },
+        consumed: (reactor, seq) => this.#persistence?.consumed(reactor, seq),
+        changed: (reactor) => this.#persistence?.changed(reactor),
+        stopped: () => this.idleness.check(),
+        room: (reactor) => {
+          for (const source of reactor.declaration.accumulators) this.outlets.get(source)?.wakeWriters();
+        },
       },
-      accepted: (reactor, boundary) => {
-        this.#persistence?.accepted(reactor, boundary);
-        this.observer.accepted(reactor, boundary.seq);
-      },
-      consumed: (reactor, seq) => this.#persistence?.consumed(reactor, seq),
-      changed: (reactor) => this.#persistence?.changed(reactor),
-      stopped: () => this.idleness.check(),
-      room: (reactor) => {
-        for (const source of reactor.declaration.accumulators) this.outlets.get(source)?.wakeWriters();
-      },
-      starting: (reactor, graph, seq, manual) => this.observer.starting(reactor, graph, seq, manual),
     };
   }
 

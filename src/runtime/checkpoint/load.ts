@@ -2,7 +2,8 @@
  * Restoring state from a checkpoint's rows: each reactor's snapshot and queue, each
  * accumulator's data, and what every saved component was. Pure: the rows come from a store.
  */
-import type { QueuedBoundary, ReactorSnapshot } from '../../reactor/reactor.js';
+import type { QueuedBoundary } from '../../reactor/boundary-queue.js';
+import type { ReactorSnapshot } from '../../reactor/records.js';
 import { decodeAccumulator, decodeBoundary, decodeReactor, type SavedComponent, type StoredRows } from './rows.js';
 
 /** A reactor's state as restored from a checkpoint. */

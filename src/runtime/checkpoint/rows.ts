@@ -10,7 +10,8 @@
 import { deserialize, serialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import { CheckpointError } from '../../model/errors.js';
-import type { QueuedBoundary, ReactorSnapshot } from '../../reactor/reactor.js';
+import type { QueuedBoundary } from '../../reactor/boundary-queue.js';
+import type { ReactorSnapshot } from '../../reactor/records.js';
 
 /** What a saved component was, as recorded with its state. */
 export interface SavedComponent {

@@ -12,7 +12,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { CheckpointError } from '../../model/errors.js';
-import type { QueuedBoundary, ReactorSnapshot } from '../../reactor/reactor.js';
+import type { QueuedBoundary } from '../../reactor/boundary-queue.js';
+import type { ReactorSnapshot } from '../../reactor/records.js';
 import {
   accumulatorRow,
   boundaryRow,
