@@ -37,6 +37,9 @@ export interface StreamRetryOptions {
   readonly maxRetries?: number;
 }
 
+/** What {@link StreamRetryOptions} default to: retries after 1, 2, 4, 8 and 16 s. */
+const streamRetryDefaults = { baseMs: 1000, maxMs: 60_000, maxRetries: 5 } as const;
+
 export interface StreamAccumulatorOptions<M = unknown, O = unknown> {
   readonly name: string;
   /** Backend type: `'memory'`, or one registered with `runtime.registerStreamBackend`. */
@@ -72,9 +75,9 @@ export function streamAccumulator<M, O>(options: StreamAccumulatorOptions<M, O>)
   const group = options.group ?? `${name}_group`;
   const process = optionalFunction<(message: unknown) => unknown>(owner, 'process', options.process);
   const retry = {
-    baseMs: options.retry?.baseMs ?? 1000,
-    maxMs: options.retry?.maxMs ?? 60_000,
-    maxRetries: options.retry?.maxRetries ?? 5,
+    baseMs: options.retry?.baseMs ?? streamRetryDefaults.baseMs,
+    maxMs: options.retry?.maxMs ?? streamRetryDefaults.maxMs,
+    maxRetries: options.retry?.maxRetries ?? streamRetryDefaults.maxRetries,
   };
   for (const [key, value] of Object.entries(retry)) {
     if (!(Number.isInteger(value) && value > 0))

@@ -29,11 +29,22 @@ export interface ReactorOptions {
   name: string;
   /** The accumulators (sources) that feed it, at least one, no duplicates. */
   accumulators: readonly string[];
-  /** Reaction criterion; default `'when_any'`. */
+  /**
+   * Reaction criterion.
+   * @default 'when_any'
+   * @example reactor({ name: 'quotes', accumulators: ['bid', 'ask'], mode: 'when_all' })
+   */
   mode?: ReactionMode;
-  /** Input strategy; default `'latest'`. */
+  /**
+   * Input strategy.
+   * @default 'latest'
+   * @example reactor({ name: 'trades', accumulators: ['fills'], strategy: 'sequential' })
+   */
   strategy?: InputStrategy;
 }
+
+/** What the optional {@link ReactorOptions} default to. */
+const reactorDefaults = { mode: ReactionMode.WhenAny, strategy: InputStrategy.Latest } as const;
 
 /** A validated, frozen reactor declaration. */
 export interface ReactorDeclaration {
@@ -138,7 +149,7 @@ function validateReactorOptions(options: ReactorOptions): ReactorDeclaration {
 
 function checkReactorOptions(options: ReactorOptions): ReactorDeclaration {
   requireOptionsObject('reactor', options);
-  const { name, accumulators, mode = 'when_any', strategy = 'latest' } = options;
+  const { name, accumulators, mode = reactorDefaults.mode, strategy = reactorDefaults.strategy } = options;
   if (typeof name !== 'string' || name.trim() === '') {
     throw new ConfigurationError('reactor', name, `reactor: 'name' must be a non-empty string, got ${describe(name)}`);
   }
