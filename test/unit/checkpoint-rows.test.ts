@@ -5,6 +5,7 @@
  */
 import { serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
+import { thrown } from './support/thrown.js';
 import { CheckpointError } from '../../src/model/errors.js';
 import { restoreState } from '../../src/runtime/checkpoint/load.js';
 import {
@@ -21,16 +22,6 @@ function flipped(bytes: Uint8Array, at: number): Uint8Array {
   const copy = Uint8Array.from(bytes);
   copy[at] ^= 0x01;
   return copy;
-}
-
-function catchError(run: () => unknown): CheckpointError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CheckpointError);
-    return error as CheckpointError;
-  }
-  throw new Error('expected a CheckpointError');
 }
 
 describe('checkpoint rows', () => {
@@ -79,7 +70,7 @@ describe('checkpoint rows', () => {
 
   it('a flipped byte in a value fails its checksum, naming the component', () => {
     const row = reactorRow('r', snapshot);
-    const error = catchError(() =>
+    const error = thrown(CheckpointError, () =>
       restoreState(
         { components: [], reactors: [{ ...row, data: flipped(row.data, 5) }], queue: [], accumulators: [] },
         'f.db',
@@ -98,7 +89,7 @@ describe('checkpoint rows', () => {
       { ...row, seq: 2 },
       { ...row, source: 't' },
     ]) {
-      expect(catchError(() => decodeBoundary(moved, 'f.db')).message).toMatch(/fails its checksum/);
+      expect(thrown(CheckpointError, () => decodeBoundary(moved, 'f.db')).message).toMatch(/fails its checksum/);
     }
     const acc = accumulatorRow('a', 1);
     expect(() =>
@@ -112,7 +103,7 @@ describe('checkpoint rows', () => {
       restoreState({ components: [], reactors: [], queue: [], accumulators: [legacy] }, 'f.db').accumulators.get('a'),
     ).toEqual([1]);
     const garbage = { ...legacy, data: Uint8Array.from([0xff, 0x0f, 0x99, 0x00]) };
-    const error = catchError(() =>
+    const error = thrown(CheckpointError, () =>
       restoreState({ components: [], reactors: [], queue: [], accumulators: [garbage] }, 'f.db'),
     );
     expect(error.components).toEqual(['a']);

@@ -1,17 +1,11 @@
 /** The ops server's options (src/http/serve-options.ts): defaults, and refusals that print the value. */
 import { describe, expect, it } from 'vitest';
+import { thrown } from './support/thrown.js';
 import { ConfigurationError } from '../../src/model/errors.js';
 import { resolveServeOptions, serveDefaults } from '../../src/http/serve-options.js';
 
-function refusal(options: unknown): ConfigurationError {
-  try {
-    resolveServeOptions(options as never);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigurationError);
-    return error as ConfigurationError;
-  }
-  throw new Error('expected a ConfigurationError');
-}
+const refusal = (options: unknown): ConfigurationError =>
+  thrown(ConfigurationError, () => resolveServeOptions(options as never));
 
 describe('resolveServeOptions', () => {
   it('applies the defaults, also to options given as undefined', () => {

@@ -3,6 +3,7 @@
  * naming the graph and the nodes at fault; a valid topology comes back normalised.
  */
 import { describe, expect, it } from 'vitest';
+import { thrown } from './support/thrown.js';
 import { TopologyError } from '../../src/model/errors.js';
 import type { ReactorDeclaration } from '../../src/model/reactor-declaration.js';
 import type { Topology } from '../../src/model/topology.js';
@@ -15,15 +16,8 @@ const market: ReactorDeclaration = {
   strategy: 'latest',
 };
 
-function refusal(topology: unknown, reactor: ReactorDeclaration | null = market): TopologyError {
-  try {
-    validateTopology('g', topology as Topology, reactor);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TopologyError);
-    return error as TopologyError;
-  }
-  throw new Error('expected a TopologyError');
-}
+const refusal = (topology: unknown, reactor: ReactorDeclaration | null = market): TopologyError =>
+  thrown(TopologyError, () => validateTopology('g', topology as Topology, reactor));
 
 describe('validateTopology', () => {
   it('normalises a valid topology in declaration order: targets as arrays, routes as pairs', () => {
