@@ -102,6 +102,19 @@ const kKeys = [
 ] as const satisfies ReadonlyArray<keyof RedisStreamOptions>;
 
 /**
+ * What the Redis Streams options default to; `consumer` (`<accumulator>@<host>:<pid>`) and
+ * `deadLetter` (`<topic>:dead`) are made from the accumulator's own names.
+ */
+const redisStreamDefaults = {
+  url: 'redis://127.0.0.1:6379',
+  block: '1s',
+  batchSize: 100,
+  claimIdle: '30s',
+  deadLetterMaxLen: 10_000,
+  trim: 'none',
+} as const;
+
+/**
  * Validates the options of a `redis` stream accumulator and applies the defaults. Throws
  * {@link ConfigurationError} naming the accumulator, the option and the value.
  */
@@ -114,7 +127,7 @@ export function redisStreamSettings(
   requireOptionsObject(owner, options);
   rejectUnknownKeys(owner, options, kKeys);
   const o = options as RedisStreamOptions;
-  const url = o.url === undefined ? 'redis://127.0.0.1:6379' : requireNonEmptyString(owner, 'url', o.url);
+  const url = o.url === undefined ? redisStreamDefaults.url : requireNonEmptyString(owner, 'url', o.url);
   if (!/^rediss?:\/\/[^/]/.test(url) || !URL.canParse(url)) {
     throw new ConfigurationError(
       owner,
@@ -128,13 +141,21 @@ export function redisStreamSettings(
       o.consumer === undefined
         ? `${accumulator}@${hostname()}:${process.pid}`
         : requireNonEmptyString(owner, 'consumer', o.consumer),
-    blockMs: positiveDuration(owner, 'block', o.block ?? '1s'),
-    batchSize: o.batchSize === undefined ? 100 : requirePositiveInteger(owner, 'batchSize', o.batchSize),
-    claimIdleMs: positiveDuration(owner, 'claimIdle', o.claimIdle ?? '30s'),
+    blockMs: positiveDuration(owner, 'block', o.block ?? redisStreamDefaults.block),
+    batchSize:
+      o.batchSize === undefined
+        ? redisStreamDefaults.batchSize
+        : requirePositiveInteger(owner, 'batchSize', o.batchSize),
+    claimIdleMs: positiveDuration(owner, 'claimIdle', o.claimIdle ?? redisStreamDefaults.claimIdle),
     deadLetter: o.deadLetter === undefined ? `${topic}:dead` : requireNonEmptyString(owner, 'deadLetter', o.deadLetter),
     deadLetterMaxLen:
-      o.deadLetterMaxLen === undefined ? 10_000 : requirePositiveInteger(owner, 'deadLetterMaxLen', o.deadLetterMaxLen),
-    trim: o.trim === undefined ? 'none' : requireOneOf(owner, 'trim', o.trim, ['none', 'acknowledged'] as const),
+      o.deadLetterMaxLen === undefined
+        ? redisStreamDefaults.deadLetterMaxLen
+        : requirePositiveInteger(owner, 'deadLetterMaxLen', o.deadLetterMaxLen),
+    trim:
+      o.trim === undefined
+        ? redisStreamDefaults.trim
+        : requireOneOf(owner, 'trim', o.trim, ['none', 'acknowledged'] as const),
   };
 }
 
