@@ -66,7 +66,8 @@ const kOptionKeys: readonly (keyof ServeOptions)[] = ['port', 'host', 'apiKey', 
 export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions {
   requireOptionsObject('serve', options);
   rejectUnknownKeys('serve', options, kOptionKeys);
-  const { port, host, bodyLimit } = { ...serveDefaults, ...withoutUndefined(options) };
+  // Only `undefined` takes the default, as if the option were left out.
+  const { port = serveDefaults.port, host = serveDefaults.host, bodyLimit = serveDefaults.bodyLimit } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigurationError(
       'serve',
@@ -86,9 +87,4 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
     );
   }
   return { port, host, bodyLimit, apiKey };
-}
-
-/** An option given as `undefined` takes its default, as if it were left out. */
-function withoutUndefined(options: ServeOptions): ServeOptions {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }

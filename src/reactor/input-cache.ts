@@ -41,9 +41,16 @@ export class InputCache {
   /** A `latest` boundary: overwrites the source's value and sets its flag. */
   update(source: string, value: unknown): void {
     setOwn(this.values, source, value);
+    // One lookup per boundary: the flags are set on the state it found.
     const state = this.#sources.get(source)!;
-    if (!state.delivered) this.#markDelivered(source);
-    if (!state.dirty) this.#markDirty(source);
+    if (!state.delivered) {
+      state.delivered = true;
+      this.#deliveredCount++;
+    }
+    if (!state.dirty) {
+      state.dirty = true;
+      this.#dirtyCount++;
+    }
   }
 
   /**
