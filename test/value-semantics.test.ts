@@ -5,7 +5,14 @@
  * the run cleanly, and an uncloneable `execute()` input is refused before anything runs.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { GraphExecutionError, UncloneableValueError, reactor, type Topology } from 'cloaca';
+import {
+  ComputationGraphBuilder,
+  GraphExecutionError,
+  TopologyError,
+  UncloneableValueError,
+  reactor,
+  type Topology,
+} from 'cloaca';
 import { cells } from './support/cells.js';
 import { fixture, rejectionOf, useGraphHarness } from './support/executors.js';
 // The fixture's own describer: what the caller received is described exactly as a node would.
@@ -230,5 +237,77 @@ describe.each(variants)('$name', ({ executor, fuse }) => {
       expect((getter as UncloneableValueError).path).toBe('inputs.boom');
       expect(((getter as UncloneableValueError).cause as Error).message).toBe('input getter boom');
     });
+  });
+});
+
+describe('sharedValues: values handed over without copies (inline executor, opt-in)', () => {
+  it('gives a node the very objects others hold, and its result goes on as it is', async () => {
+    const input = { quote: { value: 1 } };
+    let received: unknown;
+    let returned: unknown;
+    let next: unknown;
+    const g = await new ComputationGraphBuilder('shared_values', {
+      nodes: {
+        first: (context: unknown) => {
+          received = context;
+          return (returned = { value: 2 });
+        },
+        second: (value: unknown) => (next = value),
+      },
+      graph: { first: { next: 'second' }, second: {} },
+      sharedValues: true,
+    }).build();
+    const { outputs } = await g.execute(input);
+    expect(received).toBe(input);
+    expect(next).toBe(returned);
+    expect(outputs.second).toBe(returned);
+    await g.close();
+  });
+
+  it('copies by default: the same graph without the option gives every reader its own copy', async () => {
+    const input = { quote: { value: 1 } };
+    let received: unknown;
+    const g = await new ComputationGraphBuilder('copied_values', {
+      nodes: { only: (context: unknown) => (received = context) },
+      graph: { only: {} },
+    }).build();
+    const { outputs } = await g.execute(input);
+    expect(received).not.toBe(input);
+    expect(received).toStrictEqual(input);
+    expect(outputs.only).not.toBe(received);
+    await g.close();
+  });
+
+  it('still refuses a result that could not cross a thread, naming the node', async () => {
+    const g = await new ComputationGraphBuilder('shared_refusal', {
+      nodes: { leaky: () => ({ cb: () => 1 }) },
+      graph: { leaky: {} },
+      sharedValues: true,
+    }).build();
+    const error = await rejectionOf(g.execute());
+    expect(error).toBeInstanceOf(GraphExecutionError);
+    expect((error as GraphExecutionError).node).toBe('leaky');
+    expect((error as GraphExecutionError).cause).toBeInstanceOf(UncloneableValueError);
+    expect(((error as GraphExecutionError).cause as UncloneableValueError).path).toBe('value.cb');
+    await g.close();
+  });
+
+  it('is refused on the pool, where every value crosses a thread, and when it is not a boolean', async () => {
+    const onPool = new ComputationGraphBuilder('shared_pool', {
+      nodes,
+      graph: { pass: {} },
+      executor: 'pool',
+      sharedValues: true,
+    });
+    await expect(onPool.build()).rejects.toThrow(
+      /graph 'shared_pool': 'sharedValues' applies to the inline executor only/,
+    );
+    await expect(onPool.build()).rejects.toBeInstanceOf(TopologyError);
+    const notBoolean = new ComputationGraphBuilder('shared_yes', {
+      nodes: { pass: (x: unknown) => x },
+      graph: { pass: {} },
+      sharedValues: 'yes' as unknown as boolean,
+    });
+    await expect(notBoolean.build()).rejects.toThrow(/'sharedValues' must be a boolean, got 'yes'/);
   });
 });

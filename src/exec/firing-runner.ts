@@ -70,8 +70,10 @@ function compile(
   if (ctx === undefined) {
     const plan: GraphPlan = planFromText(text);
     const executor = new InlineExecutor(plan, functions, {
-      enter: (run, node) => table.running(slotOf.get(run)!, node),
-      leave: (run) => table.leave(slotOf.get(run)!),
+      watch: {
+        enter: (run, node) => table.running(slotOf.get(run)!, node),
+        leave: (run) => table.leave(slotOf.get(run)!),
+      },
     });
     ctx = { plan, costs: new CostModel(plan), executor, triggerless: false };
     plans.set(text, ctx);

@@ -19,8 +19,9 @@ import { ExecutorClosedError, NodeTimeoutError } from '../model/errors.js';
 import type { GraphPlan, PlanNode } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
 import { isPrimitive, setOwn } from '../model/own-properties.js';
+import { fastCopyAll } from '../model/value-fast.js';
 import { ValueFault } from '../model/value-fault.js';
-import { copyValue, inputRoot } from '../model/values.js';
+import { copyValue, inputRoot, inspectValue } from '../model/values.js';
 import type { ExecutingRun, Executor, ReadyUnit } from './executor.js';
 import { moveRegistry } from './move.js';
 import './platform.js';
@@ -37,26 +38,36 @@ export interface NodeWatch {
   leave(run: ExecutingRun): void;
 }
 
+/** How an {@link InlineExecutor} runs its nodes. */
+export interface InlineExecutorOptions {
+  /** Told which node is inside its synchronous part. */
+  readonly watch?: NodeWatch;
+  /** Hand values over without copies (the nodes promise not to mutate them); results are still checked. */
+  readonly shared?: boolean;
+}
+
 export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   readonly kind = 'inline' as const;
   readonly #plan: GraphPlan;
   /** Node functions by node index. */
   readonly #functions: readonly NodeFunction[];
   /** Per node, per in-edge slot: whether the upstream value has other consumers (a fan-out). */
-  readonly #shared: ReadonlyArray<readonly boolean[]>;
+  readonly #fanOut: ReadonlyArray<readonly boolean[]>;
   /** Per node, the path root of each cache input (`inputs.alpha`), for refusals. */
   readonly #inputRoots: ReadonlyArray<readonly string[]>;
   readonly #watch: NodeWatch | undefined;
+  readonly #shared: boolean;
   readonly #queue: ReadyUnit[] = [];
   #head = 0;
   #draining = false;
   #closed = false;
 
-  constructor(plan: GraphPlan, functions: ReadonlyMap<string, NodeFunction>, watch?: NodeWatch) {
+  constructor(plan: GraphPlan, functions: ReadonlyMap<string, NodeFunction>, options: InlineExecutorOptions = {}) {
     this.#plan = plan;
-    this.#watch = watch;
+    this.#watch = options.watch;
+    this.#shared = options.shared === true;
     this.#functions = plan.nodes.map((n) => functions.get(n.name)!);
-    this.#shared = plan.nodes.map((n) => n.inEdges.map((e) => plan.nodes[e.from]!.outEdges.length > 1));
+    this.#fanOut = plan.nodes.map((n) => n.inEdges.map((e) => plan.nodes[e.from]!.outEdges.length > 1));
     this.#inputRoots = plan.nodes.map((n) => n.inputs.map(inputRoot));
   }
 
@@ -81,7 +92,9 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
   }
 
   #run(ready: ReadyUnit): void {
-    if (ready.run.done || !this.#copyArguments(ready)) return;
+    if (ready.run.done) return;
+    // Shared values: arguments were checked where they came from (a push, a result, execute()).
+    if (!this.#shared && !this.#copyArguments(ready)) return;
     const traceparent = ready.run.traceparent;
     if (traceparent === undefined) void runUnit(this, ready, ready.unit.nodes.length, ready.args, ready.run.traced);
     else
@@ -107,16 +120,16 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
     }
     if (inputs === 1) {
       if (!this.#copyInto(ready, head, args, 0, this.#inputRoots[head.index]![0]!)) return false;
-    } else if (inputs > 1 && hasObject(args, inputs)) {
+    } else if (inputs > 1 && hasObject(args, inputs) && !fastCopyAll(args, inputs)) {
       const held: Record<string, unknown> = {};
       for (let k = 0; k < inputs; k++) setOwn(held, head.inputs[k]!, args[k]);
       const copied = copyValue(held, 'inputs');
       if (copied instanceof ValueFault) return this.#refuseArgument(ready, head, copied);
       for (let k = 0; k < inputs; k++) args[k] = (copied as Record<string, unknown>)[head.inputs[k]!];
     }
-    const shared = this.#shared[head.index]!;
-    for (let slot = 0; slot < shared.length; slot++) {
-      if (shared[slot] && !this.#copyInto(ready, head, args, inputs + slot, 'value')) return false;
+    const fanOut = this.#fanOut[head.index]!;
+    for (let slot = 0; slot < fanOut.length; slot++) {
+      if (fanOut[slot] && !this.#copyInto(ready, head, args, inputs + slot, 'value')) return false;
     }
     return true;
   }
@@ -154,8 +167,9 @@ export class InlineExecutor implements Executor, UnitRunner<ReadyUnit, void> {
     return node.timeoutMs === undefined ? pending : withTimeout(pending, node.name, node.timeoutMs);
   }
 
-  /** The node's result, copied: checked, and no longer shared with the node that returned it. */
+  /** The node's result, copied: checked, and no longer shared with the node that returned it (only checked, when shared). */
   handoff(_ready: ReadyUnit, _k: number, value: unknown): unknown {
+    if (this.#shared) return inspectValue(value, 'value') ?? value;
     return copyValue(value, 'value', moves.used ? moves.marked : null);
   }
 

@@ -50,13 +50,24 @@ export interface ComputationGraphOptions<N = Readonly<Record<string, NodeFunctio
   /** Run linear chains as one unit: one worker task on the pool, one step of the walk inline; default true. */
   readonly fuse?: boolean;
   /**
+   * Hand values to the nodes without copying them (inline executor only). Every node then
+   * promises never to mutate an argument, nor a value it returned: a mutation would reach the
+   * reactor's cache, the fire record, other nodes and the caller. Values are still checked, so a
+   * value that could not cross a thread is refused as before; only the copies are saved.
+   *
+   * @default false
+   * @example
+   * new ComputationGraphBuilder('pricing', { nodes, graph, executor: 'inline', sharedValues: true })
+   */
+  readonly sharedValues?: boolean;
+  /**
    * After each successful firing in a Runtime, write this terminal's output (when it ran) into
    * this state accumulator.
    */
   readonly feedback?: GraphFeedback;
 }
 
-const kOptionKeys = new Set(['reactor', 'nodes', 'graph', 'executor', 'pool', 'fuse', 'feedback']);
+const kOptionKeys = new Set(['reactor', 'nodes', 'graph', 'executor', 'pool', 'fuse', 'sharedValues', 'feedback']);
 
 /**
  * Declares a computation graph.
@@ -135,6 +146,11 @@ export class ComputationGraphBuilder<N = Readonly<Record<string, NodeFunction>>,
     }
     if (options.fuse !== undefined && typeof options.fuse !== 'boolean')
       fail(`'fuse' must be a boolean, got ${describe(options.fuse)}`);
+    const shared = options.sharedValues ?? false;
+    if (typeof shared !== 'boolean') fail(`'sharedValues' must be a boolean, got ${describe(shared)}`);
+    if (shared && kind === ExecutorKind.Pool) {
+      fail(`'sharedValues' applies to the inline executor only: on the pool every value crosses a thread`);
+    }
 
     const feedback = validateFeedback(options.feedback, normalized, fail);
     const wanted = normalized.map((n) => n.name);
@@ -143,7 +159,14 @@ export class ComputationGraphBuilder<N = Readonly<Record<string, NodeFunction>>,
     ): ComputationGraph<GraphInput<N, G>, GraphOutputs<N, G>> => {
       // Inline, a fused chain is one step of the walk instead of one per node.
       const plan = compilePlan(name, normalized, options.fuse ?? true);
-      return new ComputationGraph(name, reactor, plan, new CostModel(plan), new InlineExecutor(plan, table), feedback);
+      return new ComputationGraph(
+        name,
+        reactor,
+        plan,
+        new CostModel(plan),
+        new InlineExecutor(plan, table, { shared }),
+        feedback,
+      );
     };
     if (!fromModule) {
       const table = new Map<string, NodeFunction>();

@@ -20,7 +20,8 @@ export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
 export class StateMachine<S extends string> {
   #state: S;
   readonly #component: string;
-  readonly #transitions: Transitions<S>;
+  /** The table as lookups: `allowed[from][to]` is true for each allowed move (checked on every move). */
+  readonly #allowed: Readonly<Record<string, Readonly<Record<string, true>>>>;
   readonly #onChange: ((state: S, previous: S) => void) | null;
 
   constructor(
@@ -31,7 +32,12 @@ export class StateMachine<S extends string> {
   ) {
     this.#component = component;
     this.#state = initial;
-    this.#transitions = transitions;
+    this.#allowed = Object.fromEntries(
+      Object.entries<readonly S[]>(transitions).map(([from, to]) => [
+        from,
+        Object.fromEntries(to.map((s) => [s, true])),
+      ]),
+    );
     this.#onChange = onChange;
   }
 
@@ -43,7 +49,7 @@ export class StateMachine<S extends string> {
   /** Moves to `next`, then tells the listener. Throws StateError when the table does not allow it. */
   to(next: S): void {
     const previous = this.#state;
-    if (!this.#transitions[previous].includes(next)) {
+    if (this.#allowed[previous]![next] !== true) {
       throw new StateError(this.#component, previous, `${this.#component}: no transition ${previous} -> ${next}`);
     }
     this.#state = next;

@@ -132,14 +132,13 @@ export interface ValueProbes {
   isProxy(value: object): boolean;
 }
 
-let probes: ValueProbes = { isProxy: () => false };
+/**
+ * Whether `value` is a Proxy, as the installed probes tell. A binding rather than a wrapper: the
+ * value rules call it once per object, and the platform's function is then called directly.
+ */
+export let isProxy: (value: object) => boolean = () => false;
 
 /** Installs the platform probes (the executors' layer passes `node:util`'s `types`). */
 export function installValueProbes(installed: ValueProbes): void {
-  probes = installed;
-}
-
-/** Whether `value` is a Proxy, as the installed probes tell. */
-export function isProxy(value: object): boolean {
-  return probes.isProxy(value);
+  isProxy = installed.isProxy;
 }

@@ -19,6 +19,8 @@
  *   that throws, an `Error` whose cause leads back to it, and values nested deeper than
  *   `kMaxDepth` levels (V8's serializer recurses and overflows the stack near 2,000).
  *
+ * Plain data (objects, dense arrays, `Date`s, `Buffer`s, a few levels deep) takes the fast paths
+ * of `value-fast.ts`; anything else, and every refusal, the general walk of `value-walker.ts`.
  * In a thread, {@link copyValue} makes that copy in one iterative walk. Across threads the
  * sender calls {@link inspectValue} (the same walk without copying) to refuse early and to note
  * what structured clone will lose ({@link ValueExtras}); the receiver calls {@link restoreValue}.
@@ -30,6 +32,7 @@
  */
 import { fixError } from './error-shape.js';
 import { isPrimitive, keySegment } from './own-properties.js';
+import { fastCheck, fastCopy, kSlow } from './value-fast.js';
 import { primitiveFault, ValueFault } from './value-fault.js';
 import { kBufferProto } from './value-kinds.js';
 import type { ValueExtras, ValueSink } from './value-sink.js';
@@ -43,6 +46,7 @@ export function inspectValue(value: unknown, root = 'value', sink: ValueSink | n
   if (isPrimitive(value)) return null;
   const type = typeof value;
   if (type === 'function' || type === 'symbol') return primitiveFault(type, root);
+  if (fastCheck(value as object, sink)) return null;
   const result = walk(value as object, root, false, sink, null);
   return result instanceof ValueFault ? result : null;
 }
@@ -57,27 +61,22 @@ export function copyValue(value: unknown, root = 'value', moved: WeakSet<object>
   if (isPrimitive(value)) return value;
   const type = typeof value;
   if (type === 'function' || type === 'symbol') return primitiveFault(type, root);
+  if (moved === null) {
+    const copy = fastCopy(value as object);
+    if (copy !== kSlow) return copy;
+  }
   return walk(value as object, root, true, null, moved);
 }
 
 /**
- * Checks an event before an accumulator accepts it (`runtime.push`, `host.push`, inject): throws
- * an {@link UncloneableValueError} naming the accumulator and the path (`event.cb is a
- * function`) when it could not cross a node boundary. Costs one walk of the event, nothing for
- * a primitive.
+ * Checks an event before an accumulator accepts it (`runtime.push`, a node's `host.push` on the
+ * main thread) and returns the copy another thread would receive, so the caller keeps nothing
+ * the accumulator holds. Throws an {@link UncloneableValueError} naming the accumulator and the
+ * path (`event.cb is a function`) when it could not cross a node boundary. Plain data costs one
+ * pass (the fast path), a primitive nothing.
  *
  * @example
- * checkEvent('alpha', { cb() {} }); // throws: accumulator 'alpha': ... event.cb is a function
- */
-export function checkEvent(accumulator: string, event: unknown): void {
-  const fault = inspectValue(event, 'event');
-  if (fault !== null) throw fault.toError({ accumulator });
-}
-
-/**
- * Checks an event as {@link checkEvent} does and returns the copy another thread would receive:
- * for a node's `host.push` on the main thread, so the node keeps nothing the accumulator holds,
- * as when it pushes from a worker.
+ * copyEvent('alpha', { cb() {} }); // throws: accumulator 'alpha': ... event.cb is a function
  */
 export function copyEvent(accumulator: string, event: unknown): unknown {
   const copy = copyValue(event, 'event');

@@ -26,7 +26,7 @@ import type { StreamBackendFactory } from '../accumulators/stream-backend.js';
 import { StateError } from '../model/errors.js';
 import type { AccumulatorHealth, ReactorHealth } from '../model/health.js';
 import { rejectUnknownKeys, requireOptionsObject } from '../model/options.js';
-import { checkEvent } from '../model/values.js';
+import { copyEvent } from '../model/values.js';
 import { ReactorHandle } from '../reactor/handle.js';
 import type { FireSummary } from './fire-ring.js';
 import { Lifecycle, RuntimeState } from './lifecycle.js';
@@ -140,7 +140,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * UncloneableValueError (naming the accumulator and the path) for an event that cannot be
    * cloned or checkpointed, which is not accepted.
    *
-   * The event is handed over: do not mutate it after pushing.
+   * The runtime keeps a copy of the event (made by the same rules as a node boundary): mutating
+   * the event after pushing it changes nothing the runtime holds.
    */
   push(accumulator: string, event: unknown): boolean {
     // Every registered accumulator has an outlet once started: one lookup on the hot path.
@@ -149,8 +150,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // The message is built only when it is thrown: a template per push costs an allocation.
     if (this.#lifecycle.state !== RuntimeState.Started)
       this.#lifecycle.requireStarted(`runtime.push('${accumulator}')`);
-    checkEvent(accumulator, event);
-    if (outlet!.offer(event)) {
+    // Checked and copied in one pass; plain data takes the fast path of the value rules.
+    if (outlet!.offer(copyEvent(accumulator, event))) {
       this.#pushed++;
       this.#wiring.idleness.check();
       return true;

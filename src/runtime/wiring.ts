@@ -238,7 +238,7 @@ export class RuntimeWiring {
         timed: (_reactor, graph, nodeDurations) => this.observer.timed(graph, nodeDurations),
         recorded: (_reactor, record) => {
           this.observer.recorded(record);
-          if (runtime.listenerCount('fire') > 0) this.#host.notify('fire', record);
+          this.#host.notify('fire', record);
           const feedback = record.ok ? this.#feedback.get(record.graph) : undefined;
           if (feedback !== undefined && record.outputs !== undefined && feedback.terminal in record.outputs) {
             feedback.target.writeFeedback!(record.outputs[feedback.terminal]);

@@ -3,7 +3,8 @@
  * under both strategies and on both executors (a 10,000-deep object or a throwing getter used
  * to kill the process under `latest` and wedge a `sequential` reactor); what a node does to its
  * input reaches neither the reactor's cache nor the fire record; an event no node could receive
- * is refused by `push`, naming the accumulator and the path; what a node gives `host.push` is
+ * is refused by `push`, naming the accumulator and the path, and one it accepts is copied, so the
+ * caller's later changes reach nothing; what a node gives `host.push` is
  * handed over as a copy, as it is from a worker.
  */
 import { describe, expect, it } from 'vitest';
@@ -62,6 +63,21 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(record!.outputs).toStrictEqual({ mutate_event: 'mutated' });
       expect(record!.inputs).toStrictEqual({ [a]: { n: 1, list: [1] } });
       expect(handle.getState().cache).toStrictEqual({ [a]: { n: 1, list: [1] } });
+    });
+
+    it('push keeps a copy: the caller mutating the event afterwards changes neither the cache nor the firing', async () => {
+      const { rt, a, log, handle } = await setup('shape');
+      const event = { n: 5, list: [1], at: new Date(7), payload: Buffer.from('ab') };
+      rt.push(a, event);
+      event.n = 6;
+      event.list.push(2);
+      event.at.setTime(8);
+      event.payload[0] = 0;
+      const [record] = await log.until(1);
+      const kept = { n: 5, list: [1], at: new Date(7), payload: Buffer.from('ab') };
+      expect(record!.outputs).toStrictEqual({ shape: { ok: 5 } });
+      expect(record!.inputs).toStrictEqual({ [a]: kept });
+      expect(handle.getState().cache).toStrictEqual({ [a]: kept });
     });
 
     it('push refuses an event no node could receive, naming the accumulator and the path', async () => {
