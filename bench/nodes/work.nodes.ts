@@ -26,6 +26,20 @@ export function step3(x: number): number {
   return x - 3;
 }
 
+// The object chain: what a service's nodes look like, a new object at every step.
+interface Priced {
+  readonly value: number;
+}
+export function entry(quote: Priced): Priced {
+  return { value: quote.value };
+}
+export function add10(x: Priced): Priced {
+  return { value: x.value + 10 };
+}
+export function publish(x: Priced): Priced & { readonly at: number } {
+  return { value: x.value, at: 1 };
+}
+
 /** Wide graph: every root burns `ctx.ms`. */
 export function wide(ctx: { ms: number }): number {
   return burn(ctx.ms);

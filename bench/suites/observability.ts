@@ -41,7 +41,7 @@ async function chunk(side: Side, count: number): Promise<void> {
   const cpu = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < count; i++) {
-    while (!runtime.push('a', i)) await runtime.whenWritable('a');
+    while (!runtime.push('a', { value: i })) await runtime.whenWritable('a');
   }
   await runtime.idle();
   side.wallMs += performance.now() - start;

@@ -1,11 +1,14 @@
 /**
- * Runtime suite: events through passthrough -> `when_any` reactor -> 3-node chain graph.
+ * Runtime suite: events through passthrough -> `when_any` reactor -> 3-node chain graph, on what
+ * a service runs: object events (`{ value: i }`), nodes that return new objects
+ * (`entry -> add10 -> publish`) and a `fire` listener that reads `outputs.publish.value`.
  *
  * - throughput: as many events as the pipeline takes (a producer that honours backpressure),
  *   for `latest` and `sequential`, on the inline and the pool executor; firings/s next to events/s
- *   (latest collapses bursts, sequential fires every event);
+ *   (latest collapses bursts, sequential fires every event); the sequential rows again with bare
+ *   numbers and no listener, for reference;
  * - the peer of sequential-on-the-pool: back-to-back raw `piscina.run` round trips of the same
- *   function with the same pool settings (firings of one reactor never overlap, so one round trip
+ *   object with the same pool settings (firings of one reactor never overlap, so one round trip
  *   per firing bounds it);
  * - latency: a steady 5,000 events/s (sequential, every event fires), push -> fire record,
  *   p50/p99/max, inline and pool.
@@ -23,42 +26,69 @@ import {
 import { progress, quantile, rate, type Budget, type Row } from '../harness.js';
 import { nodesModule, rawPiscina, type SuiteResult } from './shared.js';
 
-export const runtimeSteps = 8;
+export const runtimeSteps = 10;
 
-const chain = { step1: { inputs: ['a'], next: 'step2' }, step2: { next: 'step3' }, step3: {} };
+/** What the pipeline carries: objects with a listener reading them (the headline), or bare numbers. */
+export type Payload = 'objects' | 'numbers';
 
-/** The suite's pipeline, started; `options` adds runtime options (the observability suite's switch). */
+const chains = {
+  objects: { entry: { inputs: ['a'], next: 'add10' }, add10: { next: 'publish' }, publish: {} },
+  numbers: { step1: { inputs: ['a'], next: 'step2' }, step2: { next: 'step3' }, step3: {} },
+} as const;
+
+/** What the pipelines' listeners read, summed (reported, so the reading cannot be skipped). */
+let checksum = 0;
+
+/** The `i`-th event of a pipeline carrying `payload`. */
+export function eventOf(payload: Payload): (i: number) => unknown {
+  return payload === 'objects' ? (i) => ({ value: i }) : (i) => i;
+}
+
+/**
+ * The suite's pipeline, started; `options` adds runtime options (the observability suite's
+ * switch). With objects, a `fire` listener reads every firing's output, as a service would.
+ */
 export async function pipeline(
   strategy: 'latest' | 'sequential',
   executor: ExecutorKind,
   threads: number,
   options: RuntimeOptions = {},
+  payload: Payload = 'objects',
 ) {
   const declaration = reactor({ name: 'bench_reactor', accumulators: ['a'], mode: 'when_any', strategy });
   const graph = await new ComputationGraphBuilder('bench_chain', {
     reactor: declaration,
     nodes: nodesModule,
-    graph: chain,
+    graph: chains[payload],
     executor,
   }).build();
   const runtime = new Runtime({ threads, ...options });
   runtime.register(passthroughAccumulator({ name: 'a' }), declaration, graph);
   await runtime.start();
+  if (payload === 'objects') {
+    runtime.on('fire', (record: FireRecord) => {
+      checksum += (record.outputs!.publish as { value: number }).value;
+    });
+  }
   return runtime;
 }
 
 /**
- * Pushes `count` events as fast as accepted; returns events/s and firings/s. A fifth as many go
+ * Pushes `count` events as fast as accepted; returns events/s and firings/s. Half as many go
  * first, unmeasured, so the hot paths are compiled (and a pool graph's costs known) before the
  * clock starts, as benchmark.js does for the other suites.
  */
-async function throughput(runtime: Runtime, count: number): Promise<{ eventsPerSec: number; firingsPerSec: number }> {
-  await produce(runtime, 0, Math.round(count / 5));
+async function throughput(
+  runtime: Runtime,
+  count: number,
+  payload: Payload,
+): Promise<{ eventsPerSec: number; firingsPerSec: number }> {
+  const event = eventOf(payload);
+  await produce(runtime, 0, Math.round(count / 2), event);
   await runtime.idle();
-  // Counted from stats, not a 'fire' listener: a listener makes every firing build its record.
   const before = firingsOf(runtime);
   const start = performance.now();
-  await produce(runtime, 0, count);
+  await produce(runtime, 0, count, event);
   await runtime.idle();
   const seconds = (performance.now() - start) / 1000;
   return { eventsPerSec: count / seconds, firingsPerSec: (firingsOf(runtime) - before) / seconds };
@@ -70,9 +100,9 @@ export function firingsOf(runtime: Runtime): number {
 }
 
 /** Pushes events `from`..`from + count - 1`, each retried until accepted. */
-async function produce(runtime: Runtime, from: number, count: number): Promise<void> {
+async function produce(runtime: Runtime, from: number, count: number, event: (i: number) => unknown): Promise<void> {
   for (let i = from; i < from + count; i++) {
-    while (!runtime.push('a', i)) await runtime.whenWritable('a');
+    while (!runtime.push('a', event(i))) await runtime.whenWritable('a');
     // Let the loop breathe now and then, as a real producer would.
     if ((i & 4095) === 4095) await new Promise((resolve) => setImmediate(resolve));
   }
@@ -83,7 +113,7 @@ async function latency(runtime: Runtime, perSecond: number, ms: number) {
   const pushedAt: number[] = [];
   const samples: number[] = [];
   runtime.on('fire', (record: FireRecord) => {
-    samples.push(performance.now() - pushedAt[record.inputs.a as number]!);
+    samples.push(performance.now() - pushedAt[(record.inputs.a as { value: number }).value]!);
   });
   const start = performance.now();
   await new Promise<void>((resolve) => {
@@ -92,7 +122,7 @@ async function latency(runtime: Runtime, perSecond: number, ms: number) {
       const due = Math.min(Math.floor((elapsed / 1000) * perSecond), Math.floor((ms / 1000) * perSecond));
       while (pushedAt.length < due) {
         pushedAt.push(performance.now());
-        runtime.push('a', pushedAt.length - 1);
+        runtime.push('a', { value: pushedAt.length - 1 });
       }
       if (elapsed >= ms) {
         clearInterval(timer);
@@ -123,40 +153,50 @@ export async function runtimeSuite(threads: number, budget: Budget): Promise<Sui
   const rawRates: number[] = [];
   const measureRaw = async (): Promise<void> => {
     progress('runtime: raw piscina.run round trips, back to back');
-    rawRates.push(await rate(() => raw.run(1), measureMs / 2));
+    rawRates.push(await rate(() => raw.run({ value: 1 }), measureMs / 2));
   };
 
   const throughputData: Record<string, unknown> = {};
-  for (const strategy of ['latest', 'sequential'] as const) {
-    for (const executor of ['inline', 'pool'] as const) {
-      const peer = strategy === 'sequential' && executor === 'pool';
-      if (peer) await measureRaw();
-      progress(`runtime: ${strategy} reactor, ${executor} executor, events through`);
-      const runtime = await pipeline(strategy, executor, threads);
-      const count = Math.round((executor === 'inline' ? 300_000 : 15_000) * scale);
-      const result = await throughput(runtime, count);
-      await runtime.shutdown();
-      if (peer) await measureRaw();
-      throughputData[`${strategy}/${executor}`] = { events: count, ...result };
+  const cases = [
+    { strategy: 'latest', executor: 'inline', payload: 'objects' },
+    { strategy: 'latest', executor: 'pool', payload: 'objects' },
+    { strategy: 'sequential', executor: 'inline', payload: 'objects' },
+    { strategy: 'sequential', executor: 'pool', payload: 'objects' },
+    { strategy: 'sequential', executor: 'inline', payload: 'numbers' },
+    { strategy: 'sequential', executor: 'pool', payload: 'numbers' },
+  ] as const;
+  for (const { strategy, executor, payload } of cases) {
+    const peer = strategy === 'sequential' && executor === 'pool' && payload === 'objects';
+    if (peer) await measureRaw();
+    const label = `${strategy}, ${executor}${payload === 'numbers' ? ', numbers without a listener' : ''}`;
+    progress(`runtime: ${label}: events through`);
+    const runtime = await pipeline(strategy, executor, threads, {}, payload);
+    const count = Math.round((executor === 'inline' ? 300_000 : 15_000) * scale);
+    const result = await throughput(runtime, count, payload);
+    await runtime.shutdown();
+    if (peer) await measureRaw();
+    throughputData[`${strategy}/${executor}/${payload}`] = { events: count, ...result };
+    rows.push({
+      suite: 'runtime',
+      metric: `${label}: events through`,
+      value: result.eventsPerSec,
+      unit: 'events/s',
+      note: `${Math.round(result.firingsPerSec).toLocaleString('en-US')} firings/s`,
+    });
+    if (strategy === 'sequential') {
+      const note =
+        payload === 'numbers'
+          ? 'for reference'
+          : peer
+            ? `${(result.firingsPerSec / mean(rawRates)).toFixed(2)}x raw round trips of the same object (target >= 3x)`
+            : 'target >= 1,000,000 firings/s';
       rows.push({
         suite: 'runtime',
-        metric: `${strategy}, ${executor}: events through`,
-        value: result.eventsPerSec,
-        unit: 'events/s',
-        note: `${Math.round(result.firingsPerSec).toLocaleString('en-US')} firings/s`,
+        metric: `${label}: firings`,
+        value: result.firingsPerSec,
+        unit: 'firings/s',
+        note,
       });
-      if (strategy === 'sequential') {
-        const note = peer
-          ? `${(result.firingsPerSec / mean(rawRates)).toFixed(2)}x raw round trips (target >= 3x)`
-          : 'target >= 1,000,000 firings/s';
-        rows.push({
-          suite: 'runtime',
-          metric: `${strategy}, ${executor}: firings`,
-          value: result.firingsPerSec,
-          unit: 'firings/s',
-          note,
-        });
-      }
     }
   }
   await raw.destroy();
@@ -169,6 +209,7 @@ export async function runtimeSuite(threads: number, budget: Budget): Promise<Sui
     note: `before ${Math.round(rawRates[0]!)}, after ${Math.round(rawRates[1]!)}`,
   });
   data.rawRoundTripsPerSec = rawPerSec;
+  data.checksum = checksum;
   data.throughput = throughputData;
 
   const latencyData: Record<string, Awaited<ReturnType<typeof latency>>> = {};
