@@ -20,8 +20,8 @@ export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
 export class StateMachine<S extends string> {
   #state: S;
   readonly #component: string;
-  /** The table as lookups: `allowed[from][to]` is true for each allowed move (checked on every move). */
-  readonly #allowed: Readonly<Record<string, Readonly<Record<string, true>>>>;
+  /** The table as sets, checked on every move (a reactor moves twice per firing). */
+  readonly #allowed: ReadonlyMap<S, ReadonlySet<S>>;
   readonly #onChange: ((state: S, previous: S) => void) | null;
 
   constructor(
@@ -32,12 +32,7 @@ export class StateMachine<S extends string> {
   ) {
     this.#component = component;
     this.#state = initial;
-    this.#allowed = Object.fromEntries(
-      Object.entries<readonly S[]>(transitions).map(([from, to]) => [
-        from,
-        Object.fromEntries(to.map((s) => [s, true])),
-      ]),
-    );
+    this.#allowed = new Map(Object.entries<readonly S[]>(transitions).map(([from, to]) => [from as S, new Set(to)]));
     this.#onChange = onChange;
   }
 
@@ -49,7 +44,7 @@ export class StateMachine<S extends string> {
   /** Moves to `next`, then tells the listener. Throws StateError when the table does not allow it. */
   to(next: S): void {
     const previous = this.#state;
-    if (this.#allowed[previous]![next] !== true) {
+    if (!this.#allowed.get(previous)!.has(next)) {
       throw new StateError(this.#component, previous, `${this.#component}: no transition ${previous} -> ${next}`);
     }
     this.#state = next;
