@@ -1,11 +1,12 @@
 /**
  * The load test's driver: one runtime with the benchmark pipeline (passthrough `a` ->
- * `when_any` reactor -> 3-node chain graph), and a paced producer that runs one step of the
- * load test on it at a fixed offered rate.
+ * `when_any` reactor -> 3-node chain graph `entry -> add10 -> publish`, each node returning a new
+ * object), and a paced producer that runs one step of the load test on it at a fixed offered
+ * rate, pushing objects `{ value: n }`; the `fire` listener reads each record.
  *
- * Every event is its own sequence number within the step. The producer records the time of each
- * push in a ring indexed by that number, so the fire record (whose `inputs.a` is the number)
- * gives the push -> fire latency without keeping a per-event object alive; and, for
+ * Every event carries its own sequence number within the step. The producer records the time of
+ * each push in a ring indexed by that number, so the fire record (whose `inputs.a.value` is the
+ * number) gives the push -> fire latency without keeping a per-event object alive; and, for
  * `sequential`, the numbers must fire in order, each exactly once, so a single counter verifies
  * that nothing accepted was lost, duplicated or reordered.
  *
@@ -148,7 +149,7 @@ export class LoadDriver {
     const graph = await new ComputationGraphBuilder('load_chain', {
       reactor: declaration,
       nodes: new URL('../nodes/work.nodes.js', import.meta.url),
-      graph: { step1: { inputs: ['a'], next: 'step2' }, step2: { next: 'step3' }, step3: {} },
+      graph: { entry: { inputs: ['a'], next: 'add10' }, add10: { next: 'publish' }, publish: {} },
       executor: options.executor,
     }).build();
     const runtime = new Runtime({ threads: options.threads, queueCapacity: options.queueCapacity });
@@ -191,7 +192,7 @@ export class LoadDriver {
         while (accepted < limit) {
           // Stamp before pushing: the inline executor fires inside push().
           this.#pushedAt[accepted & kRingMask] = performance.now();
-          if (!this.#runtime.push('a', accepted)) {
+          if (!this.#runtime.push('a', { value: accepted })) {
             refused++;
             break;
           }
@@ -258,7 +259,9 @@ export class LoadDriver {
     const live = this.#live;
     // Between steps nothing is pushed and the previous step has drained, so nothing fires.
     if (live === null) return;
-    const n = record.inputs.a as number;
+    const n = (record.inputs.a as { value: number }).value;
+    // The listener reads the output, as a service would; a wrong one counts as a failed firing.
+    if (record.ok && (record.outputs!.publish as { value: number }).value !== n + 10) live.failed++;
     live.histogram.recordValue(Math.max(1, Math.round((performance.now() - this.#pushedAt[n & kRingMask]!) * 1000)));
     live.fired++;
     if (!record.ok) live.failed++;
