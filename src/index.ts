@@ -39,6 +39,7 @@ export type { StateMismatchPolicy } from './runtime/persistence.js';
 export type { ShutdownOnSignalsOptions } from './runtime/signals.js';
 export type {
   RuntimeReport,
+  CheckpointOwnership,
   AccumulatorReport,
   ReactorReport,
   GraphReport,
