@@ -3,6 +3,7 @@
  * `id`, one owner per id, fencing when the owner's session ends, and a standby that takes over.
  * Against a real PostgreSQL server of its own.
  */
+import pg from 'pg';
 import { expect, it } from 'vitest';
 import {
   CheckpointError,
@@ -13,6 +14,9 @@ import {
   type Runtime,
   type RuntimeOptions,
 } from 'cloaca';
+import { serve } from 'cloaca/http';
+import { ownerLockKeys } from '../../dist/src/runtime/checkpoint/postgres-owner.js';
+import { http } from '../http/support.js';
 import { describeWithPostgres, usePostgresServer } from '../support/postgres.js';
 import { deferred, FireLog, unique, useRuntimes } from '../runtime/support.js';
 
@@ -154,9 +158,18 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
     const starting = standby.start().then(() => (started = true));
     await moves.reach('standby');
     expect(standby.inspect().ownership).toBe('standby');
-    expect(started).toBe(false);
-    await owner.shutdown();
-    await starting;
+    const ops = await serve(standby, { port: 0 });
+    try {
+      const waiting = await http(ops.url, 'GET', '/ready');
+      expect([waiting.status, waiting.json]).toStrictEqual([503, { status: 'not ready', reason: 'standby' }]);
+      expect((await http(ops.url, 'GET', '/health')).json).toStrictEqual({ status: 'ok', ownership: 'standby' });
+      expect(started).toBe(false);
+      await owner.shutdown();
+      await starting;
+      expect((await http(ops.url, 'GET', '/ready')).status).toBe(200);
+    } finally {
+      await ops.close();
+    }
     expect(standby.inspect().ownership).toBe('owner');
     expect(standby.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 1 });
   });
@@ -219,6 +232,38 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
     const next = await wired(n);
     await next.start();
     expect(next.reactor(n.S).getState().queued).toBe(2);
+  });
+
+  it('stays fenced when another owner held the id while it waited: its state is stale', async () => {
+    const n = names();
+    const first = await wired(n, { standby: true });
+    const heard = errors(first);
+    const moves = ownerships(first);
+    await first.start();
+    first.reactor(n.S).pause();
+    first.push(n.q, 'stored');
+    await first.persisted();
+    // Another owner queues for the lock as it ends the first one's session, so it is next; it
+    // records itself as the owner, as every owner does, and goes away.
+    const other = new pg.Client({ connectionString: server().url });
+    await other.connect();
+    try {
+      await other.query('select pg_terminate_backend(backend_pid) from cloaca_owners where id = $1', [n.id]);
+      await other.query('select pg_advisory_lock($1, $2)', [...ownerLockKeys(n.id)]);
+      await other.query("update cloaca_owners set token = 'another owner' where id = $1", [n.id]);
+    } finally {
+      await other.end();
+    }
+    const stale = await heard.next(
+      (error) => error instanceof CheckpointError && error.message.includes('owned by another runtime while'),
+    );
+    expect((stale as CheckpointError).path).toBe(n.id);
+    expect(moves.seen).toStrictEqual(['standby', 'owner', 'standby', 'lost']);
+    expect(first.push(n.q, 'refused')).toBe(false);
+    // It released the id: a new runtime restores what is stored.
+    const next = await wired(n);
+    await next.start();
+    expect(next.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 1 });
   });
 
   it('is fenced by a database restart, and as a standby owns its id again after it', async () => {
