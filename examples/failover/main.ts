@@ -74,6 +74,7 @@ try {
   await owner.next('owned');
   const standby = new Member('standby');
   const standbyOwned = standby.next('owned');
+  await standby.next('standby');
   console.log("owner of 'orders-1' started; a standby waits for the id");
 
   const persisted = await owner.push(0, Math.floor(orders * killAt));

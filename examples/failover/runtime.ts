@@ -3,8 +3,8 @@
  * `orders-1`: a sequential reactor books every order pushed to it, in order.
  *
  * Its parent sends `{ type: 'push', orders }`; it pushes each (waiting for room when refused),
- * awaits `persisted()` and answers `{ type: 'persisted', last }`. It tells `{ type: 'owned', at }`
- * once it owns the id and `{ type: 'booked', order }` per firing; `{ type: 'stop' }` shuts it down.
+ * awaits `persisted()` and answers `{ type: 'persisted', last }`. It tells `{ type: 'standby' }`
+ * while it waits for the id, `{ type: 'owned', at }` once it owns it and `{ type: 'booked', order }` per firing; `{ type: 'stop' }` shuts it down.
  */
 import { ComputationGraphBuilder, Runtime, passthroughAccumulator, reactor } from 'cloaca';
 
@@ -13,6 +13,7 @@ export type FailoverCommand = { readonly type: 'push'; readonly orders: readonly
 
 /** What a runtime tells its parent. */
 export type FailoverReport =
+  | { readonly type: 'standby' }
   | { readonly type: 'owned'; readonly at: number }
   | { readonly type: 'booked'; readonly order: number }
   | { readonly type: 'persisted'; readonly last: number };
@@ -37,6 +38,9 @@ const runtime = new Runtime({ threads: 1, checkpoint: url, id: 'orders-1', stand
 runtime.register(passthroughAccumulator({ name: 'orders' }), Booking, graph);
 runtime.on('fire', (record) => {
   if (record.ok) send({ type: 'booked', order: record.outputs!.book as number });
+});
+runtime.on('ownership', (ownership) => {
+  if (ownership === 'standby') send({ type: 'standby' });
 });
 runtime.on('error', (error) => console.error(`[${role}] ${error.message}`));
 
