@@ -5,8 +5,8 @@
  *
  * - persisted boundaries/s: as for SQLite, a paused `sequential` reactor takes bursts of 1,000
  *   events, each followed by `await runtime.persisted()`; the peer is the same `pg` client
- *   inserting the same `v8.serialize`d values with one `unnest` insert per burst, in a
- *   transaction.
+ *   inserting the same `v8.serialize`d values with one `unnest` insert per burst (one statement,
+ *   committed by itself, as the runtime's group commit is).
  * - restart: `start()` on an id holding 300,000 queued boundaries (fewer in tiny mode).
  * - push -> persisted latency, one event at a time (p50, p99).
  * - takeover: an owner process (examples/failover/runtime.ts) killed with SIGKILL while a
@@ -107,13 +107,11 @@ export async function postgresCheckpoint(
     start = performance.now();
     for (let from = 0; from < count; from += kBurst) {
       const seqs = Array.from({ length: kBurst }, (_, i) => from + i);
-      await client.query('begin');
       await client.query('insert into raw select * from unnest($1::text[], $2::int8[], $3::bytea[])', [
         seqs.map(() => 'cp_reactor'),
         seqs,
         seqs.map((n) => serialize(event(n))),
       ]);
-      await client.query('commit');
     }
     const rawPerSec = count / ((performance.now() - start) / 1000);
     await client.end();

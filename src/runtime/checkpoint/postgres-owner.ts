@@ -213,6 +213,14 @@ export class PostgresOwner {
     }
   }
 
+  /**
+   * Runs one statement on the lock-holding session, outside a transaction: it commits whole or
+   * not at all. Rejects like {@link transaction}.
+   */
+  async statement(text: string, values: readonly unknown[]): Promise<void> {
+    await this.#query(text, values);
+  }
+
   /** Releases the lock (by ending the session) and stops a waiting {@link acquire}. */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;

@@ -1,8 +1,9 @@
 /**
  * The checkpoint store on a PostgreSQL database (`postgres-schema.ts`), for the runtime named by
- * an `id`: the same rows as a SQLite file, each table scoped by the id. Every statement runs in a
- * transaction on the session that holds the id's lock ({@link PostgresOwner}), so nothing is
- * written by a runtime that is not the owner, and a session lost mid-commit commits nothing.
+ * an `id`: the same rows as a SQLite file, each table scoped by the id. Every statement runs on
+ * the session that holds the id's lock ({@link PostgresOwner}), a group commit as one statement
+ * and everything else in a transaction, so nothing is written by a runtime that is not the owner,
+ * and a session lost mid-commit commits nothing.
  *
  * Durability is the database's: a commit is kept once the server answers it, by the server's
  * own `synchronous_commit` and `fsync` settings; the runtime process may die at any moment after.
@@ -11,12 +12,12 @@ import { CheckpointError } from '../../model/errors.js';
 import { ownerLockKeys, PostgresOwner, type PostgresSession } from './postgres-owner.js';
 import {
   accumulatorTable,
+  commitStatement,
   decodeRow,
   queueTable,
   reactorTable,
   schemaStatements,
   selectAll,
-  upsert,
   type Table,
 } from './postgres-schema.js';
 import { setAsideData, type CommitRows, type SavedComponent, type StoredRows } from './rows.js';
@@ -139,27 +140,10 @@ export class PostgresCheckpointStore implements CheckpointStore {
     });
   }
 
-  /** Writes one group commit in one transaction, one statement per table it touches. */
+  /** Writes one group commit with one statement (`postgres-schema.ts`): all of it, or none. */
   async write(rows: CommitRows): Promise<void> {
-    const id = this.location;
-    await this.#owner.transaction(async (session) => {
-      if (rows.boundaries.length > 0) await session.query(...upsert(queueTable, id, rows.boundaries));
-      if (rows.consumed.size > 0) {
-        await session.query(
-          `delete from ${queueTable.name} q using unnest($2::text[], $3::int8[]) as done (reactor, seq)
-           where q.id = $1 and q.reactor = done.reactor and q.seq <= done.seq`,
-          [id, [...rows.consumed.keys()], [...rows.consumed.values()]],
-        );
-      }
-      if (rows.reactors.length > 0) await session.query(...upsert(reactorTable, id, rows.reactors));
-      if (rows.accumulators.length > 0) await session.query(...upsert(accumulatorTable, id, rows.accumulators));
-      if (rows.clearedAccumulators.length > 0) {
-        await session.query(`delete from ${accumulatorTable.name} where id = $1 and accumulator = any($2::text[])`, [
-          id,
-          rows.clearedAccumulators,
-        ]);
-      }
-    });
+    const statement = commitStatement(this.location, rows);
+    if (statement !== undefined) await this.#owner.statement(...statement);
   }
 
   /** Releases the lock (ends the session) and stops a standby's wait. */
