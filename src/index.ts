@@ -39,6 +39,7 @@ export type { StateMismatchPolicy } from './runtime/persistence.js';
 export type { ShutdownOnSignalsOptions } from './runtime/signals.js';
 export type {
   RuntimeReport,
+  CheckpointOwnership,
   AccumulatorReport,
   ReactorReport,
   GraphReport,
@@ -61,6 +62,7 @@ export type { PassthroughAccumulatorOptions } from './accumulators/passthrough.j
 export { streamAccumulator } from './accumulators/stream.js';
 export type { StreamAccumulatorOptions, StreamRetryOptions, StreamLag } from './accumulators/stream.js';
 export type { RedisStreamOptions, RedisTrim } from './accumulators/redis-options.js';
+export { partitionOf, partitionStream } from './accumulators/partition.js';
 export { pollingAccumulator } from './accumulators/polling.js';
 export type { PollingAccumulatorOptions } from './accumulators/polling.js';
 export { batchAccumulator } from './accumulators/batch.js';

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { postgresBinDir } from '../examples/failover/postgres-server.js';
 
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -138,4 +139,15 @@ describe.concurrent('examples', { timeout: 60_000 }, () => {
       );
     }
   });
+
+  // Needs PostgreSQL's server programs, like the tests in test/postgres (skipped without them).
+  it.skipIf(postgresBinDir === undefined && process.env.CLOACA_REQUIRE_SERVERS !== '1')(
+    'failover: the standby owns the id within 5 s of the owner being killed, and no order is lost',
+    async () => {
+      const lines = await example('dist/examples/failover/main.js', '--orders', '2000');
+      const takeover = lines.map((line) => /^standby owned the id (\d+) ms after the kill/.exec(line)).find(Boolean);
+      expect(Number(takeover![1])).toBeLessThan(5000);
+      expect(lines.at(-1)).toMatch(/^pushed: 2000, booked before the kill: \d+, booked after: \d+ .*, lost: 0$/);
+    },
+  );
 });

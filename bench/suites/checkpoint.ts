@@ -10,6 +10,8 @@
  *   load with checksums, match against the registrations) against the peer opening the file and
  *   reading and deserialising every row.
  * - push -> persisted latency, one event at a time (p50, p99): the group commit of one turn.
+ *
+ * The same on PostgreSQL, with a takeover after SIGKILL, in `checkpoint-postgres.ts`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,9 +21,10 @@ import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { ComputationGraphBuilder, Runtime, passthroughAccumulator, reactor } from 'cloaca';
 import { progress, quantile, type Budget, type Row } from '../harness.js';
+import { postgresCheckpoint, postgresSteps } from './checkpoint-postgres.js';
 import type { SuiteResult } from './shared.js';
 
-export const checkpointSteps = 5;
+export const checkpointSteps = 5 + postgresSteps;
 
 const kBurst = 1000;
 
@@ -107,6 +110,7 @@ export async function checkpointSuite(budget: Budget): Promise<SuiteResult> {
       samples.push(performance.now() - at);
     }
     await paced.shutdown();
+    const postgres = await postgresCheckpoint(budget, count, event);
     progress('checkpoint: done');
 
     rows.push(
@@ -132,6 +136,7 @@ export async function checkpointSuite(budget: Budget): Promise<SuiteResult> {
         unit: 'ms p50',
         note: `p99 ${quantile(samples, 0.99).toFixed(2)} ms over ${samples.length}`,
       },
+      ...postgres.rows,
     );
     return {
       rows,
@@ -141,6 +146,7 @@ export async function checkpointSuite(budget: Budget): Promise<SuiteResult> {
         rawPerSec,
         restart: { queued, ms: restartMs, rawRows: read, rawMs: rawReadMs },
         persistedLatencyMs: { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), samples: samples.length },
+        postgres: postgres.data,
       },
       charts: [],
     };

@@ -73,6 +73,8 @@ export interface AccumulatorHost {
   durable(): Promise<void>;
   /** The runtime's bound on queues: the most events a buffer without a size of its own may hold. */
   readonly queueCapacity: number;
+  /** The runtime's `id` option, when it has one. */
+  readonly runtimeId: string | undefined;
   /** The stream backend factory registered under `type`; throws RegistrationError naming it when none is. */
   streamBackend(type: string): StreamBackendFactory;
 }

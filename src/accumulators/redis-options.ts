@@ -27,8 +27,10 @@ export interface RedisStreamOptions {
   readonly url?: string;
   /**
    * This consumer's name in the group. A process restarted under the same name first re-reads
-   * the entries it had read and not acknowledged; give each process its own stable name.
-   * @default '<accumulator>@<hostname>:<pid>' (a name unique to this process)
+   * the entries it had read and not acknowledged; give each process its own stable name. A
+   * runtime with an `id` uses it, so the runtime that takes an id over (a standby) re-reads what
+   * its predecessor left unacknowledged.
+   * @default the runtime's `id`; without one '<accumulator>@<hostname>:<pid>' (unique to this process)
    * @example 'mm-1'
    */
   readonly consumer?: string;
@@ -102,7 +104,7 @@ const kKeys = [
 ] as const satisfies ReadonlyArray<keyof RedisStreamOptions>;
 
 /**
- * What the Redis Streams options default to; `consumer` (`<accumulator>@<host>:<pid>`) and
+ * What the Redis Streams options default to; `consumer` (the runtime's id, or `<accumulator>@<host>:<pid>`) and
  * `deadLetter` (`<topic>:dead`) are made from the accumulator's own names.
  */
 const redisStreamDefaults = {
@@ -115,13 +117,15 @@ const redisStreamDefaults = {
 } as const;
 
 /**
- * Validates the options of a `redis` stream accumulator and applies the defaults. Throws
- * {@link ConfigurationError} naming the accumulator, the option and the value.
+ * Validates the options of a `redis` stream accumulator and applies the defaults; `consumer`
+ * defaults to the runtime's `runtimeId` when it has one. Throws {@link ConfigurationError}
+ * naming the accumulator, the option and the value.
  */
 export function redisStreamSettings(
   accumulator: string,
   topic: string,
   options: Readonly<Record<string, unknown>>,
+  runtimeId?: string,
 ): RedisStreamSettings {
   const owner = `stream accumulator '${accumulator}' (redis)`;
   requireOptionsObject(owner, options);
@@ -139,7 +143,7 @@ export function redisStreamSettings(
     url,
     consumer:
       o.consumer === undefined
-        ? `${accumulator}@${hostname()}:${process.pid}`
+        ? (runtimeId ?? `${accumulator}@${hostname()}:${process.pid}`)
         : requireNonEmptyString(owner, 'consumer', o.consumer),
     blockMs: positiveDuration(owner, 'block', o.block ?? redisStreamDefaults.block),
     batchSize:

@@ -39,7 +39,7 @@ const kTrimMs = 1000;
  * ConfigurationError (not retried); a server that cannot be reached rejects (retried).
  */
 export async function connectRedisStream(config: StreamBackendConfig): Promise<StreamBackend> {
-  const settings = redisStreamSettings(config.accumulator, config.topic, config.options);
+  const settings = redisStreamSettings(config.accumulator, config.topic, config.options, config.runtimeId);
   const { createClient, RESP_TYPES } = await import('redis');
   const plain = createClient({ url: settings.url, socket: { reconnectStrategy: false } });
   const writer = plain.duplicate();

@@ -71,6 +71,8 @@ export interface StreamBackendConfig {
   readonly group: string;
   /** The accumulator's `options`, passed through. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** The runtime's `id` option, when it has one: the default consumer name of a backend that names consumers. */
+  readonly runtimeId?: string;
 }
 
 /**

@@ -271,7 +271,14 @@ export class StreamAccumulator extends Accumulator {
 
   async #connect(): Promise<StreamBackend> {
     const { type, topic, group, options } = this.config;
-    return this.host.streamBackend(type)({ accumulator: this.name, topic, group, options });
+    const runtimeId = this.host.runtimeId;
+    return this.host.streamBackend(type)({
+      accumulator: this.name,
+      topic,
+      group,
+      options,
+      ...(runtimeId === undefined ? {} : { runtimeId }),
+    });
   }
 
   #deliver(value: unknown): void {

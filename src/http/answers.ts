@@ -91,6 +91,9 @@ export function fireRecord(record: FireRecord) {
 
 /** Why the runtime is not ready, or null when it is: started, and every reactor `live`. */
 export function notReady(report: RuntimeReport): string | null {
+  // A standby is waiting for its checkpoint's id, at start or after losing it.
+  if (report.ownership === 'standby') return 'standby';
+  if (report.ownership === 'lost') return 'the runtime lost the ownership of its checkpoint';
   if (report.state !== 'started') return `the runtime is ${report.state}`;
   const waiting = report.reactors.filter((r) => r.health !== 'live');
   if (waiting.length === 0) return null;

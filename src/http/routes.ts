@@ -148,7 +148,17 @@ export function opsRoutes({ runtime, names, metrics, files, bodyLimit }: RouteDe
     }),
     route(/^\/$/, { GET: file('/') }, true),
     route(/^\/dashboard\.js$/, { GET: file('/dashboard.js') }, true),
-    route(/^\/health$/, { GET: ({ res }) => sendJson(res, 200, { status: 'ok' }) }, true),
+    route(
+      /^\/health$/,
+      {
+        GET: ({ res }) => {
+          // A standby is alive and well: it only waits. Its ownership tells it from an owner.
+          const { ownership } = runtime.inspect();
+          sendJson(res, 200, ownership === null ? { status: 'ok' } : { status: 'ok', ownership });
+        },
+      },
+      true,
+    ),
     route(
       /^\/ready$/,
       {

@@ -23,7 +23,7 @@ import { InputStrategy } from '../model/reactor-declaration.js';
 import type { Reactor } from '../reactor/reactor.js';
 import type { FireRecord } from '../reactor/records.js';
 import { FireRing, type FireSummary } from './fire-ring.js';
-import type { AccumulatorReport, GraphReport, ReactorReport, RuntimeReport } from './report.js';
+import type { AccumulatorReport, CheckpointOwnership, GraphReport, ReactorReport, RuntimeReport } from './report.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { TracedRun, Tracing } from './tracing.js';
 
@@ -36,6 +36,7 @@ export interface ObservedRuntime {
   readonly graphs: () => Iterable<ComputationGraph>;
   readonly pool: () => NodePool | null;
   readonly checkpointed: boolean;
+  readonly ownership: () => CheckpointOwnership | null;
 }
 
 /**
@@ -341,6 +342,7 @@ export class RuntimeObserver {
     const pool = runtime.pool();
     return {
       state: runtime.state(),
+      ownership: runtime.ownership(),
       startedAt: this.#startedAt,
       metrics: this.enabled,
       accumulators: [...runtime.accumulators()].map(({ accumulator, feeds }) =>

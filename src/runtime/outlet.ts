@@ -16,8 +16,15 @@ import type { Reactor } from '../reactor/reactor.js';
 /** What an outlet needs from the runtime. */
 export interface OutletServices {
   readonly queueCapacity: number;
+  /** The runtime's `id` option, when it has one. */
+  readonly runtimeId: string | undefined;
   /** True while the runtime accepts events (started). */
   open(): boolean;
+  /**
+   * False while the runtime does not own its checkpoint (a standby, or an owner that lost its
+   * session): nothing is accepted or emitted, as when every reactor is full.
+   */
+  acting(): boolean;
   streamBackend(type: string): StreamBackendFactory;
   persisted(): Promise<void>;
   report(error: unknown): void;
@@ -33,6 +40,7 @@ export class Outlet implements AccumulatorHost {
   /** The reactors that list this accumulator. */
   readonly feeds: Reactor[] = [];
   readonly queueCapacity: number;
+  readonly runtimeId: string | undefined;
   readonly #services: OutletServices;
   /** A push was refused since the outlet was last writable. */
   #needsDrain = false;
@@ -42,6 +50,7 @@ export class Outlet implements AccumulatorHost {
     this.accumulator = accumulator;
     this.#services = services;
     this.queueCapacity = services.queueCapacity;
+    this.runtimeId = services.runtimeId;
   }
 
   get name(): string {
@@ -70,6 +79,7 @@ export class Outlet implements AccumulatorHost {
   }
 
   canEmit(): boolean {
+    if (!this.#services.acting()) return false;
     for (const reactor of this.feeds) if (!reactor.hasRoom(this.accumulator.name)) return false;
     return true;
   }

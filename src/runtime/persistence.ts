@@ -136,6 +136,16 @@ export class Persistence {
     return this.#commits.persisted();
   }
 
+  /** The store lost its ownership: nothing commits, and `persisted()` rejects with `error`. */
+  fence(error: CheckpointError): void {
+    this.#commits.fence(error);
+  }
+
+  /** The store is owned again, its state unchanged meanwhile: what is staged commits. */
+  unfence(): void {
+    this.#commits.unfence();
+  }
+
   /**
    * Commits what is staged and releases the store; rejects with CheckpointError when that commit
    * fails (what it held is then lost, and the store keeps its last commit).

@@ -103,9 +103,18 @@ export interface PoolReport {
   readonly busyMs: number;
 }
 
+/**
+ * Whether a runtime on a PostgreSQL checkpoint owns its `id`: `owner`; `standby`, waiting for
+ * the id (at start, or after losing its session with `standby: true`), and neither accepting
+ * nor firing; `lost`, its session ended and it does not wait to own the id again.
+ */
+export type CheckpointOwnership = 'owner' | 'standby' | 'lost';
+
 /** What `runtime.inspect()` returns. Histograms are live views, read when used. */
 export interface RuntimeReport {
   readonly state: string;
+  /** Whether the runtime owns its `id` in a PostgreSQL checkpoint; null with any other checkpoint, or none. */
+  readonly ownership: CheckpointOwnership | null;
   /** Epoch ms when `start()` completed, or null. */
   readonly startedAt: number | null;
   /** False with `metrics: false`: histograms, times and the fire history are not kept. */

@@ -8,6 +8,7 @@ import { ListenerError } from '../model/errors.js';
 import type { HealthEvent } from '../model/health.js';
 import type { FireRecord } from '../reactor/records.js';
 import type { RuntimeState } from './lifecycle.js';
+import type { CheckpointOwnership } from './report.js';
 
 /** The runtime's events. */
 export interface RuntimeEvents {
@@ -25,6 +26,11 @@ export interface RuntimeEvents {
   drain: [accumulator: string];
   /** The runtime moved in its lifecycle. */
   state: [state: RuntimeState, previous: RuntimeState];
+  /**
+   * On a PostgreSQL checkpoint: whether the runtime owns its `id` moved (`previous` is null the
+   * first time); see {@link CheckpointOwnership}.
+   */
+  ownership: [ownership: CheckpointOwnership, previous: CheckpointOwnership | null];
 }
 
 /** The events other than `error`, which goes through {@link reportError}. */

@@ -4,6 +4,8 @@
  * ConfigurationError naming the option and printing the value received.
  */
 import { availableParallelism } from 'node:os';
+import { describe } from '../model/describe.js';
+import { ConfigurationError } from '../model/errors.js';
 import {
   optionalBoolean,
   rejectUnknownKeys,
@@ -12,7 +14,7 @@ import {
   requireOptionsObject,
   requirePositiveInteger,
 } from '../model/options.js';
-import type { Durability } from './checkpoint/store.js';
+import { isPostgresUrl, type Durability } from './checkpoint/store.js';
 import type { StateMismatchPolicy } from './persistence.js';
 
 /** Options of a `Runtime`. */
@@ -25,12 +27,31 @@ export interface RuntimeOptions {
    */
   readonly threads?: number;
   /**
-   * SQLite file to checkpoint to and restore from; omit to keep state in memory only. The file
-   * belongs to one runtime at a time.
+   * Where to checkpoint to and restore from: a SQLite file, or a PostgreSQL database as a
+   * `postgres://` or `postgresql://` URL (then `id` names this runtime's state in it). Omit to
+   * keep state in memory only. A file, or an id in a database, belongs to one runtime at a time.
    * @default undefined (state in memory only)
    * @example new Runtime({ checkpoint: './cloaca.db' })
+   * @example new Runtime({ checkpoint: 'postgres://cloaca@db.internal:5432/cloaca', id: 'pricing-1' })
    */
   readonly checkpoint?: string;
+  /**
+   * Names this runtime's state in a PostgreSQL checkpoint (required there): one runtime owns an
+   * id at a time. Also the default consumer name of its Redis stream accumulators, so that a
+   * runtime taking over the id re-reads the entries its predecessor left unacknowledged.
+   * @default undefined (required with a PostgreSQL checkpoint)
+   * @example new Runtime({ checkpoint: 'postgres://cloaca@db.internal:5432/cloaca', id: 'pricing-1' })
+   */
+  readonly id?: string;
+  /**
+   * With a PostgreSQL checkpoint: when another runtime owns the `id`, wait for it to go away
+   * instead of failing `start()`. `start()` then resolves once this runtime owns the id and has
+   * restored its state; meanwhile `/ready` of `cloaca/http` answers 503 with reason `standby`.
+   * An owner that loses its session waits again the same way.
+   * @default false
+   * @example new Runtime({ checkpoint: 'postgres://cloaca@db.internal:5432/cloaca', id: 'pricing-1', standby: true })
+   */
+  readonly standby?: boolean;
   /**
    * `'process'`: commits survive the process being killed (SIGKILL); `'power'`: also a power
    * cut (an fsync per commit, slower).
@@ -85,6 +106,9 @@ export interface ResolvedRuntimeOptions {
   readonly threads: number;
   /** Undefined: state is kept in memory only. */
   readonly checkpoint: string | undefined;
+  /** Undefined: no id (allowed unless the checkpoint is PostgreSQL). */
+  readonly id: string | undefined;
+  readonly standby: boolean;
   readonly durability: Durability;
   readonly queueCapacity: number;
   readonly stateMismatch: StateMismatchPolicy;
@@ -94,11 +118,12 @@ export interface ResolvedRuntimeOptions {
 }
 
 /** What each omitted option of a `Runtime` means. */
-export const runtimeDefaults: Readonly<Omit<ResolvedRuntimeOptions, 'checkpoint'>> = Object.freeze({
+export const runtimeDefaults: Readonly<Omit<ResolvedRuntimeOptions, 'checkpoint' | 'id'>> = Object.freeze({
   // Read at each construction, not once: the cores a process may use can change (affinity, cgroups).
   get threads(): number {
     return availableParallelism();
   },
+  standby: false,
   durability: 'process',
   queueCapacity: 10_000,
   stateMismatch: 'fail',
@@ -110,6 +135,8 @@ export const runtimeDefaults: Readonly<Omit<ResolvedRuntimeOptions, 'checkpoint'
 const kOptionKeys: readonly (keyof RuntimeOptions)[] = [
   'threads',
   'checkpoint',
+  'id',
+  'standby',
   'durability',
   'queueCapacity',
   'stateMismatch',
@@ -133,8 +160,25 @@ export function resolveRuntimeOptions(options: RuntimeOptions): ResolvedRuntimeO
   const { threads = runtimeDefaults.threads, queueCapacity = runtimeDefaults.queueCapacity } = options;
   requirePositiveInteger('Runtime', 'threads', threads);
   requirePositiveInteger('Runtime', 'queueCapacity', queueCapacity);
-  const { checkpoint, durability, stateMismatch, metrics, tracing } = options;
+  const { checkpoint, id, standby, durability, stateMismatch, metrics, tracing } = options;
   if (checkpoint !== undefined) requireNonEmptyString('Runtime', 'checkpoint', checkpoint);
+  if (id !== undefined) requireNonEmptyString('Runtime', 'id', id);
+  optionalBoolean('Runtime', 'standby', standby);
+  const postgres = checkpoint !== undefined && isPostgresUrl(checkpoint);
+  if (postgres && id === undefined) {
+    throw new ConfigurationError(
+      'id',
+      id,
+      `Runtime: 'id' is required with a PostgreSQL checkpoint (it names this runtime's state in the database), got ${describe(id)}`,
+    );
+  }
+  if (standby === true && !postgres) {
+    throw new ConfigurationError(
+      'standby',
+      standby,
+      `Runtime: 'standby' needs a PostgreSQL checkpoint (postgres:// or postgresql://), got checkpoint ${describe(checkpoint)}`,
+    );
+  }
   if (durability !== undefined) requireOneOf('Runtime', 'durability', durability, ['process', 'power'] as const);
   if (stateMismatch !== undefined) {
     requireOneOf('Runtime', 'stateMismatch', stateMismatch, ['fail', 'set-aside'] as const);
@@ -144,6 +188,8 @@ export function resolveRuntimeOptions(options: RuntimeOptions): ResolvedRuntimeO
   return {
     threads,
     checkpoint,
+    id,
+    standby: standby ?? runtimeDefaults.standby,
     durability: durability ?? runtimeDefaults.durability,
     queueCapacity,
     stateMismatch: stateMismatch ?? runtimeDefaults.stateMismatch,

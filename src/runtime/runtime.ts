@@ -126,8 +126,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * Checks the wiring, opens and restores the checkpoint, starts the pool, then the
    * accumulators, and lets the reactors go live. Anything that can fail comes before anything
    * runs: a failed start leaves nothing running. Rejects with RegistrationError naming a missing
-   * reactor or accumulator, CheckpointError for a file in use, corrupt or holding mismatched
-   * state. A second call returns the same promise.
+   * reactor or accumulator, CheckpointError for a file (or a PostgreSQL `id`) in use, corrupt or
+   * holding mismatched state. With `standby`, resolves once this runtime owns its `id`. A second
+   * call returns the same promise.
    */
   start(): Promise<void> {
     return this.#lifecycle.start(() => this.#wiring.start());
@@ -231,9 +232,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * Stops the accumulators (a batch delivers its last batch), lets every reactor that is not
    * paused drain, commits and closes the checkpoint, and closes the pool. A second call returns
    * the same promise. Rejects with CheckpointError when the last commit fails (everything is
-   * closed all the same).
+   * closed all the same). A runtime still waiting to own its checkpoint's id as a standby stops
+   * waiting: its `start()` rejects; one that lost the ownership of its id commits nothing.
    */
   shutdown(): Promise<void> {
+    if (this.state === RuntimeState.Starting) this.#wiring.abandonStart();
     return this.#lifecycle.shutdown(() => this.#wiring.stop());
   }
 

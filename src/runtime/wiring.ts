@@ -3,6 +3,15 @@
  * reactor to its graphs, feedback and after-fire accumulators, the checkpoint, the pool, the host
  * bridge of the nodes, and the observer. `start()` connects them (anything that can fail comes
  * before anything runs), `stop()` drains and disconnects them.
+ *
+ * On a PostgreSQL checkpoint the runtime acts only while it owns its `id`. When the owner's
+ * session ends it is fenced at once: the outlets accept and emit nothing (a push returns false,
+ * as against a full queue), every reactor is held at `warming` (nothing fires; the firing in
+ * flight ends), nothing commits, `persisted()` rejects, and a CheckpointError is reported. With
+ * `standby` it then waits for the id again. Taking it back, it carries on from where it was
+ * only when nobody owned the id in between (its state is then the stored one plus what was
+ * staged); otherwise its state is stale, so it reports a CheckpointError, releases the id and
+ * stays fenced until shut down: a new runtime restores the stored state.
  */
 import type { EventEmitter } from 'node:events';
 import type { Accumulator } from '../accumulators/accumulator.js';
@@ -11,13 +20,15 @@ import { connectRedisStream } from '../accumulators/redis-stream.js';
 import { StreamBackendRegistry } from '../accumulators/stream-backend.js';
 import { NodePool } from '../exec/node-pool.js';
 import { graphInternals } from '../graph/computation-graph.js';
-import { StateError } from '../model/errors.js';
-import { reactorHealthOf } from '../model/health.js';
+import { CheckpointError, StateError } from '../model/errors.js';
+import { ReactorHealth, reactorHealthOf } from '../model/health.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { ValueExtras } from '../model/value-sink.js';
 import { copyEvent, restoreValue } from '../model/values.js';
 import { Reactor, type ReactorHooks } from '../reactor/reactor.js';
+import { PostgresCheckpointStore } from './checkpoint/postgres-store.js';
 import { SqliteCheckpointStore } from './checkpoint/sqlite-store.js';
+import { isPostgresUrl, type CheckpointStore } from './checkpoint/store.js';
 import { HostBridge } from './host-bridge.js';
 import { Idleness } from './idleness.js';
 import { RuntimeState } from './lifecycle.js';
@@ -25,6 +36,7 @@ import { RuntimeObserver } from './observability.js';
 import { Outlet, type OutletServices } from './outlet.js';
 import { noRestoredState, Persistence } from './persistence.js';
 import { Registry } from './registry.js';
+import type { CheckpointOwnership } from './report.js';
 import type { Notify, RuntimeEvents } from './runtime-events.js';
 import type { ResolvedRuntimeOptions } from './runtime-options.js';
 import { loadTracing } from './tracing.js';
@@ -58,6 +70,11 @@ export class RuntimeWiring {
   /** Reactor -> its accumulators that act after each of its successful firings. */
   readonly #afterFire = new Map<Reactor, readonly Accumulator[]>();
   #persistence: Persistence | null = null;
+  /** The PostgreSQL store, whose ownership can be lost and taken again. */
+  #postgres: PostgresCheckpointStore | null = null;
+  #ownership: CheckpointOwnership | null = null;
+  /** Whether the runtime acts: always without a PostgreSQL checkpoint, else while it owns the id. */
+  #acting = true;
   #pool: NodePool | null = null;
   #bridge: HostBridge | null = null;
 
@@ -78,6 +95,7 @@ export class RuntimeWiring {
         graphs: () => this.registry.graphs.values(),
         pool: () => this.#pool,
         checkpointed: options.checkpoint !== undefined,
+        ownership: () => this.#ownership,
       },
       options.metrics,
       kFireHistory,
@@ -112,12 +130,13 @@ export class RuntimeWiring {
       }
       if (options.checkpoint !== undefined) {
         const persistence = new Persistence(
-          new SqliteCheckpointStore(options.checkpoint, options.durability),
+          this.#store(options.checkpoint),
           (e) => this.#host.reportError(e),
           (ms) => this.observer.committed(ms),
         );
-        await persistence.open();
         this.#persistence = persistence;
+        await persistence.open();
+        if (this.#postgres !== null) this.#setOwnership('owner');
         restored = await persistence.restore(
           new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
           registry.accumulators,
@@ -133,6 +152,7 @@ export class RuntimeWiring {
     } catch (error) {
       await this.#release();
       this.outlets.clear();
+      this.#ownership = null;
       throw error;
     }
 
@@ -177,6 +197,78 @@ export class RuntimeWiring {
     await this.#release();
   }
 
+  /** Stops a start that waits for its checkpoint's id as a standby: the start rejects. */
+  abandonStart(): void {
+    if (this.#ownership === 'standby') void this.#postgres?.close();
+  }
+
+  /** The store the `checkpoint` option names: a PostgreSQL database by URL, else a SQLite file. */
+  #store(checkpoint: string): CheckpointStore {
+    const options = this.#options;
+    if (!isPostgresUrl(checkpoint)) return new SqliteCheckpointStore(checkpoint, options.durability);
+    const store = new PostgresCheckpointStore({
+      url: checkpoint,
+      id: options.id!,
+      standby: options.standby,
+      lost: (error) => this.#lost(store, error),
+    });
+    this.#postgres = store;
+    if (options.standby) this.#setOwnership('standby');
+    return store;
+  }
+
+  /** The session owning the id ended: fence at once, tell, and with `standby` wait to own it again. */
+  #lost(store: PostgresCheckpointStore, error: CheckpointError): void {
+    if (this.#postgres !== store) return;
+    this.#persistence?.fence(error);
+    this.#setOwnership(this.#options.standby ? 'standby' : 'lost');
+    this.#host.reportError(error);
+    if (this.#options.standby) void this.#retake(store);
+  }
+
+  /** Waits for the id again; carries on only when nobody owned it in between (module comment). */
+  async #retake(store: PostgresCheckpointStore): Promise<void> {
+    let continued: boolean;
+    try {
+      continued = await store.reown();
+    } catch (error) {
+      // Closed by shutdown (or a failed start): nothing to tell.
+      if (this.#postgres === store && this.#ownership === 'standby') this.#host.reportError(error);
+      return;
+    }
+    if (this.#postgres !== store) return;
+    if (!continued) {
+      this.#setOwnership('lost');
+      await store.close();
+      const id = store.location;
+      this.#host.reportError(
+        new CheckpointError(
+          id,
+          [],
+          `the checkpoint '${id}' was owned by another runtime while this one waited for it, so the state held here is stale; this runtime released the id and stays stopped: shut it down, and start a runtime on '${id}' to restore the stored state`,
+        ),
+      );
+      return;
+    }
+    this.#setOwnership('owner');
+    this.#persistence?.unfence();
+    for (const outlet of this.outlets.values()) outlet.wakeWriters();
+  }
+
+  /** Moves the ownership; the reactors' health follows (held at `warming` unless the owner). */
+  #setOwnership(ownership: CheckpointOwnership): void {
+    const previous = this.#ownership;
+    if (ownership === previous) return;
+    this.#ownership = ownership;
+    this.#host.notify('ownership', ownership, previous);
+    const acting = ownership === 'owner';
+    if (acting === this.#acting) return;
+    this.#acting = acting;
+    for (const reactor of this.registry.reactors.values()) {
+      if (reactor.health !== ReactorHealth.Starting) this.#updateReactorHealth(reactor);
+    }
+  }
+
   /** Creates the runtime's pool when a graph runs on it, and loads their node modules there. */
   async #startPool(channel: string): Promise<void> {
     const graphs = [...this.registry.graphs.values()].filter((g) => graphInternals(g).binding?.followsRuntime);
@@ -196,6 +288,7 @@ export class RuntimeWiring {
       failure = error;
     }
     this.#persistence = null;
+    this.#postgres = null;
     for (const graph of this.registry.graphs.values()) await graphInternals(graph).binding?.detach(this.#host.runtime);
     await this.#pool?.close();
     this.#pool = null;
@@ -207,6 +300,8 @@ export class RuntimeWiring {
   #outletServices(): OutletServices {
     return {
       queueCapacity: this.#options.queueCapacity,
+      runtimeId: this.#options.id,
+      acting: () => this.#acting,
       open: () => {
         const state = this.#host.state();
         return state === RuntimeState.Started || state === RuntimeState.Starting;
@@ -303,9 +398,9 @@ export class RuntimeWiring {
   }
 
   #updateReactorHealth(reactor: Reactor): void {
-    const health = reactorHealthOf(
-      reactor.declaration.accumulators.map((a) => this.registry.accumulators.get(a)!.health),
-    );
+    const health = this.#acting
+      ? reactorHealthOf(reactor.declaration.accumulators.map((a) => this.registry.accumulators.get(a)!.health))
+      : ReactorHealth.Warming;
     const previous = reactor.health;
     if (previous === health) return;
     this.#host.notify('health', { kind: 'reactor', name: reactor.name, health, previous });

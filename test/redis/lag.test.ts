@@ -47,6 +47,7 @@ class TestHost implements AccumulatorHost {
     return Promise.resolve();
   }
   readonly queueCapacity = 10_000;
+  readonly runtimeId = undefined;
   streamBackend(): typeof connectRedisStream {
     return connectRedisStream;
   }

@@ -3,7 +3,7 @@
  * a failed commit kept staged and retried, and an asynchronous store's writes one at a time.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CheckpointError } from '../../src/model/errors.js';
+import { CheckpointError } from '../../src/model/errors.js';
 import type { CommitRows } from '../../src/runtime/checkpoint/rows.js';
 import { GroupCommit, noStagedWrites, rowsOf, type RowFailure } from '../../src/runtime/checkpoint/staging.js';
 
@@ -173,5 +173,45 @@ describe('GroupCommit', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(writes).toHaveLength(2);
     expect(writes[1]!.rows.boundaries.map((b) => b.seq)).toEqual([1, 2]);
+  });
+
+  it('fenced: nothing commits, persisted() rejects with the loss, and the unfence commits what was staged', async () => {
+    const writes: Array<{ rows: CommitRows; fail: (e: Error) => void; done: () => void }> = [];
+    const { group, failed } = commits(
+      (rows) =>
+        new Promise<void>((done, fail) => {
+          writes.push({ rows, done, fail });
+        }),
+    );
+    group.append('r', { seq: 1, source: 's', value: 1 });
+    const inFlight = group.persisted();
+    await vi.advanceTimersByTimeAsync(0);
+    const loss = new CheckpointError('pricing-1', [], 'lost the session');
+    group.fence(loss);
+    writes[0]!.fail(new Error('connection lost'));
+    await expect(inFlight).rejects.toBe(loss);
+    group.append('r', { seq: 2, source: 's', value: 2 });
+    await expect(group.persisted()).rejects.toBe(loss);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(writes).toHaveLength(1);
+    expect(failed).toEqual([]);
+    group.unfence();
+    const after = group.persisted();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toHaveLength(2);
+    expect(writes[1]!.rows.boundaries.map((b) => b.seq)).toEqual([1, 2]);
+    writes[1]!.done();
+    await expect(after).resolves.toBeUndefined();
+  });
+
+  it('close() while fenced commits nothing', async () => {
+    const written: CommitRows[] = [];
+    const { group } = commits((rows) => {
+      written.push(rows);
+    });
+    group.fence(new CheckpointError('pricing-1', [], 'lost the session'));
+    group.append('r', { seq: 1, source: 's', value: 1 });
+    expect(await group.close()).toBe(true);
+    expect(written).toEqual([]);
   });
 });

@@ -10,6 +10,8 @@ describe('resolveRuntimeOptions', () => {
     expect(resolved).toEqual({
       threads: availableParallelism(),
       checkpoint: undefined,
+      id: undefined,
+      standby: false,
       durability: 'process',
       queueCapacity: 10_000,
       stateMismatch: 'fail',
@@ -23,7 +25,9 @@ describe('resolveRuntimeOptions', () => {
     const log = (): void => {};
     const options: RuntimeOptions = {
       threads: 3,
-      checkpoint: './x.db',
+      checkpoint: 'postgresql://db.internal/cloaca',
+      id: 'pricing-1',
+      standby: true,
       durability: 'power',
       queueCapacity: 7,
       stateMismatch: 'set-aside',
@@ -60,10 +64,26 @@ describe('resolveRuntimeOptions', () => {
     ['stateMismatch', 'drop', "Runtime: unknown stateMismatch 'drop', expected 'fail' or 'set-aside'"],
     ['metrics', 'yes', "Runtime: 'metrics' must be a boolean, got 'yes'"],
     ['tracing', 1, "Runtime: 'tracing' must be a boolean, got 1 (number)"],
+    ['id', '', "Runtime: 'id' must be a non-empty string, got ''"],
+    ['standby', 'yes', "Runtime: 'standby' must be a boolean, got 'yes'"],
+    [
+      'standby',
+      true,
+      "Runtime: 'standby' needs a PostgreSQL checkpoint (postgres:// or postgresql://), got checkpoint undefined",
+    ],
   ])('refuses %s: %j, naming the option and printing the value', (option, value, message) => {
     const options = { [option]: value } as RuntimeOptions;
     expect(() => resolveRuntimeOptions(options)).toThrow(ConfigurationError);
     expect(() => resolveRuntimeOptions(options)).toThrow(message);
+  });
+
+  it('needs an id with a PostgreSQL checkpoint', () => {
+    for (const checkpoint of ['postgres://db/cloaca', 'postgresql://db/cloaca', 'POSTGRES://db/cloaca']) {
+      expect(() => resolveRuntimeOptions({ checkpoint })).toThrow(
+        "Runtime: 'id' is required with a PostgreSQL checkpoint (it names this runtime's state in the database), got undefined",
+      );
+    }
+    expect(resolveRuntimeOptions({ checkpoint: './x.db', id: 'pricing-1' }).id).toBe('pricing-1');
   });
 
   it('refuses an unknown option, listing the known ones', () => {

@@ -23,10 +23,14 @@
  * (and the session holding it), so an operator reading `pg_locks` can tell whose it is, and a
  * unique index on the key turns a hash collision between two ids into an error, not a shared lock.
  *
+ * Each owner writes a token of its own into its `cloaca_owners` row when it takes the lock, so
+ * that on taking it again it can tell whether anyone else held the id in between (see
+ * {@link PostgresOwner.acquire}).
+ *
  * The `pg` package is imported when the first owner connects, so a runtime on a SQLite file never
  * loads it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Client, ClientConfig } from 'pg';
 import { CheckpointError } from '../../model/errors.js';
 
@@ -118,6 +122,8 @@ export class PostgresOwner {
   readonly id: string;
   readonly #options: Required<PostgresOwnerOptions>;
   readonly #keys: readonly [number, number];
+  /** Written into the owners row at each acquisition: who held the id last. */
+  readonly #token = randomUUID();
   #state: Lifecycle = 'idle';
   #client: Client | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -144,9 +150,10 @@ export class PostgresOwner {
    * CheckpointError naming the id when another session holds it, or when the database cannot be
    * reached; with `standby` it waits, trying again every `pollInterval` (and reconnecting when
    * the database goes away meanwhile), until it owns the lock or {@link close} is called (then it
-   * rejects). Called again after `onLost`, it takes the lock again.
+   * rejects). Called again after `onLost`, it takes the lock again. Resolves true when this
+   * same owner was the last to hold the id (nobody owned it in between), false otherwise.
    */
-  async acquire(): Promise<void> {
+  async acquire(): Promise<boolean> {
     if (this.#state === 'owned' || this.#state === 'acquiring') {
       throw new CheckpointError(this.id, [], `the checkpoint '${this.id}' is already owned or being acquired here`);
     }
@@ -162,10 +169,7 @@ export class PostgresOwner {
         this.#client = client;
         if (client !== undefined) {
           const locked = await this.#tryLock(client);
-          if (locked === true) {
-            await this.#claim(client);
-            return;
-          }
+          if (locked === true) return await this.#claim(client);
           if (locked === undefined) {
             await client.end().catch(() => {});
             client = undefined;
@@ -207,6 +211,14 @@ export class PostgresOwner {
       if (this.owned) await session.query('rollback').catch(() => {});
       throw error;
     }
+  }
+
+  /**
+   * Runs one statement on the lock-holding session, outside a transaction: it commits whole or
+   * not at all. Rejects like {@link transaction}.
+   */
+  async statement(text: string, values: readonly unknown[]): Promise<void> {
+    await this.#query(text, values);
   }
 
   /** Releases the lock (by ending the session) and stops a waiting {@link acquire}. */
@@ -265,9 +277,13 @@ export class PostgresOwner {
     }
   }
 
-  /** With the lock taken: the session's keepalive settings, the owners row, the loss watch. */
-  async #claim(client: Client): Promise<void> {
+  /**
+   * With the lock taken: the session's keepalive settings, the owners row, the loss watch.
+   * Answers whether the row named this owner before (it held the id last).
+   */
+  async #claim(client: Client): Promise<boolean> {
     const o = this.#options;
+    let continued: boolean;
     try {
       await client.query(
         `select set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $2, false),
@@ -288,14 +304,20 @@ export class PostgresOwner {
            lock_key2 int4 not null,
            backend_pid int4 not null,
            acquired_at timestamptz not null,
+           token text not null,
            unique (lock_key1, lock_key2))`,
       );
-      await client.query(
-        `insert into cloaca_owners (id, lock_key1, lock_key2, backend_pid, acquired_at)
-         values ($1, $2, $3, pg_backend_pid(), now())
-         on conflict (id) do update set backend_pid = excluded.backend_pid, acquired_at = excluded.acquired_at`,
-        [this.id, ...this.#keys],
+      // The CTE reads the row as it was before this statement replaced it.
+      const { rows } = await client.query<{ previous: string | null }>(
+        `with before as (select token from cloaca_owners where id = $1)
+         insert into cloaca_owners (id, lock_key1, lock_key2, backend_pid, acquired_at, token)
+         values ($1, $2, $3, pg_backend_pid(), now(), $4)
+         on conflict (id) do update
+           set backend_pid = excluded.backend_pid, acquired_at = excluded.acquired_at, token = excluded.token
+         returning (select token from before) as previous`,
+        [this.id, ...this.#keys, this.#token],
       );
+      continued = rows[0]?.previous === this.#token;
       await client.query('commit');
     } catch (error) {
       throw new CheckpointError(this.id, [], `cannot record the owner of checkpoint '${this.id}'`, { cause: error });
@@ -309,6 +331,7 @@ export class PostgresOwner {
     this.#lastAnswer = Date.now();
     this.#heartbeat = setInterval(() => this.#beat(client), o.heartbeatInterval);
     this.#heartbeat.unref();
+    return continued;
   }
 
   /** Sends a heartbeat on an idle session; calls it lost when the server has been silent too long. */

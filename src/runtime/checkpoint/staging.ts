@@ -9,6 +9,10 @@
  * staged: the waiting `persisted()` calls reject, a retry follows with a backoff (0.1 s doubling
  * to 5 s), and a later `persisted()` resolves only once that retry succeeds. A value that cannot
  * be serialised fails only its own row, never the commit.
+ *
+ * A store whose ownership is lost (a PostgreSQL session that ended) is fenced: nothing commits,
+ * every `persisted()` rejects with the loss, and what is staged stays staged until the
+ * ownership is taken again (`unfence`) and the next commit writes it.
  */
 import { performance } from 'node:perf_hooks';
 import { CheckpointError } from '../../model/errors.js';
@@ -132,6 +136,8 @@ export class GroupCommit {
   /** An asynchronous store's write in flight: the next commit starts once it ends. */
   #writing: Promise<boolean> | null = null;
   #closed = false;
+  /** Set while the store's ownership is lost: nothing commits, and persisted() rejects with it. */
+  #fenced: CheckpointError | null = null;
 
   constructor(options: GroupCommitOptions) {
     this.#options = options;
@@ -172,8 +178,28 @@ export class GroupCommit {
    * commit that should have written it fails (what it held stays staged for the retry).
    */
   persisted(): Promise<void> {
+    if (this.#fenced !== null) return Promise.reject(this.#fenced);
     if (!this.#scheduled && this.#retry === null && this.#writing === null) return Promise.resolve();
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * The store lost its ownership: stops committing (what is staged stays staged) and rejects
+   * every `persisted()` with `error`, those waiting now and those to come, until {@link unfence}.
+   */
+  fence(error: CheckpointError): void {
+    this.#fenced = error;
+    if (this.#retry !== null) clearTimeout(this.#retry.timer);
+    this.#retry = null;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  /** The store is owned again: what is staged commits. */
+  unfence(): void {
+    this.#fenced = null;
+    if (this.#scheduled && !this.#closed) setImmediate(() => this.#due());
   }
 
   /**
@@ -182,6 +208,7 @@ export class GroupCommit {
    */
   #commit(): MaybePromise<boolean> {
     if (this.#writing !== null) return this.#writing.then(() => this.#commit());
+    if (this.#fenced !== null) return false;
     this.#scheduled = false;
     const waiters = this.#waiters;
     this.#waiters = [];
@@ -211,14 +238,18 @@ export class GroupCommit {
 
   /**
    * Stops staging and commits what is staged (no retry follows). Returns false when that last
-   * commit failed: what it held is then lost, and the store keeps its last commit.
+   * commit failed: what it held is then lost, and the store keeps its last commit. Fenced, it
+   * commits nothing and returns true: the store is not this runtime's to write, and the loss
+   * was reported when it happened.
    */
   close(): MaybePromise<boolean> {
     if (this.#closed) return true;
     this.#closed = true;
+    const pending = this.#scheduled || this.#retry !== null || this.#writing !== null;
     if (this.#retry !== null) clearTimeout(this.#retry.timer);
     this.#retry = null;
-    return this.#commit();
+    if (this.#fenced !== null) return true;
+    return pending ? this.#commit() : true;
   }
 
   #succeeded(waiters: Waiter[], started: number): true {
@@ -231,7 +262,7 @@ export class GroupCommit {
     // Staged while an asynchronous write ran: the next commit follows. Without anything staged,
     // those who asked meanwhile wait for nothing more.
     if (this.#scheduled) {
-      if (!this.#closed) setImmediate(() => this.#due());
+      if (!this.#closed && this.#fenced === null) setImmediate(() => this.#due());
     } else {
       const late = this.#waiters;
       this.#waiters = [];
@@ -242,6 +273,13 @@ export class GroupCommit {
 
   #failed(staged: StagedWrites, waiters: Waiter[], error: unknown): false {
     this.#staged = restage(staged, this.#staged);
+    const fenced = this.#fenced;
+    if (fenced !== null) {
+      this.#scheduled = true;
+      // The loss is reported once, by whoever fenced; the unfence commits what came back here.
+      for (const waiter of waiters) waiter.reject(fenced);
+      return false;
+    }
     const location = this.#options.location;
     const failure = new CheckpointError(
       location,
@@ -259,13 +297,15 @@ export class GroupCommit {
     if (this.#scheduled || this.#closed) return;
     this.#scheduled = true;
     // After a failure, the retry timer commits; a commit per turn would spin on a full disk.
-    // While a write is in flight, its end starts the next commit.
-    if (this.#retry !== null || this.#writing !== null) return;
+    // While a write is in flight, its end starts the next commit. While fenced, the unfence does.
+    if (this.#retry !== null || this.#writing !== null || this.#fenced !== null) return;
     setImmediate(() => this.#due());
   }
 
   #due(): void {
-    if (this.#scheduled && !this.#closed && this.#retry === null && this.#writing === null) void this.#commit();
+    if (this.#scheduled && !this.#closed && this.#retry === null && this.#writing === null && this.#fenced === null) {
+      void this.#commit();
+    }
   }
 
   #scheduleRetry(): void {

@@ -1,6 +1,6 @@
 /**
- * Where a runtime's checkpoint lives: the interface a store implements (a SQLite file today, a
- * PostgreSQL database next). The runtime stages writes and commits them in groups (`staging.ts`);
+ * Where a runtime's checkpoint lives: the interface a store implements (a SQLite file, a PostgreSQL
+ * database). The runtime stages writes and commits them in groups (`staging.ts`);
  * a store only opens, reads, writes one group in one transaction, and closes.
  *
  * Each method may answer at once or with a promise: a store on a synchronous driver
@@ -15,6 +15,11 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /** How hard a commit tries to survive. */
 export type Durability = 'process' | 'power';
+
+/** Whether a `checkpoint` option names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(checkpoint: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(checkpoint);
+}
 
 /** A checkpoint store; owned by one runtime from `open()` to `close()`. */
 export interface CheckpointStore {

@@ -1,0 +1,149 @@
+/**
+ * The tables of a PostgreSQL checkpoint and the statements over them. Every table holds the
+ * state of many runtimes, told apart by an `id` column that leads each primary key; the other
+ * columns are those of the row shapes in `rows.ts`, listed once per table below. The statements
+ * are built from these lists, so a column added to a row shape is one entry here.
+ *
+ * A group commit is one statement, whatever the number of rows: each table's rows travel as one
+ * array per column and `unnest` turns them back into rows on the server, and the writes of the
+ * tables are data-modifying `with` clauses of that one statement. So a commit of 10,000
+ * boundaries is one round trip, not 10,000, and needs no `begin`/`commit`: one statement commits
+ * whole or not at all. Its clauses never touch the same row (a boundary consumed in the same
+ * commit is left out of it, and an accumulator is either saved or cleared), so the order the
+ * server runs them in does not matter.
+ */
+import type { AccumulatorRow, BoundaryRow, CommitRows, ReactorRow } from './rows.js';
+
+/** The PostgreSQL types the row shapes use, and how each comes back from `pg`. */
+type ColumnType = 'text' | 'int8' | 'bytea';
+
+/** One table: its name, its columns (named as the row's properties) and its key columns. */
+export interface Table<Row> {
+  readonly name: string;
+  readonly columns: ReadonlyArray<readonly [keyof Row & string, ColumnType]>;
+  readonly key: ReadonlyArray<keyof Row & string>;
+}
+
+export const queueTable: Table<BoundaryRow> = {
+  name: 'cloaca_sequential_queue',
+  columns: [
+    ['reactor', 'text'],
+    ['seq', 'int8'],
+    ['source', 'text'],
+    ['value', 'bytea'],
+    ['crc', 'int8'],
+  ],
+  key: ['reactor', 'seq'],
+};
+
+export const reactorTable: Table<ReactorRow> = {
+  name: 'cloaca_reactor_state',
+  columns: [
+    ['reactor', 'text'],
+    ['data', 'bytea'],
+    ['crc', 'int8'],
+  ],
+  key: ['reactor'],
+};
+
+export const accumulatorTable: Table<AccumulatorRow> = {
+  name: 'cloaca_accumulator_state',
+  columns: [
+    ['accumulator', 'text'],
+    ['data', 'bytea'],
+    ['crc', 'int8'],
+  ],
+  key: ['accumulator'],
+};
+
+/** Creates the tables where they are missing; run under a lock, as two creators would collide. */
+export const schemaStatements: readonly string[] = [
+  `create table if not exists cloaca_component (
+     id text not null, name text not null, role text not null, kind text not null,
+     primary key (id, name))`,
+  createTable(queueTable),
+  createTable(reactorTable),
+  createTable(accumulatorTable),
+  `create table if not exists cloaca_set_aside (
+     id text not null, entry bigint generated always as identity, name text not null,
+     role text not null, kind text not null, reason text not null, data bytea not null,
+     set_aside_at timestamptz not null default now(), primary key (id, entry))`,
+];
+
+function createTable<Row>(table: Table<Row>): string {
+  // Only a row's checksum may be null (rows.ts: rows written before checksums existed).
+  const columns = table.columns.map(([name, type]) => `${name} ${type}${name === 'crc' ? '' : ' not null'}`);
+  return `create table if not exists ${table.name} (id text not null, ${columns.join(', ')},
+    primary key (id, ${table.key.join(', ')}))`;
+}
+
+/** The parameters of one statement, `$1` being the runtime id. */
+class Parameters {
+  readonly values: unknown[];
+
+  constructor(id: string) {
+    this.values = [id];
+  }
+
+  /** Adds `value`; answers its placeholder, cast to `type`. */
+  add(value: unknown, type: string): string {
+    this.values.push(value);
+    return `$${this.values.length}::${type}`;
+  }
+}
+
+/** The upsert of `rows` into `table`, one array parameter per column. */
+function upsert<Row>(table: Table<Row>, parameters: Parameters, rows: readonly Row[]): string {
+  const names = table.columns.map(([name]) => name);
+  const arrays = table.columns.map(([name, type]) =>
+    parameters.add(
+      rows.map((row) => row[name]),
+      `${type}[]`,
+    ),
+  );
+  const updates = names.filter((name) => !table.key.includes(name)).map((name) => `${name} = excluded.${name}`);
+  return `insert into ${table.name} (id, ${names.join(', ')})
+    select $1, * from unnest(${arrays.join(', ')})
+    on conflict (id, ${table.key.join(', ')}) do update set ${updates.join(', ')}`;
+}
+
+/**
+ * The one statement of a group commit of runtime `id` and its parameters (see the module
+ * comment), or undefined when the commit writes nothing.
+ */
+export function commitStatement(id: string, rows: CommitRows): [string, unknown[]] | undefined {
+  const parameters = new Parameters(id);
+  const writes: string[] = [];
+  if (rows.boundaries.length > 0) writes.push(upsert(queueTable, parameters, rows.boundaries));
+  if (rows.consumed.size > 0) {
+    const reactors = parameters.add([...rows.consumed.keys()], 'text[]');
+    const seqs = parameters.add([...rows.consumed.values()], 'int8[]');
+    writes.push(`delete from ${queueTable.name} q using unnest(${reactors}, ${seqs}) as done (reactor, seq)
+      where q.id = $1 and q.reactor = done.reactor and q.seq <= done.seq`);
+  }
+  if (rows.reactors.length > 0) writes.push(upsert(reactorTable, parameters, rows.reactors));
+  if (rows.accumulators.length > 0) writes.push(upsert(accumulatorTable, parameters, rows.accumulators));
+  if (rows.clearedAccumulators.length > 0) {
+    const names = parameters.add(rows.clearedAccumulators, 'text[]');
+    writes.push(`delete from ${accumulatorTable.name} where id = $1 and accumulator = any(${names})`);
+  }
+  if (writes.length === 0) return undefined;
+  const text = writes.length === 1 ? writes[0]! : `with ${writes.map((w, i) => `w${i} as (${w})`).join(', ')} select 1`;
+  return [text, parameters.values];
+}
+
+/** Every row of `table` for runtime `id`, in key order, as the row shape. */
+export function selectAll<Row>(table: Table<Row>): string {
+  return `select ${table.columns.map(([name]) => name).join(', ')} from ${table.name}
+    where id = $1 order by ${table.key.join(', ')}`;
+}
+
+/** Turns a row read with {@link selectAll} into its row shape (`pg` reads an int8 as a string). */
+export function decodeRow<Row>(table: Table<Row>, raw: Record<string, unknown>): Row {
+  const row: Record<string, unknown> = {};
+  for (const [name, type] of table.columns) {
+    const value = raw[name];
+    row[name] = type === 'int8' && value !== null ? Number(value) : value;
+  }
+  return row as Row;
+}

@@ -1,0 +1,306 @@
+/**
+ * A runtime on a PostgreSQL checkpoint (contract section 12): the state of section 6 kept per
+ * `id`, one owner per id, fencing when the owner's session ends, and a standby that takes over.
+ * Against a real PostgreSQL server of its own.
+ */
+import pg from 'pg';
+import { expect, it } from 'vitest';
+import {
+  CheckpointError,
+  ConfigurationError,
+  passthroughAccumulator,
+  reactor,
+  stateAccumulator,
+  type Runtime,
+  type RuntimeOptions,
+} from 'cloaca';
+import { serve } from 'cloaca/http';
+import { ownerLockKeys } from '../../dist/src/runtime/checkpoint/postgres-owner.js';
+import { http } from '../http/support.js';
+import { describeWithPostgres, usePostgresServer } from '../support/postgres.js';
+import { deferred, FireLog, unique, useRuntimes } from '../runtime/support.js';
+
+const server = usePostgresServer();
+const { runtime, graph } = useRuntimes();
+
+/** The components of every runtime of one test: a sequential reactor and a latest one with a window. */
+function names() {
+  return { q: unique('q'), S: unique('seq'), st: unique('st'), W: unique('win'), id: unique('pricing') };
+}
+type Names = ReturnType<typeof names>;
+
+/** A runtime of `n.id` with the components of `n`, registered. */
+async function wired(n: Names, options: RuntimeOptions = {}): Promise<Runtime> {
+  const rt = runtime({ checkpoint: server().url, id: n.id, ...options });
+  const S = reactor({ name: n.S, accumulators: [n.q], strategy: 'sequential' });
+  const W = reactor({ name: n.W, accumulators: [n.st] });
+  rt.register(
+    passthroughAccumulator({ name: n.q }),
+    stateAccumulator({ name: n.st, capacity: 3 }),
+    S,
+    W,
+    await graph(`g_${n.S}`, 'inline', { reactor: S, graph: { ident: { inputs: [n.q] } } }),
+    await graph(`g_${n.W}`, 'inline', { reactor: W, graph: { ident: { inputs: [n.st] } } }),
+  );
+  return rt;
+}
+
+/** The errors a runtime reports, awaitable. */
+function errors(rt: Runtime) {
+  const seen: unknown[] = [];
+  let waiting: ((error: unknown) => void) | undefined;
+  rt.on('error', (error) => {
+    seen.push(error);
+    waiting?.(error);
+  });
+  return {
+    seen,
+    next: (match: (error: unknown) => boolean): Promise<unknown> => {
+      const found = seen.find(match);
+      if (found !== undefined) return Promise.resolve(found);
+      const next = deferred<unknown>();
+      waiting = (error) => {
+        if (match(error)) next.resolve(error);
+      };
+      return next.promise;
+    },
+  };
+}
+
+const lostSession = (error: unknown): boolean =>
+  error instanceof CheckpointError && error.message.includes('lost the session');
+
+describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
+  it('needs an id with a PostgreSQL checkpoint, and a PostgreSQL checkpoint for standby', () => {
+    for (const [options, option] of [
+      [{ checkpoint: server().url }, 'id'],
+      [{ checkpoint: server().url.replace('postgres:', 'postgresql:') }, 'id'],
+      [{ checkpoint: 'state.db', standby: true }, 'standby'],
+      [{ standby: true }, 'standby'],
+    ] as const) {
+      const error = (() => {
+        try {
+          runtime(options);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as ConfigurationError).component).toBe(option);
+      expect((error as Error).message).toContain(`'${option}'`);
+    }
+  });
+
+  it('restores the queued sequential boundaries, the window and the paused flag after a restart', async () => {
+    const n = names();
+    const first = await wired(n);
+    await first.start();
+    first.reactor(n.S).pause();
+    for (let i = 0; i < 5; i++) expect(first.push(n.q, i)).toBe(true);
+    first.push(n.st, 'a');
+    first.push(n.st, 'b');
+    await first.persisted();
+    await first.shutdown();
+
+    const second = await wired(n);
+    const log = new FireLog(second);
+    await second.start();
+    const state = second.reactor(n.S).getState();
+    expect(state.paused).toBe(true);
+    expect(state.queued).toBe(5);
+    expect(second.reactor(n.W).getState().cache[n.st]).toEqual(['a', 'b']);
+    second.reactor(n.S).resume();
+    const fired = await log.until(5, (r) => r.reactor === n.S);
+    expect(fired.map((r) => r.outputs!.ident)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('keeps two ids apart in one database', async () => {
+    const a = names();
+    const b = { ...names(), q: a.q, S: a.S, st: a.st, W: a.W };
+    const first = await wired(a);
+    await first.start();
+    first.reactor(a.S).pause();
+    first.push(a.q, 'for a');
+    await first.persisted();
+    await first.shutdown();
+    const other = await wired(b);
+    await other.start();
+    expect(other.reactor(b.S).getState().queued).toBe(0);
+  });
+
+  it('fails a second runtime on the same id with a CheckpointError naming it', async () => {
+    const n = names();
+    await (await wired(n)).start();
+    const error = await (await wired(n)).start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as CheckpointError).path).toBe(n.id);
+    expect((error as Error).message).toContain(n.id);
+  });
+
+  it('lets exactly one of two racing runtimes own an id', async () => {
+    const n = names();
+    const results = await Promise.allSettled([(await wired(n)).start(), (await wired(n)).start()]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const [failed] = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(failed!.reason).toBeInstanceOf(CheckpointError);
+  });
+
+  it('starts a standby once the owner shuts down, with the owner state, and shows it as standby meanwhile', async () => {
+    const n = names();
+    const owner = await wired(n);
+    await owner.start();
+    owner.reactor(n.S).pause();
+    owner.push(n.q, 'kept');
+    await owner.persisted();
+    const standby = await wired(n, { standby: true });
+    const moves = ownerships(standby);
+    let started = false;
+    const starting = standby.start().then(() => (started = true));
+    await moves.reach('standby');
+    expect(standby.inspect().ownership).toBe('standby');
+    const ops = await serve(standby, { port: 0 });
+    try {
+      const waiting = await http(ops.url, 'GET', '/ready');
+      expect([waiting.status, waiting.json]).toStrictEqual([503, { status: 'not ready', reason: 'standby' }]);
+      expect((await http(ops.url, 'GET', '/health')).json).toStrictEqual({ status: 'ok', ownership: 'standby' });
+      expect(started).toBe(false);
+      await owner.shutdown();
+      await starting;
+      expect((await http(ops.url, 'GET', '/ready')).status).toBe(200);
+    } finally {
+      await ops.close();
+    }
+    expect(standby.inspect().ownership).toBe('owner');
+    expect(standby.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 1 });
+  });
+
+  it('stops waiting as a standby when shut down: its start rejects', async () => {
+    const n = names();
+    await (await wired(n)).start();
+    const standby = await wired(n, { standby: true });
+    const moves = ownerships(standby);
+    const starting = standby.start().catch((e: unknown) => e);
+    await moves.reach('standby');
+    await standby.shutdown();
+    expect(await starting).toBeInstanceOf(CheckpointError);
+  });
+
+  it('is fenced at once when its session is terminated: refuses pushes, fires nothing, never commits', async () => {
+    const n = names();
+    const owner = await wired(n);
+    const heard = errors(owner);
+    const log = new FireLog(owner);
+    await owner.start();
+    owner.push(n.q, 'before');
+    await owner.persisted();
+    await log.until(1);
+    const lost = heard.next(lostSession);
+    await server().terminateSessions();
+    const error = await lost;
+    expect((error as CheckpointError).path).toBe(n.id);
+    expect(owner.inspect().ownership).toBe('lost');
+    expect(owner.push(n.q, 'after')).toBe(false);
+    expect(owner.reactor(n.S).getState().health).toBe('warming');
+    await expect(owner.persisted()).rejects.toBeInstanceOf(CheckpointError);
+    // Nothing of this runtime reaches the database again: another runtime owns the id at once.
+    const next = await wired(n);
+    await next.start();
+    expect(log.records).toHaveLength(1);
+    // What it still holds is not its to write: the shutdown drops it.
+    await owner.shutdown();
+    await next.persisted();
+  });
+
+  it('keeps a commit that fails with the lost session staged, and commits it once it owns the id again', async () => {
+    const n = names();
+    const owner = await wired(n, { standby: true });
+    const heard = errors(owner);
+    const moves = ownerships(owner);
+    await owner.start();
+    owner.reactor(n.S).pause();
+    const lost = heard.next(lostSession);
+    owner.push(n.q, 0);
+    const first = owner.persisted();
+    await server().terminateSessions();
+    await lost;
+    await first.catch(() => {});
+    // The commit failed or ran before the loss; either way the boundary is there after the re-take.
+    await moves.reach('owner', 2);
+    expect(owner.push(n.q, 1)).toBe(true);
+    await owner.persisted();
+    await owner.shutdown();
+    const next = await wired(n);
+    await next.start();
+    expect(next.reactor(n.S).getState().queued).toBe(2);
+  });
+
+  it('stays fenced when another owner held the id while it waited: its state is stale', async () => {
+    const n = names();
+    const first = await wired(n, { standby: true });
+    const heard = errors(first);
+    const moves = ownerships(first);
+    await first.start();
+    first.reactor(n.S).pause();
+    first.push(n.q, 'stored');
+    await first.persisted();
+    // Another owner queues for the lock as it ends the first one's session, so it is next; it
+    // records itself as the owner, as every owner does, and goes away.
+    const other = new pg.Client({ connectionString: server().url });
+    await other.connect();
+    try {
+      await other.query('select pg_terminate_backend(backend_pid) from cloaca_owners where id = $1', [n.id]);
+      await other.query('select pg_advisory_lock($1, $2)', [...ownerLockKeys(n.id)]);
+      await other.query("update cloaca_owners set token = 'another owner' where id = $1", [n.id]);
+    } finally {
+      await other.end();
+    }
+    const stale = await heard.next(
+      (error) => error instanceof CheckpointError && error.message.includes('owned by another runtime while'),
+    );
+    expect((stale as CheckpointError).path).toBe(n.id);
+    expect(moves.seen).toStrictEqual(['standby', 'owner', 'standby', 'lost']);
+    expect(first.push(n.q, 'refused')).toBe(false);
+    // It released the id: a new runtime restores what is stored.
+    const next = await wired(n);
+    await next.start();
+    expect(next.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 1 });
+  });
+
+  it('is fenced by a database restart, and as a standby owns its id again after it', async () => {
+    const n = names();
+    const owner = await wired(n, { standby: true });
+    const heard = errors(owner);
+    const moves = ownerships(owner);
+    const log = new FireLog(owner);
+    await owner.start();
+    const lost = heard.next(lostSession);
+    await server().restart();
+    await lost;
+    await moves.reach('owner', 2);
+    expect(owner.reactor(n.S).getState().health).toBe('live');
+    expect(owner.push(n.q, 'after the restart')).toBe(true);
+    await owner.persisted();
+    await log.until(1);
+  });
+});
+
+/** Resolves once `rt` has (or had) `ownership`: its `ownership` events, heard from the start. */
+function ownerships(rt: Runtime) {
+  const seen: string[] = [];
+  const waiters: Array<{ ownership: string; count: number; resolve: () => void }> = [];
+  rt.on('ownership', (ownership) => {
+    seen.push(ownership);
+    for (const w of waiters.splice(0)) {
+      if (seen.filter((o) => o === w.ownership).length >= w.count) w.resolve();
+      else waiters.push(w);
+    }
+  });
+  return {
+    seen,
+    /** The `count`th time it became `ownership`. */
+    reach(ownership: string, count = 1): Promise<void> {
+      if (seen.filter((o) => o === ownership).length >= count) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ ownership, count, resolve }));
+    },
+  };
+}
