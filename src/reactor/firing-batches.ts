@@ -44,6 +44,8 @@ interface FiringBatch {
 /** What the batches need of their reactor. */
 export interface BatchOwner {
   readonly name: string;
+  /** The key of a keyed reactor's batches, for their records. */
+  readonly key: string | undefined;
   readonly queue: BoundaryQueue;
   readonly input: InputCache;
   /** The one graph when batches may run now (sequential, one graph, the runtime allows it), else null. */
@@ -218,7 +220,9 @@ export class FiringBatches {
       }
       const graph = this.#bindingOf!.name;
       const outcome = ok ? outputs!(k) : error;
-      owner.recorded(fireRecord(owner.name, graph, false, { ...batch.cursor }, ok, outcome, durationMs, firedAt));
+      owner.recorded(
+        fireRecord(owner.name, graph, false, { ...batch.cursor }, ok, outcome, durationMs, firedAt, owner.key),
+      );
     }
     batch.done = k + 1;
     owner.queue.shift(); // its boundary, at the head of the queue, has fired
