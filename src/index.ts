@@ -56,6 +56,7 @@ export { parseDuration } from './model/duration.js';
 export { ReactorHandle, KeyHandle } from './reactor/handle.js';
 export { ReactorLoop } from './reactor/reactor-loop.js';
 export type { FireRecord, KeyState, ReactorState } from './reactor/records.js';
+export type { KeySummary } from './reactor/keyed-reactor.js';
 export { AccumulatorKind } from './accumulators/accumulator.js';
 export type { AccumulatorDeclaration } from './accumulators/accumulator.js';
 export { passthroughAccumulator } from './accumulators/passthrough.js';

@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '../model/errors.js';
 import { ValueFault } from '../model/value-fault.js';
 import { copyValue, inputRoot } from '../model/values.js';
-import { KeyedReactor } from './keyed-reactor.js';
+import { KeyedReactor, type KeySummary } from './keyed-reactor.js';
 import type { LiveReactor } from './live-reactor.js';
 import type { FireRecord, KeyState, ReactorState } from './records.js';
 
@@ -71,6 +71,14 @@ export class ReactorHandle {
       );
     }
     return new KeyHandle(reactor, String(key));
+  }
+
+  /**
+   * Up to `limit` keys of a keyed reactor with what waits and when each last fired: those with
+   * the most queued first, then the most recently fired. Throws InvalidArgumentError when it has no keys.
+   */
+  keyList(limit = 50): KeySummary[] {
+    return this.#keyed('keyList()').busiest(limit);
   }
 
   /** The keys a keyed reactor holds, least recently active first. Throws InvalidArgumentError when it has no keys. */

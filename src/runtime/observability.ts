@@ -397,6 +397,8 @@ export class RuntimeObserver {
       queued: reactor.queued,
       queueCapacity: sequential ? this.#runtime.queueCapacity : null,
       lastFiredAt: lastFiredAt === 0 ? null : lastFiredAt,
+      keyed: reactor.declaration.keyed !== undefined,
+      keys: reactor.getState().keys ?? null,
     };
   }
 
