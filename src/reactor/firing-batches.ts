@@ -52,6 +52,8 @@ export interface BatchOwner {
   batchGraph(): ComputationGraph | null;
   /** True when nothing must go before the queued boundaries (not paused, healthy, no command waiting). */
   free(): boolean;
+  /** True while other keys of a keyed reactor wait for a turn: no next batch is sent ahead then. */
+  contended(): boolean;
   /** Whether this batch's first firing is timed for the metrics. */
   sampling(): boolean;
   /** Whether something reads every record. */
@@ -191,7 +193,7 @@ export class FiringBatches {
    */
   #answered(ran: number): void {
     const batch = this.#batch!;
-    if (ran < batch.boundaries.length || Atomics.load(this.#control!, 0) !== 0) return;
+    if (ran < batch.boundaries.length || Atomics.load(this.#control!, 0) !== 0 || this.#owner.contended()) return;
     this.start(batch.boundaries.length);
   }
 

@@ -331,7 +331,8 @@ export class Reactor implements LiveReactor {
       batchGraph: () =>
         this.#sequential && this.graphs.length === 1 && this.#questions.batchable(this) ? this.graphs[0]! : null,
       key: this.key,
-      free: () => !this.#paused && this.#canFire() && this.#commands.length === 0 && !(this.#gate?.contended ?? false),
+      free: () => !this.#paused && this.#canFire() && this.#commands.length === 0,
+      contended: () => this.#gate?.contended ?? false,
       sampling: () => this.#questions.sampling(this),
       observing: () => this.#questions.observing(this),
       timed: (graph, nodeDurations) => this.#events.timed(this, graph, nodeDurations),
