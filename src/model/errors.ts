@@ -336,6 +336,7 @@ export class ListenerError extends CloacaError {
  * the event is refused, nothing else is affected.
  */
 export class KeyError extends CloacaError {
+  /** The code every KeyError carries. */
   static override readonly code = 'CLOACA_ERR_KEY';
   /** The keyed reactor. */
   readonly reactor: string;

@@ -91,11 +91,13 @@ export const kDefaultKeyConcurrency = 16;
 export interface KeyedDeclaration {
   /** The field named by `key`, or undefined when `read` is the user's function. */
   readonly field: string | undefined;
+  /** Reads a boundary's key (the field, or the user's function). */
   readonly read: KeyReader;
   /** The broadcast sources, or undefined for the default (the polling accumulators). */
   readonly broadcast: readonly string[] | undefined;
   /** Undefined for the default (see {@link kDefaultKeyConcurrency}). */
   readonly keyConcurrency: number | undefined;
+  /** Most keys held at once. */
   readonly maxKeys: number;
   /** Milliseconds, or undefined when keys are kept. */
   readonly keyIdleMs: number | undefined;

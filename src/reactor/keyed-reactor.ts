@@ -43,7 +43,9 @@ interface KeyEntry {
 
 /** What the ops server lists of a key. */
 export interface KeySummary {
+  /** The key, in its string form. */
   readonly key: string;
+  /** Its boundaries waiting to fire. */
   readonly queued: number;
   /** Epoch ms, null before its first firing. */
   readonly lastFiredAt: number | null;
