@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --full] [--suite dispatch,parallel,map,...] [--threads N] [--out DIR]`: runs
+ * `npm run bench [-- --full] [--suite dispatch,parallel,map,keyed,...] [--threads N] [--out DIR]`: runs
  * the benchmark suites, each against its peer in the same process, prints one table, and writes
  * `<suite>.json` and SVG charts to `bench/results/` (or DIR). Quick mode (the default) finishes
  * in under a minute on 2 cores; `--tiny` only proves every suite runs (for the tests).
@@ -20,6 +20,7 @@ import { writeChart } from './svg.js';
 import { chainSteps, chainSuite } from './suites/chain.js';
 import { checkpointSteps, checkpointSuite } from './suites/checkpoint.js';
 import { dispatchSteps, dispatchSuite } from './suites/dispatch.js';
+import { keyedSteps, keyedSuite } from './suites/keyed.js';
 import { mapSteps, mapSuite } from './suites/map.js';
 import { observabilitySteps, observabilitySuite } from './suites/observability.js';
 import { parallelSteps, parallelSuite } from './suites/parallel.js';
@@ -65,6 +66,7 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   checkpoint: { steps: checkpointSteps, run: () => checkpointSuite(budget) },
   redis: { steps: redisSteps, run: () => redisSuite(budget) },
   observability: { steps: observabilitySteps, run: () => observabilitySuite(threads, budget) },
+  keyed: { steps: keyedSteps(threads), run: () => keyedSuite(threads, budget) },
 };
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
 for (const name of selected) {

@@ -10,6 +10,8 @@
 export { reactor, toReactorDeclaration, ReactionMode, InputStrategy } from './model/reactor-declaration.js';
 export type {
   ReactorOptions,
+  KeyReader,
+  KeyedDeclaration,
   ReactorDeclaration,
   ReactorDefinition,
   ReactorLike,
@@ -52,9 +54,10 @@ export type { LatencyHistogramView } from './runtime/latency-histogram.js';
 export { AccumulatorHealth, ReactorHealth } from './model/health.js';
 export type { HealthEvent } from './model/health.js';
 export { parseDuration } from './model/duration.js';
-export { ReactorHandle } from './reactor/handle.js';
+export { ReactorHandle, KeyHandle } from './reactor/handle.js';
 export { ReactorLoop } from './reactor/reactor-loop.js';
-export type { FireRecord, ReactorState } from './reactor/records.js';
+export type { FireRecord, KeyState, ReactorState } from './reactor/records.js';
+export type { KeySummary } from './reactor/keyed-reactor.js';
 export { AccumulatorKind } from './accumulators/accumulator.js';
 export type { AccumulatorDeclaration } from './accumulators/accumulator.js';
 export { passthroughAccumulator } from './accumulators/passthrough.js';
@@ -95,5 +98,6 @@ export {
   InvalidArgumentError,
   CheckpointError,
   ListenerError,
+  KeyError,
 } from './model/errors.js';
 export type { Culprit, ValueSource } from './model/errors.js';

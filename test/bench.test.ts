@@ -19,7 +19,17 @@ describe('npm run bench (tiny mode)', () => {
     const { stdout } = await run(process.execPath, [benchScript, '--tiny', '--out', out], { timeout: 120_000 });
     expect(stdout).toContain('suite');
     const files = readdirSync(out);
-    for (const suite of ['dispatch', 'parallel', 'chain', 'reactive', 'runtime', 'map', 'checkpoint', 'redis']) {
+    for (const suite of [
+      'dispatch',
+      'parallel',
+      'chain',
+      'reactive',
+      'runtime',
+      'map',
+      'checkpoint',
+      'redis',
+      'keyed',
+    ]) {
       expect(files).toContain(`${suite}.json`);
       const json = JSON.parse(readFileSync(join(out, `${suite}.json`), 'utf8'));
       expect(json.name).toBe(suite);
@@ -35,6 +45,9 @@ describe('npm run bench (tiny mode)', () => {
     expect(map.throughput.map((t: { concurrency: number }) => t.concurrency)).toStrictEqual([map.threads * 2, 64]);
     const runtime = JSON.parse(readFileSync(join(out, 'runtime.json'), 'utf8'));
     expect(runtime.latency.pool.fired).toBe(runtime.latency.pool.events);
+    const keyed = JSON.parse(readFileSync(join(out, 'keyed.json'), 'utf8'));
+    expect(keyed.sweep[0].speedup).toBe(1);
+    expect(keyed.idle.restored).toBe(keyed.idle.keys);
     for (const chart of ['dispatch.svg', 'parallel-speedup.svg', 'reactive.svg', 'runtime-latency.svg']) {
       expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
     }

@@ -4,7 +4,7 @@
  * runtime makes of it, which talks to the runtime only through an {@link AccumulatorHost}.
  */
 import { describe } from '../model/describe.js';
-import { AccumulatorError, ConfigurationError, StateError } from '../model/errors.js';
+import { AccumulatorError, ConfigurationError, KeyError, StateError } from '../model/errors.js';
 import { AccumulatorHealth } from '../model/health.js';
 import { isThenable } from '../model/own-properties.js';
 import type { StreamBackendFactory } from './stream-backend.js';
@@ -50,8 +50,12 @@ export function instantiate(declaration: AccumulatorDeclaration): Accumulator {
 
 /** What the runtime gives a live accumulator. */
 export interface AccumulatorHost {
-  /** Delivers a boundary to every reactor this accumulator feeds. */
-  emit(value: unknown): void;
+  /**
+   * Delivers a boundary to every reactor this accumulator feeds. False when a keyed reactor has
+   * no room for the value's key (nothing was delivered: retry once {@link canEmit} holds again);
+   * throws KeyError when the value has no valid key for one of them.
+   */
+  emit(value: unknown): boolean;
   /** Reports a dropped event (counted, emitted as an `error` event); the accumulator keeps running. */
   fail(error: AccumulatorError): void;
   /** Moves the accumulator's health. */
@@ -181,6 +185,21 @@ export abstract class Accumulator {
       return undefined;
     }
     return value;
+  }
+
+  /**
+   * Emits a value the accumulator made by itself (a poll, a flush, a stream message): a value
+   * without a valid key for a keyed reactor is reported and dropped, since nobody pushed it to
+   * be told. False when a keyed reactor has no room for its key.
+   */
+  protected emitOwn(value: unknown): boolean {
+    try {
+      return this.host.emit(value);
+    } catch (error) {
+      if (!(error instanceof KeyError)) throw error;
+      this.reportFailure(`${error.message}; dropped`, value, error);
+      return true;
+    }
   }
 
   protected reportFailure(detail: string, event: unknown, cause?: unknown): void {

@@ -135,7 +135,7 @@ class BatchAccumulator extends Accumulator {
     this.host.save();
     const process = this.#process;
     const value = process === undefined ? events : this.guard('process', events, () => process(events));
-    if (value !== undefined) this.host.emit(value);
+    if (value !== undefined) this.emitOwn(value);
     this.host.progressed();
   }
 }

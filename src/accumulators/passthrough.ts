@@ -51,10 +51,11 @@ class PassthroughAccumulator extends Accumulator {
 
   offer(event: unknown): boolean {
     if (!this.host.canEmit()) return false;
-    this.events++;
     const process = this.#process;
     const value = process === undefined ? event : this.guard('process', event, () => process(event));
-    if (value !== undefined) this.host.emit(value);
+    // A keyed reactor without room for the value's key refuses it like a full queue.
+    if (value !== undefined && !this.host.emit(value)) return false;
+    this.events++;
     return true;
   }
 }

@@ -66,7 +66,7 @@ class PollingAccumulator extends Accumulator {
   start(restored: unknown): void {
     if (restored !== undefined) {
       this.#last = { value: restored };
-      this.host.emit(restored);
+      this.emitOwn(restored);
     }
     this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
     this.host.setHealth(AccumulatorHealth.Live);
@@ -74,8 +74,8 @@ class PollingAccumulator extends Accumulator {
 
   offer(event: unknown): boolean {
     if (!this.host.canEmit()) return false;
+    if (!this.host.emit(event)) return false;
     this.events++;
-    this.host.emit(event);
     return true;
   }
 
@@ -108,7 +108,7 @@ class PollingAccumulator extends Accumulator {
     if (value !== undefined) {
       this.#last = { value };
       this.host.save();
-      this.host.emit(value);
+      this.emitOwn(value);
     }
     this.host.progressed();
   }

@@ -65,7 +65,7 @@ class StateAccumulator extends Accumulator {
   start(restored: unknown): void {
     if (Array.isArray(restored) && restored.length > 0) {
       this.#window = this.#trim(restored);
-      if (this.#capacity !== 0) this.host.emit([...this.#window]);
+      if (this.#capacity !== 0) this.emitOwn([...this.#window]);
     }
     this.host.setHealth(AccumulatorHealth.SocketOnly);
   }
@@ -90,7 +90,7 @@ class StateAccumulator extends Accumulator {
     this.#window.push(value);
     this.#window = this.#trim(this.#window);
     this.host.save();
-    if (this.#capacity !== 0) this.host.emit([...this.#window]);
+    if (this.#capacity !== 0) this.emitOwn([...this.#window]);
   }
 
   #trim(window: unknown[]): unknown[] {

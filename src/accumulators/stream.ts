@@ -141,8 +141,10 @@ export class StreamAccumulator extends Accumulator {
 
   offer(event: unknown): boolean {
     if (!this.host.canEmit()) return false;
+    const process = this.#process;
+    const out = process === undefined ? event : this.guard('process', event, () => process(event));
+    if (out !== undefined && !this.host.emit(out)) return false;
     this.events++;
-    this.#deliver(event);
     return true;
   }
 
@@ -228,10 +230,13 @@ export class StreamAccumulator extends Accumulator {
         await this.#unlessStopped(this.host.whenCanEmit());
         if (this.#stopped) return;
       }
-      const message = batch[this.#next++]!;
+      const message = batch[this.#next]!;
+      if (message.invalid === undefined) {
+        // A keyed reactor without room for its key: the message waits, like a full queue.
+        if (!this.#deliver(message.value)) continue;
+      } else this.#reportInvalid(message.invalid);
+      this.#next++;
       this.events++;
-      if (message.invalid === undefined) this.#deliver(message.value);
-      else this.#reportInvalid(message.invalid);
       acks.add(message.position);
     }
     this.#batch = kNoMessages;
@@ -281,10 +286,14 @@ export class StreamAccumulator extends Accumulator {
     });
   }
 
-  #deliver(value: unknown): void {
+  /**
+   * Delivers a received message; false when a keyed reactor has no room for its key. A message
+   * without a valid key is reported and acknowledged, like one that cannot be decoded.
+   */
+  #deliver(value: unknown): boolean {
     const process = this.#process;
     const out = process === undefined ? value : this.guard('process', value, () => process(value));
-    if (out !== undefined) this.host.emit(out);
+    return out === undefined || this.emitOwn(out);
   }
 
   /** A message the backend could not decode: reported, never delivered. */

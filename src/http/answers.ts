@@ -2,6 +2,7 @@
  * The JSON shapes of the REST answers: snake_case field names, the way
  * the reference server writes them; times are Unix epoch milliseconds, null when never.
  */
+import type { KeySummary } from '../reactor/keyed-reactor.js';
 import type { FireRecord } from '../reactor/records.js';
 import type { FireSummary } from '../runtime/fire-ring.js';
 import type { AccumulatorReport, GraphReport, ReactorReport, RuntimeReport } from '../runtime/report.js';
@@ -41,7 +42,14 @@ export function reactorItem(r: ReactorReport) {
     queued: r.queued,
     queue_capacity: r.queueCapacity,
     last_fired_at: r.lastFiredAt,
+    keyed: r.keyed,
+    keys: r.keys,
   };
+}
+
+/** A key of a keyed reactor as `GET .../keys` lists it. */
+export function keyItem(k: KeySummary) {
+  return { key: k.key, queued: k.queued, last_fired_at: k.lastFiredAt };
 }
 
 export function graphItem(g: GraphReport) {
@@ -86,6 +94,7 @@ export function fireRecord(record: FireRecord) {
     inputs: record.inputs,
     outputs: record.outputs ?? null,
     error: record.ok ? null : record.error instanceof Error ? record.error.message : String(record.error),
+    ...(record.key === undefined ? {} : { key: record.key }),
   };
 }
 

@@ -3,9 +3,9 @@
  * they fail with: an unknown reactor is a 404, a reactor that cannot fire now (the runtime not
  * started, the reactor not yet live, or paused) a 503 or 409, and a malformed command a 400.
  */
-import { RegistrationError } from '../model/errors.js';
+import { InvalidArgumentError, RegistrationError } from '../model/errors.js';
 import type { FireRecord } from '../reactor/records.js';
-import type { ReactorHandle } from '../reactor/handle.js';
+import type { KeyHandle, ReactorHandle } from '../reactor/handle.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { HttpError } from './json.js';
 
@@ -19,17 +19,35 @@ export function reactorNamed(runtime: Runtime, name: string): ReactorHandle {
   }
 }
 
+/** The handle of key `key` of reactor `reactor`; a 404 when the reactor has no keys. */
+export function keyOf(reactor: ReactorHandle, key: string): KeyHandle {
+  try {
+    return reactor.key(key);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw new HttpError(404, error.message, { reactor: reactor.name });
+    throw error;
+  }
+}
+
 /** True when `value` is a plain JSON object (not null, not an array). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
- * Fires reactor `name`: `force_fire` with its cache, or `fire_with` replacing the cache by
- * `inputs` first. Resolves to the record of its first graph.
+ * Fires reactor `name` (or only its key `key`): `force_fire` with its cache, or `fire_with`
+ * replacing the cache by `inputs` first. Resolves to the record of its first graph. A key of a
+ * reactor without keys is a 404.
  */
-export async function fire(runtime: Runtime, name: string, mode: unknown, inputs: unknown): Promise<FireRecord> {
+export async function fire(
+  runtime: Runtime,
+  name: string,
+  mode: unknown,
+  inputs: unknown,
+  key?: string,
+): Promise<FireRecord> {
   const reactor = reactorNamed(runtime, name);
+  const target = key === undefined ? reactor : keyOf(reactor, key);
   if (mode !== 'force_fire' && mode !== 'fire_with') {
     throw new HttpError(400, `'mode' must be 'force_fire' or 'fire_with', got ${JSON.stringify(mode) ?? 'nothing'}`);
   }
@@ -54,9 +72,7 @@ export async function fire(runtime: Runtime, name: string, mode: unknown, inputs
       { 'retry-after': '1' },
     );
   }
-  const record = await (mode === 'fire_with'
-    ? reactor.fireWith(inputs as Record<string, unknown>)
-    : reactor.forceFire());
+  const record = await (mode === 'fire_with' ? target.fireWith(inputs as Record<string, unknown>) : target.forceFire());
   if (record === undefined) {
     // Paused between the check and the firing's turn, or no graph is bound to the reactor.
     if (reactor.getState().paused) {

@@ -193,6 +193,9 @@ export class OpsMetrics {
     gauge('cloaca_reactor_queued', 'Sequential boundaries waiting to fire.', ['reactor'], (set) => {
       for (const r of report().reactors) set({ reactor: r.name }, r.queued);
     });
+    gauge('cloaca_reactor_keys', 'Keys a keyed reactor holds.', ['reactor'], (set) => {
+      for (const r of report().reactors) if (r.keys !== null) set({ reactor: r.name }, r.keys);
+    });
     gauge('cloaca_reactor_paused', '1 while the reactor is paused.', ['reactor'], (set) => {
       for (const r of report().reactors) set({ reactor: r.name }, r.paused ? 1 : 0);
     });

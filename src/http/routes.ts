@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Runtime } from '../runtime/runtime.js';
 import { answerError, unauthorised } from './answer-errors.js';
-import { accumulatorItem, fireItem, fireRecord, graphItem, list, notReady, reactorItem } from './answers.js';
+import { accumulatorItem, fireItem, fireRecord, graphItem, keyItem, list, notReady, reactorItem } from './answers.js';
 import type { ApiKey } from './auth.js';
-import { fire, isObject, reactorNamed } from './commands.js';
+import { fire, isObject, keyOf, reactorNamed } from './commands.js';
 import type { dashboardFiles } from './dashboard.js';
 import { HttpError, readJson, readJsonBody, sendJson, writeJson } from './json.js';
 import type { OpsMetrics } from './metrics.js';
@@ -203,6 +203,21 @@ export function opsRoutes({ runtime, names, metrics, files, bodyLimit }: RouteDe
         sendJson(res, 200, fireRecord(await fire(runtime, name, command.mode, command.inputs)));
       },
     }),
+    route(/^\/v1\/health\/reactors\/([^/]+)\/keys\/([^/]+)\/fire$/, {
+      POST: async ({ req, res, params }) => {
+        const [name, key] = params as [string, string];
+        keyOf(reactorNamed(runtime, name), key);
+        const command = (await body(req)) ?? { mode: 'force_fire' };
+        sendJson(res, 200, fireRecord(await fire(runtime, name, command.mode, command.inputs, key)));
+      },
+    }),
+    route(/^\/v1\/health\/reactors\/([^/]+)\/keys$/, {
+      GET: ({ res, search, params }) => {
+        const reactor = reactorNamed(runtime, params[0]!);
+        keyOf(reactor, '');
+        sendJson(res, 200, list(reactor.keyList(limitOf(search, 50, 1000)).map(keyItem)));
+      },
+    }),
     route(/^\/v1\/health\/reactors\/([^/]+)\/(pause|resume)$/, {
       POST: ({ res, params }) => {
         const [name, verb] = params as [string, string];
@@ -216,13 +231,17 @@ export function opsRoutes({ runtime, names, metrics, files, bodyLimit }: RouteDe
       GET: ({ res, search, params }) => {
         const name = params[0]!;
         reactorNamed(runtime, name);
-        const raw = new URLSearchParams(search).get('limit');
-        const limit = raw === null ? 50 : Number(raw);
-        if (!Number.isInteger(limit) || limit < 1) {
-          throw new HttpError(400, `'limit' must be a positive integer, got '${raw}'`);
-        }
-        sendJson(res, 200, list(runtime.recentFires(name, Math.min(limit, 200)).map(fireItem)));
+        sendJson(res, 200, list(runtime.recentFires(name, limitOf(search, 50, 200)).map(fireItem)));
       },
     }),
   ];
+}
+
+/** The `limit` query parameter: `fallback` when absent, at most `max`; a 400 unless a positive integer. */
+function limitOf(search: string, fallback: number, max: number): number {
+  const raw = new URLSearchParams(search).get('limit');
+  const limit = raw === null ? fallback : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new HttpError(400, `'limit' must be a positive integer, got '${raw}'`);
+  return Math.min(limit, max);
 }

@@ -331,6 +331,28 @@ export class ListenerError extends CloacaError {
   }
 }
 
+/**
+ * A boundary of a keyed reactor whose key is missing or invalid (not a string or a finite number):
+ * the event is refused, nothing else is affected.
+ */
+export class KeyError extends CloacaError {
+  /** The code every KeyError carries. */
+  static override readonly code = 'CLOACA_ERR_KEY';
+  /** The keyed reactor. */
+  readonly reactor: string;
+  /** The accumulator the boundary came from. */
+  readonly source: string;
+  /** The value the key was read from. */
+  readonly value: unknown;
+
+  constructor(reactor: string, source: string, value: unknown, message: string) {
+    super(message);
+    this.reactor = reactor;
+    this.source = source;
+    this.value = value;
+  }
+}
+
 const kClasses: ReadonlyMap<string, typeof CloacaError> = new Map(
   [
     CloacaError,
@@ -349,6 +371,7 @@ const kClasses: ReadonlyMap<string, typeof CloacaError> = new Map(
     InvalidArgumentError,
     CheckpointError,
     ListenerError,
+    KeyError,
   ].map((c) => [c.name, c as typeof CloacaError]),
 );
 

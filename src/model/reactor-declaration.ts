@@ -13,7 +13,8 @@
  */
 import { describe } from './describe.js';
 import { ConfigurationError, InvalidArgumentError, TopologyError } from './errors.js';
-import { rejectUnknownKeys, requireOneOf, requireOptionsObject } from './options.js';
+import { parseDuration } from './duration.js';
+import { rejectUnknownKeys, requireOneOf, requireOptionsObject, requirePositiveInteger } from './options.js';
 
 /** When a reactor fires: on any new source value, or once every source has delivered. */
 export const ReactionMode = { WhenAny: 'when_any', WhenAll: 'when_all' } as const;
@@ -41,10 +42,66 @@ export interface ReactorOptions {
    * @example reactor({ name: 'trades', accumulators: ['fills'], strategy: 'sequential' })
    */
   strategy?: InputStrategy;
+  /**
+   * Makes the reactor keyed: every key has its own cache, dirty flags, sequential queue and
+   * criterion; firings of one key never overlap, different keys fire concurrently. A string
+   * names a field of each boundary value; a function reads the key from `(value, source)`. Keys
+   * are strings or finite numbers, compared by their string form.
+   * @example reactor({ name: 'quotes', accumulators: ['trades'], strategy: 'sequential', key: 'symbol' })
+   */
+  key?: string | KeyReader;
+  /**
+   * Sources of a keyed reactor shared by every key: their value goes to every key's cache, and
+   * their boundaries mark no key dirty and fire nothing by themselves.
+   * @default the polling accumulators among `accumulators`
+   * @example reactor({ name: 'quotes', accumulators: ['trades', 'limits'], key: 'symbol', broadcast: ['limits'] })
+   */
+  broadcast?: readonly string[];
+  /**
+   * Keys of a keyed reactor firing at once.
+   * @default 16, or the runtime's `threads` when that is more
+   * @example reactor({ name: 'quotes', accumulators: ['trades'], key: 'symbol', keyConcurrency: 4 })
+   */
+  keyConcurrency?: number;
+  /**
+   * Keys a keyed reactor holds at once; a boundary for a new key beyond it is refused like
+   * backpressure (`push` returns false) unless `keyIdle` frees room.
+   * @default 100000
+   * @example reactor({ name: 'quotes', accumulators: ['trades'], key: 'symbol', maxKeys: 10_000 })
+   */
+  maxKeys?: number;
+  /**
+   * Forgets a key that has had an empty queue and no boundary for this long (a duration such as
+   * `'10m'`); it starts again empty, in memory and in the checkpoint. Unset: keys are kept.
+   * @example reactor({ name: 'quotes', accumulators: ['trades'], key: 'symbol', keyIdle: '10m' })
+   */
+  keyIdle?: string;
 }
 
+/** Reads the key of a boundary of a keyed reactor from the value its accumulator emitted. */
+export type KeyReader = (value: unknown, source: string) => string | number;
+
 /** What the optional {@link ReactorOptions} default to. */
-const reactorDefaults = { mode: ReactionMode.WhenAny, strategy: InputStrategy.Latest } as const;
+const reactorDefaults = { mode: ReactionMode.WhenAny, strategy: InputStrategy.Latest, maxKeys: 100_000 } as const;
+
+/** Keys firing at once when `keyConcurrency` is not set: this, or the pool's threads when more. */
+export const kDefaultKeyConcurrency = 16;
+
+/** How a keyed reactor reads and bounds its keys (see {@link ReactorOptions}). */
+export interface KeyedDeclaration {
+  /** The field named by `key`, or undefined when `read` is the user's function. */
+  readonly field: string | undefined;
+  /** Reads a boundary's key (the field, or the user's function). */
+  readonly read: KeyReader;
+  /** The broadcast sources, or undefined for the default (the polling accumulators). */
+  readonly broadcast: readonly string[] | undefined;
+  /** Undefined for the default (see {@link kDefaultKeyConcurrency}). */
+  readonly keyConcurrency: number | undefined;
+  /** Most keys held at once. */
+  readonly maxKeys: number;
+  /** Milliseconds, or undefined when keys are kept. */
+  readonly keyIdleMs: number | undefined;
+}
 
 /** A validated, frozen reactor declaration. */
 export interface ReactorDeclaration {
@@ -52,6 +109,8 @@ export interface ReactorDeclaration {
   readonly accumulators: readonly string[];
   readonly mode: ReactionMode;
   readonly strategy: InputStrategy;
+  /** How the reactor is keyed, or undefined for a reactor without keys. */
+  readonly keyed?: KeyedDeclaration;
 }
 
 /**
@@ -68,11 +127,24 @@ export type ReactorLike = ReactorDeclaration | ReactorDefinition | (abstract new
 const kReactor = Symbol.for('cloaca.reactor');
 const kModes: readonly ReactionMode[] = Object.values(ReactionMode);
 const kStrategies: readonly InputStrategy[] = Object.values(InputStrategy);
-const kOptionKeys = ['name', 'accumulators', 'mode', 'strategy'];
+const kOptionKeys = [
+  'name',
+  'accumulators',
+  'mode',
+  'strategy',
+  'key',
+  'broadcast',
+  'keyConcurrency',
+  'maxKeys',
+  'keyIdle',
+];
+const kKeyedOptions = ['broadcast', 'keyConcurrency', 'maxKeys', 'keyIdle'] as const;
 
 /**
  * Declares a reactor. Throws {@link TopologyError} (its `cause` the ConfigurationError of the check) for an empty name, an empty or duplicated
- * accumulator list, or an unknown mode or strategy.
+ * accumulator list, an unknown mode or strategy, or bad keyed options (a `key` that is neither a
+ * field name nor a function, broadcast sources it does not read, a bound that is not a positive
+ * integer, a malformed `keyIdle`, keyed options without `key`).
  *
  * @example
  * export const Prices = reactor({ name: 'prices', accumulators: ['bid', 'ask'], mode: 'when_all' });
@@ -103,6 +175,9 @@ export function reactor(options: ReactorOptions): ReactorDefinition {
   Object.defineProperty(decorate, 'accumulators', { value: declaration.accumulators, enumerable: true });
   Object.defineProperty(decorate, 'mode', { value: declaration.mode, enumerable: true });
   Object.defineProperty(decorate, 'strategy', { value: declaration.strategy, enumerable: true });
+  if (declaration.keyed !== undefined) {
+    Object.defineProperty(decorate, 'keyed', { value: declaration.keyed, enumerable: true });
+  }
   Object.defineProperty(decorate, kReactor, { value: declaration });
   return Object.freeze(decorate) as unknown as ReactorDefinition;
 }
@@ -182,5 +257,80 @@ function checkReactorOptions(options: ReactorOptions): ReactorDeclaration {
   }
   requireOneOf(owner, 'mode', mode, kModes);
   requireOneOf(owner, 'strategy', strategy, kStrategies);
-  return Object.freeze({ name, accumulators: Object.freeze([...accumulators]), mode, strategy });
+  const declaration = { name, accumulators: Object.freeze([...accumulators]), mode, strategy };
+  const keyed = checkKeyedOptions(owner, options, seen);
+  return Object.freeze(keyed === undefined ? declaration : { ...declaration, keyed });
+}
+
+/** The keyed part of a declaration, or undefined when `key` is not set (then no keyed option may be). */
+function checkKeyedOptions(
+  owner: string,
+  options: ReactorOptions,
+  sources: ReadonlySet<string>,
+): KeyedDeclaration | undefined {
+  const { key, broadcast, keyConcurrency, maxKeys = reactorDefaults.maxKeys, keyIdle } = options;
+  if (key === undefined) {
+    const stray = kKeyedOptions.find((option) => options[option] !== undefined);
+    if (stray !== undefined) {
+      throw new ConfigurationError(owner, options[stray], `${owner}: '${stray}' needs 'key' (a keyed reactor)`);
+    }
+    return undefined;
+  }
+  if (!(typeof key === 'function' || (typeof key === 'string' && key !== ''))) {
+    throw new ConfigurationError(
+      owner,
+      key,
+      `${owner}: 'key' must be a field name or a function (value, source) => key, got ${describe(key)}`,
+    );
+  }
+  if (options.name.includes('\0')) {
+    throw new ConfigurationError(owner, options.name, `${owner}: a keyed reactor's name cannot hold a NUL character`);
+  }
+  if (broadcast !== undefined) {
+    if (!Array.isArray(broadcast)) {
+      throw new ConfigurationError(
+        owner,
+        broadcast,
+        `${owner}: 'broadcast' must be an array of its accumulators, got ${describe(broadcast)}`,
+      );
+    }
+    for (const source of broadcast) {
+      if (typeof source !== 'string' || !sources.has(source)) {
+        throw new ConfigurationError(
+          owner,
+          source,
+          `${owner}: broadcast source ${describe(source)} is not one of its accumulators`,
+        );
+      }
+    }
+    if (broadcast.length === sources.size) {
+      throw new ConfigurationError(
+        owner,
+        broadcast,
+        `${owner}: every source is broadcast: no boundary would carry a key`,
+      );
+    }
+  }
+  const field = typeof key === 'string' ? key : undefined;
+  return Object.freeze({
+    field,
+    read: field === undefined ? (key as KeyReader) : (value: unknown) => readField(value, field),
+    broadcast: broadcast === undefined ? undefined : Object.freeze([...broadcast]),
+    keyConcurrency:
+      keyConcurrency === undefined ? undefined : requirePositiveInteger(owner, 'keyConcurrency', keyConcurrency),
+    maxKeys: requirePositiveInteger(owner, 'maxKeys', maxKeys),
+    keyIdleMs: keyIdle === undefined ? undefined : requirePositiveDuration(owner, keyIdle),
+  });
+}
+
+/** The field `field` of a boundary value (undefined when the value has none). */
+function readField(value: unknown, field: string): string | number {
+  return (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[field] : undefined) as
+    string | number;
+}
+
+function requirePositiveDuration(owner: string, keyIdle: string): number {
+  const ms = parseDuration(keyIdle, `${owner} keyIdle`);
+  if (ms === 0) throw new ConfigurationError(owner, keyIdle, `${owner}: keyIdle '${keyIdle}' must be more than zero`);
+  return ms;
 }

@@ -44,12 +44,16 @@ interface FiringBatch {
 /** What the batches need of their reactor. */
 export interface BatchOwner {
   readonly name: string;
+  /** The key of a keyed reactor's batches, for their records. */
+  readonly key: string | undefined;
   readonly queue: BoundaryQueue;
   readonly input: InputCache;
   /** The one graph when batches may run now (sequential, one graph, the runtime allows it), else null. */
   batchGraph(): ComputationGraph | null;
   /** True when nothing must go before the queued boundaries (not paused, healthy, no command waiting). */
   free(): boolean;
+  /** True while other keys of a keyed reactor wait for a turn: no next batch is sent ahead then. */
+  contended(): boolean;
   /** Whether this batch's first firing is timed for the metrics. */
   sampling(): boolean;
   /** Whether something reads every record. */
@@ -189,7 +193,7 @@ export class FiringBatches {
    */
   #answered(ran: number): void {
     const batch = this.#batch!;
-    if (ran < batch.boundaries.length || Atomics.load(this.#control!, 0) !== 0) return;
+    if (ran < batch.boundaries.length || Atomics.load(this.#control!, 0) !== 0 || this.#owner.contended()) return;
     this.start(batch.boundaries.length);
   }
 
@@ -218,7 +222,9 @@ export class FiringBatches {
       }
       const graph = this.#bindingOf!.name;
       const outcome = ok ? outputs!(k) : error;
-      owner.recorded(fireRecord(owner.name, graph, false, { ...batch.cursor }, ok, outcome, durationMs, firedAt));
+      owner.recorded(
+        fireRecord(owner.name, graph, false, { ...batch.cursor }, ok, outcome, durationMs, firedAt, owner.key),
+      );
     }
     batch.done = k + 1;
     owner.queue.shift(); // its boundary, at the head of the queue, has fired

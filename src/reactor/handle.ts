@@ -1,17 +1,19 @@
 /**
- * `runtime.reactor(name)`: the commands a user has over one reactor.
+ * `runtime.reactor(name)`: the commands a user has over one reactor, and `.key(k)` over one key
+ * of a keyed reactor.
  */
 import { InvalidArgumentError } from '../model/errors.js';
 import { ValueFault } from '../model/value-fault.js';
 import { copyValue, inputRoot } from '../model/values.js';
-import type { Reactor } from './reactor.js';
-import type { FireRecord, ReactorState } from './records.js';
+import { KeyedReactor, type KeySummary } from './keyed-reactor.js';
+import type { LiveReactor } from './live-reactor.js';
+import type { FireRecord, KeyState, ReactorState } from './records.js';
 
 export class ReactorHandle {
-  readonly #reactor: Reactor;
+  readonly #reactor: LiveReactor;
 
   /** @internal Made by `Runtime.reactor(name)`. */
-  constructor(reactor: Reactor) {
+  constructor(reactor: LiveReactor) {
     this.#reactor = reactor;
   }
 
@@ -45,26 +47,104 @@ export class ReactorHandle {
    * (`cache.alpha.cb`), before anything changes.
    */
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
-    if (typeof cache !== 'object' || cache === null) {
-      return Promise.reject(
-        new InvalidArgumentError(
-          'fireWith(cache)',
-          cache,
-          `reactor '${this.name}': fireWith() takes a cache object of source -> value`,
-        ),
-      );
-    }
-    const copies: Record<string, unknown> = {};
-    for (const [source, value] of Object.entries(cache)) {
-      const copy = copyValue(value, `cache${inputRoot(source).slice('inputs'.length)}`);
-      if (copy instanceof ValueFault) return Promise.reject(copy.toError({ accumulator: source }));
-      copies[source] = copy;
-    }
-    return this.#reactor.fireWith(copies);
+    const copies = copyCache(this.name, cache);
+    return copies instanceof Error ? Promise.reject(copies) : this.#reactor.fireWith(copies);
   }
 
-  /** `{ cache, dirty, paused, queued, health }`, as plain values. */
+  /** `{ cache, dirty, paused, queued, health }` (and `keys`, how many are held, when keyed), as plain values. */
   getState(): ReactorState {
     return this.#reactor.getState();
   }
+
+  /**
+   * One key of a keyed reactor (keys are compared by their string form); the key need not be
+   * held yet. Throws InvalidArgumentError for a reactor without keys or a key that is not a
+   * string or a finite number.
+   */
+  key(key: string | number): KeyHandle {
+    const reactor = this.#keyed('key(k)');
+    if (!(typeof key === 'string' || (typeof key === 'number' && Number.isFinite(key)))) {
+      throw new InvalidArgumentError(
+        'key',
+        key,
+        `reactor '${this.name}': a key is a string or a finite number, got ${String(key)}`,
+      );
+    }
+    return new KeyHandle(reactor, String(key));
+  }
+
+  /**
+   * Up to `limit` keys of a keyed reactor with what waits and when each last fired: those with
+   * the most queued first, then the most recently fired. Throws InvalidArgumentError when it has no keys.
+   */
+  keyList(limit = 50): KeySummary[] {
+    return this.#keyed('keyList()').busiest(limit);
+  }
+
+  /** The keys a keyed reactor holds, least recently active first. Throws InvalidArgumentError when it has no keys. */
+  keys(): Iterable<string> {
+    const reactor = this.#keyed('keys()');
+    return { [Symbol.iterator]: () => reactor.keys() };
+  }
+
+  #keyed(call: string): KeyedReactor {
+    const reactor = this.#reactor;
+    if (reactor instanceof KeyedReactor) return reactor;
+    throw new InvalidArgumentError(
+      'reactor',
+      this.name,
+      `reactor '${this.name}' has no keys: ${call} needs a keyed reactor`,
+    );
+  }
+}
+
+/** `runtime.reactor(name).key(k)`: the commands a user has over one key of a keyed reactor. */
+export class KeyHandle {
+  readonly #reactor: KeyedReactor;
+  /** The key, in its string form. */
+  readonly key: string;
+
+  /** @internal Made by `ReactorHandle.key(k)`. */
+  constructor(reactor: KeyedReactor, key: string) {
+    this.#reactor = reactor;
+    this.key = key;
+  }
+
+  /** That key's `{ cache, dirty, queued }` (empty for a key not held), as plain values. */
+  getState(): KeyState {
+    return this.#reactor.keyState(this.key);
+  }
+
+  /** Fires this key once with its cache; resolves to the fire record, or `undefined` when paused. */
+  forceFire(): Promise<FireRecord | undefined> {
+    return this.#reactor.forceFireKey(this.key);
+  }
+
+  /**
+   * Replaces this key's cache (broadcast sources keep their shared value unless given, and a
+   * given one becomes the shared value), then fires it once; checks and copies like
+   * `ReactorHandle.fireWith`.
+   */
+  fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
+    const copies = copyCache(this.#reactor.name, cache);
+    return copies instanceof Error ? Promise.reject(copies) : this.#reactor.fireWithKey(this.key, copies);
+  }
+}
+
+/** Copies of a `fireWith` cache's values, or the error to reject with. */
+function copyCache(reactor: string, cache: Record<string, unknown>): Record<string, unknown> | Error {
+  if (typeof cache !== 'object' || cache === null) {
+    return new InvalidArgumentError(
+      'fireWith(cache)',
+      cache,
+      `reactor '${reactor}': fireWith() takes a cache object of source -> value`,
+    );
+  }
+  const copies: Record<string, unknown> = {};
+  for (const [source, value] of Object.entries(cache)) {
+    const copy = copyValue(value, `cache${inputRoot(source).slice('inputs'.length)}`);
+    if (copy instanceof ValueFault) return copy.toError({ accumulator: source });
+    copies[source] = copy;
+  }
+  return copies;
 }

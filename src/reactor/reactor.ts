@@ -14,6 +14,10 @@
  *   fires: commands resolve without firing, boundaries keep arriving, and `resume()` fires at
  *   once if the criterion holds or the queue is not empty. Nothing fires before the reactor is
  *   `live` (or `degraded`); what arrives meanwhile is kept.
+ *
+ * A keyed reactor (`keyed-reactor.ts`) runs one of these per key, on a {@link KeyLane}: the
+ * key's own cache, flags, queue and loop, with the graphs, counters and sequence numbers of the
+ * keyed reactor, firing only while it holds a turn of the keys' gate (`key-gate.ts`).
  */
 import { performance } from 'node:perf_hooks';
 import type { GraphResult, RunCallback, RunOptions } from '../exec/graph-run.js';
@@ -24,6 +28,8 @@ import { StateMachine } from '../model/state-machine.js';
 import { BoundaryQueue, type QueuedBoundary } from './boundary-queue.js';
 import { FiringBatches } from './firing-batches.js';
 import { InputCache } from './input-cache.js';
+import type { KeyGate } from './key-gate.js';
+import type { LiveReactor, ReactorCounts } from './live-reactor.js';
 import { kFiringsPerTurn, kLoopTransitions, ReactorLoop } from './reactor-loop.js';
 import { fireRecord, type FireRecord, type ReactorSnapshot, type ReactorState } from './records.js';
 
@@ -37,22 +43,22 @@ export interface ReactorQuestions {
    * once per firing (once per batch); when neither this nor {@link sampling} holds (and no
    * manual command waits), no record is built and no clock read.
    */
-  observing(reactor: Reactor): boolean;
+  observing(reactor: LiveReactor): boolean;
   /**
    * Whether this firing is timed for the metrics (a sample of the firings under load). Asked
    * once per firing, before {@link starting}; once per batch, whose first firing is then timed.
    */
-  sampling(reactor: Reactor): boolean;
+  sampling(reactor: LiveReactor): boolean;
   /**
    * Whether queued firings may run in batches in a worker. Not while firings are traced: a
    * batched firing runs as a whole in the worker, without a span per node.
    */
-  batchable(reactor: Reactor): boolean;
+  batchable(reactor: LiveReactor): boolean;
   /**
    * A graph's run is about to start for a firing (`seq` its sequential boundary, or -1): the
    * options to run it with (the runtime's metrics and tracing observer), or undefined.
    */
-  starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined;
+  starting(reactor: LiveReactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined;
 }
 
 /** What a reactor reports to the runtime as it goes. */
@@ -62,21 +68,21 @@ export interface ReactorEvents {
    * `sampling`, and every failure (untimed when neither held: its end as `firedAt`, `durationMs`
    * NaN).
    */
-  recorded(reactor: Reactor, record: FireRecord): void;
+  recorded(reactor: LiveReactor, record: FireRecord): void;
   /** A firing ended (every graph finished); `ok` when every graph succeeded. */
-  fired(reactor: Reactor, ok: boolean): void;
+  fired(reactor: LiveReactor, ok: boolean): void;
   /** A sequential boundary was queued. */
-  accepted(reactor: Reactor, boundary: QueuedBoundary): void;
+  accepted(reactor: LiveReactor, boundary: QueuedBoundary): void;
   /** Sequential boundaries up to `seq` are done (fired, or applied without firing). */
-  consumed(reactor: Reactor, seq: number): void;
+  consumed(reactor: LiveReactor, seq: number): void;
   /** The cache, the dirty flags or the paused flag changed. */
-  changed(reactor: Reactor): void;
+  changed(reactor: LiveReactor): void;
   /** A batch of firings stopped before all of them fired: the loop moves on (to idle, often) without a firing. */
-  stopped(reactor: Reactor): void;
+  stopped(reactor: LiveReactor): void;
   /** The queue, after refusing a boundary, has room again. */
-  room(reactor: Reactor): void;
+  room(reactor: LiveReactor): void;
   /** The node durations (ms, per plan node, NaN when it did not run) of a batch's first firing, when sampled. */
-  timed(reactor: Reactor, graph: ComputationGraph, nodeDurations: Float64Array): void;
+  timed(reactor: LiveReactor, graph: ComputationGraph, nodeDurations: Float64Array): void;
 }
 
 /** What the runtime gives a reactor: its queue bound, the answers to its questions, and ears for its events. */
@@ -85,6 +91,22 @@ export interface ReactorHooks {
   readonly queueCapacity: number;
   readonly questions: ReactorQuestions;
   readonly events: ReactorEvents;
+}
+
+/** What a reactor serving one key of a keyed reactor shares with it. */
+export interface KeyLane {
+  readonly key: string;
+  /** The keyed reactor: the runtime's observer and tracing see it, not the key. */
+  readonly owner: LiveReactor;
+  /** The key's own sources (the broadcast ones only write its cache). */
+  readonly sources: readonly string[];
+  readonly graphs: ComputationGraph[];
+  readonly counts: ReactorCounts;
+  /** The keyed reactor's next sequential number: unique across its keys. */
+  readonly sequence: { next: number };
+  readonly gate: KeyGate;
+  /** Where its checkpoint rows are kept. */
+  readonly checkpointName: string;
 }
 
 /** A firing waiting for its turn: from a boundary or a manual command. */
@@ -97,18 +119,17 @@ interface Firing {
 }
 
 /** A live reactor (see the module comment). */
-export class Reactor {
+export class Reactor implements LiveReactor {
   readonly declaration: ReactorDeclaration;
-  readonly graphs: ComputationGraph[] = [];
+  readonly graphs: ComputationGraph[];
   health: ReactorHealth = ReactorHealth.Starting;
-  /** Completed firings and failed graph runs, for status lines. */
-  fires = 0;
-  failures = 0;
-  /** Per bound graph (by its index in `graphs`): its runs, and those that failed. */
-  readonly graphRuns: number[] = [];
-  readonly graphFailures: number[] = [];
-  /** Firings that ran in a batch (several queued boundaries fired in one worker). */
-  batched = 0;
+  readonly counts: ReactorCounts;
+  readonly owner: LiveReactor;
+  readonly checkpointName: string;
+  /** The key it serves, in a keyed reactor. */
+  readonly key: string | undefined;
+  readonly #gate: KeyGate | null;
+  readonly #sequence: { next: number };
   readonly #questions: ReactorQuestions;
   readonly #events: ReactorEvents;
   readonly #sequential: boolean;
@@ -117,7 +138,6 @@ export class Reactor {
   readonly #input: InputCache;
   readonly #queue: BoundaryQueue;
   readonly #batches: FiringBatches;
-  #nextSeq = 0;
   #commands: Array<(record: FireRecord | undefined) => void> = [];
   // The firing in progress. Firings never overlap, so its state lives here rather than in an
   // object and closures per firing.
@@ -142,13 +162,22 @@ export class Reactor {
   #runs: Array<GraphInternals['run']> = [];
   #callbacks: RunCallback[] = [];
 
-  constructor(declaration: ReactorDeclaration, hooks: ReactorHooks) {
+  constructor(declaration: ReactorDeclaration, hooks: ReactorHooks, lane?: KeyLane) {
     this.declaration = declaration;
+    this.graphs = lane?.graphs ?? [];
+    this.counts = lane?.counts ?? { fires: 0, failures: 0, batched: 0, graphRuns: [], graphFailures: [] };
+    this.owner = lane?.owner ?? this;
+    this.checkpointName = lane?.checkpointName ?? declaration.name;
+    this.key = lane?.key;
+    this.#gate = lane?.gate ?? null;
+    this.#sequence = lane?.sequence ?? { next: 0 };
     this.#questions = hooks.questions;
     this.#events = hooks.events;
     this.#sequential = declaration.strategy === InputStrategy.Sequential;
-    this.#loop = new StateMachine<ReactorLoop>(`reactor '${declaration.name}'`, ReactorLoop.Idle, kLoopTransitions);
-    this.#input = new InputCache(declaration.accumulators, declaration.mode);
+    const label =
+      lane === undefined ? `reactor '${declaration.name}'` : `reactor '${declaration.name}' key '${lane.key}'`;
+    this.#loop = new StateMachine<ReactorLoop>(label, ReactorLoop.Idle, kLoopTransitions);
+    this.#input = new InputCache(lane?.sources ?? declaration.accumulators, declaration.mode);
     this.#queue = new BoundaryQueue(hooks.queueCapacity, () => this.#events.room(this));
     this.#batches = this.#batchesOf(this.#queue, this.#input);
   }
@@ -156,12 +185,32 @@ export class Reactor {
   /** Binds a graph: every firing runs it (in the order graphs were bound). */
   bind(graph: ComputationGraph): void {
     this.graphs.push(graph);
-    this.graphRuns.push(0);
-    this.graphFailures.push(0);
+    this.counts.graphRuns.push(0);
+    this.counts.graphFailures.push(0);
   }
 
   get name(): string {
     return this.declaration.name;
+  }
+
+  /** Completed firings, for status lines. */
+  get fires(): number {
+    return this.counts.fires;
+  }
+
+  /** Starts the loop if it is idle (the key's gate handing it a turn). */
+  kick(): void {
+    this.#kick();
+  }
+
+  /** True when the key is at rest: nothing queued, firing or waiting (a keyed reactor may forget it). */
+  get settled(): boolean {
+    return this.#loop.state === ReactorLoop.Idle && this.#queue.size === 0 && this.#commands.length === 0;
+  }
+
+  /** Writes a broadcast source's value into the cache, without flags. */
+  share(source: string, value: unknown): void {
+    this.#input.set(source, value);
   }
 
   get paused(): boolean {
@@ -183,6 +232,13 @@ export class Reactor {
     return !this.#sequential || this.#queue.hasRoomFor(source);
   }
 
+  /** Checked by {@link hasRoom} before the value is made. */
+  admit(): boolean {
+    return true;
+  }
+
+  close(): void {}
+
   /** True when nothing would fire now by itself: the loop is idle and nothing runnable waits. */
   quiescent(): boolean {
     return this.#loop.state === ReactorLoop.Idle && (this.#paused || !this.#canFire() || !this.#hasWork());
@@ -193,7 +249,7 @@ export class Reactor {
     this.#input.restore(snapshot);
     this.#paused = snapshot.paused;
     for (const boundary of queue) this.#queue.push(boundary);
-    if (queue.length > 0) this.#nextSeq = queue[queue.length - 1]!.seq + 1;
+    if (queue.length > 0) this.#sequence.next = Math.max(this.#sequence.next, queue[queue.length - 1]!.seq + 1);
   }
 
   /** Moves health; firing starts (or resumes) once live or degraded. */
@@ -219,7 +275,7 @@ export class Reactor {
       }
       return;
     }
-    const boundary = { seq: this.#nextSeq++, source, value };
+    const boundary = { seq: this.#sequence.next++, source, value };
     this.#queue.push(boundary);
     this.#events.accepted(this, boundary);
     this.#kick();
@@ -284,21 +340,23 @@ export class Reactor {
       input,
       batchGraph: () =>
         this.#sequential && this.graphs.length === 1 && this.#questions.batchable(this) ? this.graphs[0]! : null,
+      key: this.key,
       free: () => !this.#paused && this.#canFire() && this.#commands.length === 0,
+      contended: () => this.#gate?.contended ?? false,
       sampling: () => this.#questions.sampling(this),
       observing: () => this.#questions.observing(this),
       timed: (graph, nodeDurations) => this.#events.timed(this, graph, nodeDurations),
       ran: (ok) => {
-        this.graphRuns[0]!++;
+        this.counts.graphRuns[0]!++;
         if (!ok) {
-          this.failures++;
-          this.graphFailures[0]!++;
+          this.counts.failures++;
+          this.counts.graphFailures[0]!++;
         }
       },
       recorded: (record) => this.#events.recorded(this, record),
       fired: (boundary, ok) => {
-        this.fires++;
-        this.batched++;
+        this.counts.fires++;
+        this.counts.batched++;
         this.#events.consumed(this, boundary.seq);
         this.#events.fired(this, ok);
       },
@@ -364,13 +422,24 @@ export class Reactor {
   /** The `pumping` state: fires what there is, up to a turn's worth, then idles, waits or yields. */
   #pump(): void {
     this.#clockCarries = false;
+    const gate = this.#gate;
     for (let budget = kFiringsPerTurn; budget > 0; budget--) {
-      if (this.#queue.size >= 2 && this.#batches.start(0)) return; // `firing`: the batch's end resumes the loop
-      const firing = this.#take();
-      if (firing === null) {
+      // A key fires only in its turn; the gate kicks it when it gets one.
+      if (gate !== null && !gate.enter(this)) {
         this.#loop.to(ReactorLoop.Idle);
         return;
       }
+      if (this.#queue.size >= 2 && this.#batches.start(0)) {
+        gate?.fired(this);
+        return; // `firing`: the batch's end resumes the loop
+      }
+      const firing = this.#take();
+      if (firing === null) {
+        this.#loop.to(ReactorLoop.Idle);
+        gate?.leave(this);
+        return;
+      }
+      gate?.fired(this);
       if (!this.#fire(firing)) return; // `firing`: its completion resumes the loop
       this.#clockCarries = this.#observed;
     }
@@ -424,12 +493,13 @@ export class Reactor {
 
   /** Graph `g` of the firing in progress completed. */
   #graphDone(g: number, error: unknown, result: GraphResult | undefined): void {
-    this.graphRuns[g]!++;
+    const counts = this.counts;
+    counts.graphRuns[g]!++;
     const ok = result !== undefined;
     if (!ok) {
       this.#firingOk = false;
-      this.failures++;
-      this.graphFailures[g]!++;
+      counts.failures++;
+      counts.graphFailures[g]!++;
     }
     // A failure is always recorded; a firing nobody timed has its end as its time, no duration.
     if (this.#observed || !ok) {
@@ -449,6 +519,7 @@ export class Reactor {
         outcome,
         durationMs,
         firedAt,
+        this.key,
       );
       if (g === 0) this.#firstRecord = record;
       this.#events.recorded(this, record);
@@ -462,7 +533,7 @@ export class Reactor {
   #finish(): void {
     const firing = this.#firing!;
     this.#firing = null;
-    this.fires++;
+    this.counts.fires++;
     if (firing.seq >= 0) this.#events.consumed(this, firing.seq);
     this.#events.fired(this, this.#firingOk);
     firing.resolve?.(this.#firstRecord);

@@ -20,6 +20,8 @@ export interface FireRecord {
   readonly durationMs: number;
   /** Epoch milliseconds when the firing started. */
   readonly firedAt: number;
+  /** The key that fired (a keyed reactor's firings only). */
+  readonly key?: string;
 }
 
 /** What `reactor.getState()` returns. */
@@ -32,6 +34,18 @@ export interface ReactorState {
   /** Boundaries waiting to fire (sequential). */
   readonly queued: number;
   readonly health: ReactorHealth;
+  /** Keys held (a keyed reactor only). */
+  readonly keys?: number;
+}
+
+/** What `reactor.key(k).getState()` returns: that key's part of the state. */
+export interface KeyState {
+  /** Source name to its current value for this key (broadcast sources included). */
+  readonly cache: Record<string, unknown>;
+  /** The key's sources (not the broadcast ones) to whether they delivered since its last firing. */
+  readonly dirty: Record<string, boolean>;
+  /** This key's boundaries waiting to fire (sequential). */
+  readonly queued: number;
 }
 
 /** What a checkpoint keeps of a reactor besides its queue. */
@@ -43,7 +57,8 @@ export interface ReactorSnapshot {
 
 /**
  * The record of `graph` in a firing of `reactor`: a success with `outputs` when `ok`, a failure
- * with `error` otherwise. Firings one at a time and in batches build their records here.
+ * with `error` otherwise, carrying `key` when given. Firings one at a time and in batches build
+ * their records here.
  */
 export function fireRecord(
   reactor: string,
@@ -54,8 +69,10 @@ export function fireRecord(
   outcome: unknown,
   durationMs: number,
   firedAt: number,
+  key: string | undefined,
 ): FireRecord {
-  return ok
+  const record: FireRecord = ok
     ? { reactor, graph, manual, inputs, ok, outputs: outcome as Record<string, unknown>, durationMs, firedAt }
     : { reactor, graph, manual, inputs, ok, error: outcome, durationMs, firedAt };
+  return key === undefined ? record : { ...record, key };
 }

@@ -20,7 +20,7 @@ import type { RunObserver } from '../exec/run-observer.js';
 import type { ComputationGraph } from '../graph/computation-graph.js';
 import type { GraphPlan } from '../model/plan.js';
 import { InputStrategy } from '../model/reactor-declaration.js';
-import type { Reactor } from '../reactor/reactor.js';
+import type { LiveReactor } from '../reactor/live-reactor.js';
 import type { FireRecord } from '../reactor/records.js';
 import { FireRing, type FireSummary } from './fire-ring.js';
 import type { AccumulatorReport, CheckpointOwnership, GraphReport, ReactorReport, RuntimeReport } from './report.js';
@@ -31,8 +31,8 @@ import type { TracedRun, Tracing } from './tracing.js';
 export interface ObservedRuntime {
   readonly state: () => string;
   readonly queueCapacity: number;
-  readonly accumulators: () => Iterable<{ readonly accumulator: Accumulator; readonly feeds: readonly Reactor[] }>;
-  readonly reactors: () => Iterable<Reactor>;
+  readonly accumulators: () => Iterable<{ readonly accumulator: Accumulator; readonly feeds: readonly LiveReactor[] }>;
+  readonly reactors: () => Iterable<LiveReactor>;
   readonly graphs: () => Iterable<ComputationGraph>;
   readonly pool: () => NodePool | null;
   readonly checkpointed: boolean;
@@ -89,7 +89,7 @@ const kMaxSampleEvery = 4096;
 class GraphFigures implements RunObserver {
   readonly graph: ComputationGraph;
   /** Its reactor, which counts its runs and failures (exact; the timing is sampled). */
-  readonly reactor: Reactor;
+  readonly reactor: LiveReactor;
   readonly options: RunOptions = { observer: this, timed: false };
   readonly fireDuration = new LatencyHistogram();
   readonly nodeDuration: LatencyHistogram[];
@@ -110,7 +110,7 @@ class GraphFigures implements RunObserver {
 
   constructor(
     graph: ComputationGraph,
-    reactor: Reactor,
+    reactor: LiveReactor,
     ring: FireRing,
     ringIndex: number,
     enabled: boolean,
@@ -172,9 +172,9 @@ export class RuntimeObserver {
   #last: GraphFigures | undefined;
   #startedAt: number | null = null;
   /** Per reactor, which of its firings are timed; and whether the firing asked about last is. */
-  readonly #samplers = new Map<Reactor, Sampler>();
+  readonly #samplers = new Map<LiveReactor, Sampler>();
   #sampled = false;
-  #lastSampled: Reactor | undefined;
+  #lastSampled: LiveReactor | undefined;
   #lastSampler: Sampler | undefined;
 
   constructor(runtime: ObservedRuntime, enabled: boolean, ringSize: number) {
@@ -233,7 +233,7 @@ export class RuntimeObserver {
       figures.lastEventAt = now ||= Date.now();
     }
     for (const figures of this.#graphs.values()) {
-      const runs = figures.reactor.graphRuns[figures.ringIndex] ?? 0;
+      const runs = figures.reactor.counts.graphRuns[figures.ringIndex] ?? 0;
       if (runs === figures.seen) continue;
       figures.seen = runs;
       figures.lastFiredAt = Math.max(figures.lastFiredAt, (now ||= Date.now()));
@@ -248,7 +248,7 @@ export class RuntimeObserver {
    * them); only the latency histograms and the fire history are sampled. A batch of firings in a
    * worker asks once, and its first firing is timed. With tracing, every firing is timed.
    */
-  sample(reactor: Reactor): boolean {
+  sample(reactor: LiveReactor): boolean {
     if (!this.#active) return (this.#sampled = false);
     if (this.#tracing !== null) return (this.#sampled = true);
     // Usually the same reactor fires again: its sampler is checked before the map.
@@ -273,7 +273,7 @@ export class RuntimeObserver {
   }
 
   /** The options a graph's run starts with: its observer, and its span when tracing. */
-  starting(reactor: Reactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined {
+  starting(reactor: LiveReactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined {
     // Asked right after `sample()` for the same firing.
     if (!this.#sampled) return undefined;
     const figures = this.#figures(graph.name);
@@ -314,13 +314,13 @@ export class RuntimeObserver {
   }
 
   /** A host.push from a node; `traceparent` its run's trace context, if traced. */
-  offer(traceparent: string | undefined, feeds: readonly Reactor[], offer: () => boolean): boolean {
+  offer(traceparent: string | undefined, feeds: readonly LiveReactor[], offer: () => boolean): boolean {
     if (traceparent === undefined || this.#tracing === null) return offer();
     return this.#tracing.offer(traceparent, feeds, offer);
   }
 
   /** A sequential boundary was queued. */
-  accepted(reactor: Reactor, seq: number): void {
+  accepted(reactor: LiveReactor, seq: number): void {
     this.#tracing?.accepted(reactor, seq);
   }
 
@@ -355,7 +355,7 @@ export class RuntimeObserver {
     };
   }
 
-  #accumulatorReport(accumulator: Accumulator, feeds: readonly Reactor[]): AccumulatorReport {
+  #accumulatorReport(accumulator: Accumulator, feeds: readonly LiveReactor[]): AccumulatorReport {
     const figures = this.#accumulators.get(accumulator.name);
     const capacity = this.#runtime.queueCapacity;
     let queued = 0;
@@ -381,7 +381,7 @@ export class RuntimeObserver {
     };
   }
 
-  #reactorReport(reactor: Reactor, graphs: readonly ComputationGraph[]): ReactorReport {
+  #reactorReport(reactor: LiveReactor, graphs: readonly ComputationGraph[]): ReactorReport {
     const bound = graphs.filter((g) => g.reactor?.name === reactor.name);
     let lastFiredAt = 0;
     for (const graph of bound) lastFiredAt = Math.max(lastFiredAt, this.#graphs.get(graph.name)?.lastFiredAt ?? 0);
@@ -395,10 +395,12 @@ export class RuntimeObserver {
       graphs: bound.map((g) => g.name),
       paused: reactor.paused,
       fires: reactor.fires,
-      failures: reactor.failures,
+      failures: reactor.counts.failures,
       queued: reactor.queued,
       queueCapacity: sequential ? this.#runtime.queueCapacity : null,
       lastFiredAt: lastFiredAt === 0 ? null : lastFiredAt,
+      keyed: reactor.declaration.keyed !== undefined,
+      keys: reactor.getState().keys ?? null,
     };
   }
 
@@ -417,8 +419,8 @@ export class RuntimeObserver {
           n.outEdges.map((e) => ({ from: n.name, to: plan.nodes[e.to]!.name, label: e.variant })),
         ),
       },
-      fires: figures === undefined ? 0 : (figures.reactor.graphRuns[figures.ringIndex] ?? 0),
-      failures: figures === undefined ? 0 : (figures.reactor.graphFailures[figures.ringIndex] ?? 0),
+      fires: figures === undefined ? 0 : (figures.reactor.counts.graphRuns[figures.ringIndex] ?? 0),
+      failures: figures === undefined ? 0 : (figures.reactor.counts.graphFailures[figures.ringIndex] ?? 0),
       lastFiredAt: figures === undefined || figures.lastFiredAt === 0 ? null : figures.lastFiredAt,
       fireDuration: figures?.fireDuration ?? empty,
       nodeDuration: Object.fromEntries(plan.nodes.map((n) => [n.name, figures?.nodeDuration[n.index] ?? empty])),

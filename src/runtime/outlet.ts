@@ -11,7 +11,7 @@ import type { Accumulator, AccumulatorHost } from '../accumulators/accumulator.j
 import type { StreamBackendFactory } from '../accumulators/stream-backend.js';
 import type { AccumulatorError } from '../model/errors.js';
 import type { AccumulatorHealth } from '../model/health.js';
-import type { Reactor } from '../reactor/reactor.js';
+import type { LiveReactor } from '../reactor/live-reactor.js';
 
 /** What an outlet needs from the runtime. */
 export interface OutletServices {
@@ -38,7 +38,9 @@ export interface OutletServices {
 export class Outlet implements AccumulatorHost {
   readonly accumulator: Accumulator;
   /** The reactors that list this accumulator. */
-  readonly feeds: Reactor[] = [];
+  readonly feeds: LiveReactor[] = [];
+  /** The keyed ones among them: they read each value's key before taking it. */
+  readonly #keyed: LiveReactor[] = [];
   readonly queueCapacity: number;
   readonly runtimeId: string | undefined;
   readonly #services: OutletServices;
@@ -59,8 +61,23 @@ export class Outlet implements AccumulatorHost {
 
   // --- the accumulator's host ------------------------------------------------------------------
 
-  emit(value: unknown): void {
-    for (const reactor of this.feeds) reactor.deliver(this.accumulator.name, value);
+  emit(value: unknown): boolean {
+    const source = this.accumulator.name;
+    // Every keyed reactor takes the value, or none of the reactors gets it.
+    for (const reactor of this.#keyed) {
+      if (!reactor.admit(source, value)) {
+        this.#needsDrain = true;
+        return false;
+      }
+    }
+    for (const reactor of this.feeds) reactor.deliver(source, value);
+    return true;
+  }
+
+  /** Connects a reactor that lists this accumulator. */
+  feed(reactor: LiveReactor): void {
+    this.feeds.push(reactor);
+    if (reactor.declaration.keyed !== undefined) this.#keyed.push(reactor);
   }
 
   fail(error: AccumulatorError): void {

@@ -21,7 +21,7 @@ import type { Accumulator } from '../accumulators/accumulator.js';
 import { CheckpointError } from '../model/errors.js';
 import type { ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { QueuedBoundary } from '../reactor/boundary-queue.js';
-import type { Reactor } from '../reactor/reactor.js';
+import type { LiveReactor } from '../reactor/live-reactor.js';
 import type { ReactorSnapshot } from '../reactor/records.js';
 import { restoreState, type RestoredReactor, type RestoredState } from './checkpoint/load.js';
 import type { SavedComponent } from './checkpoint/rows.js';
@@ -34,6 +34,8 @@ export type StateMismatchPolicy = 'fail' | 'set-aside';
 /** The state a started runtime applies to its components. */
 export interface Restored {
   reactor(name: string): { snapshot: ReactorSnapshot; queue: QueuedBoundary[] } | undefined;
+  /** A keyed reactor's keys: key to its state. */
+  keys(name: string): ReadonlyMap<string, RestoredReactor> | undefined;
   accumulator(name: string): unknown;
 }
 
@@ -110,22 +112,28 @@ export class Persistence {
     }
     return {
       reactor: (name) => (mismatches.has(name) ? undefined : saved.reactors.get(name)),
+      keys: (name) => (mismatches.has(name) ? undefined : saved.keys.get(name)),
       accumulator: (name) => (mismatches.has(name) ? undefined : saved.accumulators.get(name)),
     };
   }
 
   /** Wires a reactor's changes into the checkpoint. */
-  accepted(reactor: Reactor, boundary: QueuedBoundary): void {
-    this.#commits.append(reactor.name, boundary);
+  accepted(reactor: LiveReactor, boundary: QueuedBoundary): void {
+    this.#commits.append(reactor.checkpointName, boundary);
   }
 
-  consumed(reactor: Reactor, seq: number): void {
-    this.#commits.consume(reactor.name, seq);
+  consumed(reactor: LiveReactor, seq: number): void {
+    this.#commits.consume(reactor.checkpointName, seq);
     this.changed(reactor);
   }
 
-  changed(reactor: Reactor): void {
-    this.#commits.saveReactor(reactor.name, () => reactor.snapshot());
+  changed(reactor: LiveReactor): void {
+    this.#commits.saveReactor(reactor.checkpointName, () => reactor.snapshot());
+  }
+
+  /** A key of a keyed reactor was forgotten: its rows are deleted. */
+  forget(checkpointName: string): void {
+    this.#commits.forgetReactor(checkpointName);
   }
 
   saveAccumulator(name: string, read: () => unknown): void {
@@ -161,7 +169,11 @@ export class Persistence {
 }
 
 /** The state a runtime without a checkpoint starts from. */
-export const noRestoredState: Restored = { reactor: () => undefined, accumulator: () => undefined };
+export const noRestoredState: Restored = {
+  reactor: () => undefined,
+  keys: () => undefined,
+  accumulator: () => undefined,
+};
 
 /** Saved components that do not fit the registrations, with the reason for each. */
 function findMismatches(
@@ -181,7 +193,7 @@ function findMismatches(
     } else if (role === 'accumulator' && accumulator === undefined) {
       mismatches.set(name, `it was saved by an accumulator and '${name}' is now a reactor`);
     } else if (reactor !== undefined) {
-      const reason = reactorMismatch(reactor, kind, saved.reactors.get(name));
+      const reason = reactorMismatch(reactor, kind, saved.reactors.get(name), saved.keys.get(name));
       if (reason !== null) mismatches.set(name, reason);
     } else if (kind !== '' && kind !== accumulator!.kind) {
       mismatches.set(
@@ -197,15 +209,26 @@ function reactorMismatch(
   reactor: ReactorDeclaration,
   strategy: string,
   state: RestoredReactor | undefined,
+  keys: ReadonlyMap<string, RestoredReactor> | undefined,
 ): string | null {
   if (strategy !== '' && strategy !== reactor.strategy) {
     return `the reactor was '${strategy}' and is now '${reactor.strategy}'`;
   }
-  if (state === undefined) return null;
+  if (keys !== undefined && reactor.keyed === undefined) return 'the reactor was keyed and is not any more';
+  // A keyed reactor's own row holds no flags and no queue (those are per key).
+  if (
+    reactor.keyed !== undefined &&
+    state !== undefined &&
+    (state.queue.length > 0 || Object.keys(state.snapshot.dirty).length > 0)
+  ) {
+    return 'the reactor was not keyed and is now keyed';
+  }
   const sources = new Set(reactor.accumulators);
   const dropped = new Set<string>();
-  for (const boundary of state.queue) if (!sources.has(boundary.source)) dropped.add(boundary.source);
-  for (const source of Object.keys(state.snapshot.dirty)) if (!sources.has(source)) dropped.add(source);
+  for (const saved of [...(state === undefined ? [] : [state]), ...(keys?.values() ?? [])]) {
+    for (const boundary of saved.queue) if (!sources.has(boundary.source)) dropped.add(boundary.source);
+    for (const source of Object.keys(saved.snapshot.dirty)) if (!sources.has(source)) dropped.add(source);
+  }
   if (dropped.size === 0) return null;
   return `the reactor no longer reads ${[...dropped].map((s) => `'${s}'`).join(', ')}, which its saved state comes from`;
 }

@@ -8,15 +8,15 @@ import { ComputationGraph } from '../graph/computation-graph.js';
 import { describe } from '../model/describe.js';
 import { RegistrationError } from '../model/errors.js';
 import { isReactorLike, toReactorDeclaration, type ReactorDeclaration } from '../model/reactor-declaration.js';
-import type { Reactor } from '../reactor/reactor.js';
+import type { LiveReactor } from '../reactor/live-reactor.js';
 
 export class Registry {
   readonly accumulators = new Map<string, Accumulator>();
-  readonly reactors = new Map<string, Reactor>();
+  readonly reactors = new Map<string, LiveReactor>();
   readonly graphs = new Map<string, ComputationGraph>();
-  readonly #makeReactor: (declaration: ReactorDeclaration) => Reactor;
+  readonly #makeReactor: (declaration: ReactorDeclaration) => LiveReactor;
 
-  constructor(makeReactor: (declaration: ReactorDeclaration) => Reactor) {
+  constructor(makeReactor: (declaration: ReactorDeclaration) => LiveReactor) {
     this.#makeReactor = makeReactor;
   }
 
@@ -66,7 +66,7 @@ export class Registry {
   }
 
   /** The reactor `name`; throws RegistrationError listing the registered ones. */
-  reactor(name: string, caller: string): Reactor {
+  reactor(name: string, caller: string): LiveReactor {
     const reactor = this.reactors.get(name);
     if (reactor === undefined) {
       throw new RegistrationError(

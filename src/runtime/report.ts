@@ -54,6 +54,10 @@ export interface ReactorReport {
   readonly queueCapacity: number | null;
   /** Epoch ms when its last firing started, or null. */
   readonly lastFiredAt: number | null;
+  /** True for a keyed reactor. */
+  readonly keyed: boolean;
+  /** Keys it holds (a keyed reactor), or null. */
+  readonly keys: number | null;
 }
 
 /** One node of a graph's topology. */

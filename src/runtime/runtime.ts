@@ -214,8 +214,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const r of this.#wiring.registry.reactors.values()) {
       reactors[r.name] = {
         fires: r.fires,
-        failures: r.failures,
-        batched: r.batched,
+        failures: r.counts.failures,
+        batched: r.counts.batched,
         queued: r.queued,
         health: r.health,
         paused: r.paused,

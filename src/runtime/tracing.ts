@@ -19,7 +19,7 @@ import type { Link, Span, SpanContext, Tracer } from '@opentelemetry/api';
 import { ConfigurationError } from '../model/errors.js';
 import type { GraphPlan } from '../model/plan.js';
 import { InputStrategy } from '../model/reactor-declaration.js';
-import type { Reactor } from '../reactor/reactor.js';
+import type { LiveReactor } from '../reactor/live-reactor.js';
 import type { FireRecord } from '../reactor/records.js';
 
 type OtelApi = typeof import('@opentelemetry/api');
@@ -57,11 +57,11 @@ export class Tracing {
   /** The trace context of the `host.push` being offered right now (set around the offer). */
   #origin: string | undefined;
   /** `latest` reactors: origins of the pushes delivered since the last firing. */
-  readonly #pending = new Map<Reactor, string[]>();
+  readonly #pending = new Map<LiveReactor, string[]>();
   /** `sequential` reactors: the origin of each queued boundary that has one, by seq. */
-  readonly #queued = new Map<Reactor, Map<number, string>>();
+  readonly #queued = new Map<LiveReactor, Map<number, string>>();
   /** The origins the current firing of a reactor took, shared by the graphs it runs. */
-  readonly #taken = new Map<Reactor, { readonly firing: number; readonly origins: readonly string[] }>();
+  readonly #taken = new Map<LiveReactor, { readonly firing: number; readonly origins: readonly string[] }>();
 
   constructor(api: OtelApi) {
     this.#api = api;
@@ -69,7 +69,7 @@ export class Tracing {
   }
 
   /** Runs `offer` (a traced node's `host.push`) with its origin current; remembers it for `feeds`. */
-  offer(traceparent: string, feeds: readonly Reactor[], offer: () => boolean): boolean {
+  offer(traceparent: string, feeds: readonly LiveReactor[], offer: () => boolean): boolean {
     this.#origin = traceparent;
     let accepted: boolean;
     try {
@@ -89,7 +89,7 @@ export class Tracing {
   }
 
   /** A sequential boundary was queued: keep the origin being offered, if any, for its firing. */
-  accepted(reactor: Reactor, seq: number): void {
+  accepted(reactor: LiveReactor, seq: number): void {
     if (this.#origin === undefined) return;
     let bySeq = this.#queued.get(reactor);
     if (bySeq === undefined) this.#queued.set(reactor, (bySeq = new Map()));
@@ -99,7 +99,7 @@ export class Tracing {
   }
 
   /** Starts the span of one graph run of a firing. */
-  begin(reactor: Reactor, graph: string, seq: number, manual: boolean): TracedRun {
+  begin(reactor: LiveReactor, graph: string, seq: number, manual: boolean): TracedRun {
     const api = this.#api;
     const origins = this.#originsOf(reactor, seq).map(parseTraceparent);
     const parent = origins.length > 0 ? api.trace.setSpanContext(api.ROOT_CONTEXT, origins[0]!) : api.ROOT_CONTEXT;
@@ -154,7 +154,7 @@ export class Tracing {
   }
 
   /** The origins of the firing of `reactor` now starting; every graph of one firing shares them. */
-  #originsOf(reactor: Reactor, seq: number): readonly string[] {
+  #originsOf(reactor: LiveReactor, seq: number): readonly string[] {
     const taken = this.#taken.get(reactor);
     if (taken !== undefined && taken.firing === reactor.fires) return taken.origins;
     let origins: readonly string[] = [];

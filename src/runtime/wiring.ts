@@ -14,7 +14,7 @@
  * stays fenced until shut down: a new runtime restores the stored state.
  */
 import type { EventEmitter } from 'node:events';
-import type { Accumulator } from '../accumulators/accumulator.js';
+import { AccumulatorKind, type Accumulator } from '../accumulators/accumulator.js';
 import { memoryBroker } from '../accumulators/memory-broker.js';
 import { connectRedisStream } from '../accumulators/redis-stream.js';
 import { StreamBackendRegistry } from '../accumulators/stream-backend.js';
@@ -22,9 +22,11 @@ import { NodePool } from '../exec/node-pool.js';
 import { graphInternals } from '../graph/computation-graph.js';
 import { CheckpointError, StateError } from '../model/errors.js';
 import { ReactorHealth, reactorHealthOf } from '../model/health.js';
-import type { ReactorDeclaration } from '../model/reactor-declaration.js';
+import { kDefaultKeyConcurrency, type ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { ValueExtras } from '../model/value-sink.js';
 import { copyEvent, restoreValue } from '../model/values.js';
+import { KeyedReactor } from '../reactor/keyed-reactor.js';
+import type { LiveReactor } from '../reactor/live-reactor.js';
 import { Reactor, type ReactorHooks } from '../reactor/reactor.js';
 import { PostgresCheckpointStore } from './checkpoint/postgres-store.js';
 import { SqliteCheckpointStore } from './checkpoint/sqlite-store.js';
@@ -68,7 +70,7 @@ export class RuntimeWiring {
   /** Graph name -> where its feedback goes. */
   readonly #feedback = new Map<string, { readonly terminal: string; readonly target: Accumulator }>();
   /** Reactor -> its accumulators that act after each of its successful firings. */
-  readonly #afterFire = new Map<Reactor, readonly Accumulator[]>();
+  readonly #afterFire = new Map<LiveReactor, readonly Accumulator[]>();
   #persistence: Persistence | null = null;
   /** The PostgreSQL store, whose ownership can be lost and taken again. */
   #postgres: PostgresCheckpointStore | null = null;
@@ -84,7 +86,15 @@ export class RuntimeWiring {
     this.streams.register('memory', memoryBroker.backend);
     this.streams.register('redis', connectRedisStream);
     const hooks = this.#reactorHooks();
-    this.registry = new Registry((declaration: ReactorDeclaration) => new Reactor(declaration, hooks));
+    this.registry = new Registry((declaration: ReactorDeclaration) =>
+      declaration.keyed === undefined
+        ? new Reactor(declaration, hooks)
+        : new KeyedReactor(declaration, {
+            ...hooks,
+            keyConcurrency: declaration.keyed.keyConcurrency ?? Math.max(kDefaultKeyConcurrency, options.threads),
+            forgotten: (name) => this.#persistence?.forget(name),
+          }),
+    );
     this.idleness = new Idleness(this.registry);
     this.observer = new RuntimeObserver(
       {
@@ -157,7 +167,7 @@ export class RuntimeWiring {
     }
 
     for (const reactor of registry.reactors.values()) {
-      for (const source of reactor.declaration.accumulators) this.outlets.get(source)!.feeds.push(reactor);
+      for (const source of reactor.declaration.accumulators) this.outlets.get(source)!.feed(reactor);
       const acting = reactor.declaration.accumulators
         .map((source) => registry.accumulators.get(source)!)
         .filter((a) => a.afterFire !== undefined);
@@ -173,8 +183,19 @@ export class RuntimeWiring {
       }
     }
     for (const reactor of registry.reactors.values()) {
+      if (reactor instanceof KeyedReactor) {
+        // By default the polling accumulators are shared by every key.
+        const polling = reactor.declaration.accumulators.filter(
+          (a) => registry.accumulators.get(a)!.kind === AccumulatorKind.Polling,
+        );
+        reactor.useBroadcast(reactor.declaration.keyed!.broadcast ?? polling);
+      }
       const state = restored.reactor(reactor.name);
       if (state !== undefined) reactor.restore(state.snapshot, state.queue);
+      if (reactor instanceof KeyedReactor) {
+        for (const [key, saved] of restored.keys(reactor.name) ?? [])
+          reactor.restoreKey(key, saved.snapshot, saved.queue);
+      }
     }
     this.observer.started(tracing);
     for (const reactor of registry.reactors.values()) this.#updateReactorHealth(reactor);
@@ -193,7 +214,10 @@ export class RuntimeWiring {
     // firings waiting on them can end; whenWritable() resolves at once from here on.
     for (const outlet of this.outlets.values()) outlet.wakeWriters();
     await this.idleness.wait();
-    for (const reactor of this.registry.reactors.values()) this.#persistence?.changed(reactor);
+    for (const reactor of this.registry.reactors.values()) {
+      this.#persistence?.changed(reactor);
+      if (reactor instanceof KeyedReactor) for (const key of reactor.keyReactors()) this.#persistence?.changed(key);
+    }
     await this.#release();
   }
 
@@ -280,6 +304,7 @@ export class RuntimeWiring {
   /** Closes what a start opened; the checkpoint's last commit failing is reported last. */
   async #release(): Promise<void> {
     let failure: unknown = null;
+    for (const reactor of this.registry.reactors.values()) reactor.close();
     this.#bridge?.close();
     this.#bridge = null;
     try {
@@ -325,9 +350,9 @@ export class RuntimeWiring {
       queueCapacity: this.#options.queueCapacity,
       questions: {
         observing: () => this.#feedback.size > 0 || runtime.listenerCount('fire') > 0,
-        sampling: (reactor) => this.observer.sample(reactor),
+        sampling: (reactor) => this.observer.sample(reactor.owner),
         batchable: () => !this.observer.tracing,
-        starting: (reactor, graph, seq, manual) => this.observer.starting(reactor, graph, seq, manual),
+        starting: (reactor, graph, seq, manual) => this.observer.starting(reactor.owner, graph, seq, manual),
       },
       events: {
         timed: (_reactor, graph, nodeDurations) => this.observer.timed(graph, nodeDurations),
@@ -340,12 +365,12 @@ export class RuntimeWiring {
           }
         },
         fired: (reactor, ok) => {
-          if (ok) for (const accumulator of this.#afterFire.get(reactor) ?? []) accumulator.afterFire!();
+          if (ok) for (const accumulator of this.#afterFire.get(reactor.owner) ?? []) accumulator.afterFire!();
           this.idleness.check();
         },
         accepted: (reactor, boundary) => {
           this.#persistence?.accepted(reactor, boundary);
-          this.observer.accepted(reactor, boundary.seq);
+          this.observer.accepted(reactor.owner, boundary.seq);
         },
         consumed: (reactor, seq) => this.#persistence?.consumed(reactor, seq),
         changed: (reactor) => this.#persistence?.changed(reactor),
@@ -397,7 +422,7 @@ export class RuntimeWiring {
     }
   }
 
-  #updateReactorHealth(reactor: Reactor): void {
+  #updateReactorHealth(reactor: LiveReactor): void {
     const health = this.#acting
       ? reactorHealthOf(reactor.declaration.accumulators.map((a) => this.registry.accumulators.get(a)!.health))
       : ReactorHealth.Warming;

@@ -74,6 +74,8 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
           queued: 0,
           queue_capacity: 100,
           last_fired_at: expect.any(Number),
+          keyed: false,
+          keys: null,
         },
       ],
       total: 1,

@@ -25,9 +25,10 @@ class TestHost implements AccumulatorHost {
     this.room = room;
   }
 
-  emit(value: unknown): void {
+  emit(value: unknown): boolean {
     this.emitted.push(value);
     this.room--;
+    return true;
   }
   fail(error: Error): void {
     this.errors.push(error);

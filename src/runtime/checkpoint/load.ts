@@ -1,6 +1,9 @@
 /**
  * Restoring state from a checkpoint's rows: each reactor's snapshot and queue, each
  * accumulator's data, and what every saved component was. Pure: the rows come from a store.
+ *
+ * The rows of one key of a keyed reactor are kept under the reactor's name, a NUL and the key
+ * (see `keyed-reactor.ts`); they are restored per key, under the reactor.
  */
 import type { QueuedBoundary } from '../../reactor/boundary-queue.js';
 import type { ReactorSnapshot } from '../../reactor/records.js';
@@ -17,6 +20,8 @@ export interface RestoredReactor {
 export interface RestoredState {
   readonly components: ReadonlyMap<string, SavedComponent>;
   readonly reactors: ReadonlyMap<string, RestoredReactor>;
+  /** Keyed reactor -> key -> that key's state. */
+  readonly keys: ReadonlyMap<string, ReadonlyMap<string, RestoredReactor>>;
   readonly accumulators: ReadonlyMap<string, unknown>;
 }
 
@@ -41,12 +46,33 @@ export function restoreState(rows: StoredRows, location: string): RestoredState 
     }
     return state;
   };
-  for (const row of rows.reactors) entry(row.reactor).snapshot = decodeReactor(row, location);
-  for (const row of rows.queue) entry(row.reactor).queue.push(decodeBoundary(row, location));
+  const keys = new Map<string, Map<string, RestoredReactor>>();
+  const keyEntry = (name: string, at: number): { snapshot: ReactorSnapshot; queue: QueuedBoundary[] } => {
+    const reactor = name.slice(0, at);
+    const key = name.slice(at + 1);
+    let held = keys.get(reactor);
+    if (held === undefined) {
+      held = new Map();
+      keys.set(reactor, held);
+      note(reactor, 'reactor');
+    }
+    let state = held.get(key);
+    if (state === undefined) {
+      state = { snapshot: { cache: {}, dirty: {}, paused: false }, queue: [] };
+      held.set(key, state);
+    }
+    return state as { snapshot: ReactorSnapshot; queue: QueuedBoundary[] };
+  };
+  const stateOf = (name: string): { snapshot: ReactorSnapshot; queue: QueuedBoundary[] } => {
+    const at = name.indexOf('\0');
+    return at < 0 ? entry(name) : keyEntry(name, at);
+  };
+  for (const row of rows.reactors) stateOf(row.reactor).snapshot = decodeReactor(row, location);
+  for (const row of rows.queue) stateOf(row.reactor).queue.push(decodeBoundary(row, location));
   const accumulators = new Map<string, unknown>();
   for (const row of rows.accumulators) {
     accumulators.set(row.accumulator, decodeAccumulator(row, location));
     note(row.accumulator, 'accumulator');
   }
-  return { components, reactors, accumulators };
+  return { components, reactors, keys, accumulators };
 }

@@ -54,6 +54,8 @@ export interface StoredRows {
 
 /** One group commit, encoded: a store writes it in one transaction, all or nothing, in this order. */
 export interface CommitRows {
+  /** Reactors (forgotten keys of a keyed reactor) whose state and queue rows are deleted, first. */
+  readonly clearedReactors: readonly string[];
   /** Boundaries to insert (or replace). */
   readonly boundaries: readonly BoundaryRow[];
   /** Reactor -> the highest seq it is done with: its boundaries up to that seq are deleted. */

@@ -71,6 +71,8 @@ export interface CommitStatements {
   readonly saveReactor: Database.Statement;
   readonly saveAccumulator: Database.Statement;
   readonly deleteAccumulator: Database.Statement;
+  readonly deleteReactor: Database.Statement;
+  readonly deleteQueue: Database.Statement;
 }
 
 /**
@@ -109,6 +111,8 @@ export function openCheckpointFile(
       saveReactor: db.prepare('INSERT OR REPLACE INTO reactor_state (reactor, data, crc) VALUES (?, ?, ?)'),
       saveAccumulator: db.prepare('INSERT OR REPLACE INTO accumulator_state (accumulator, data, crc) VALUES (?, ?, ?)'),
       deleteAccumulator: db.prepare('DELETE FROM accumulator_state WHERE accumulator = ?'),
+      deleteReactor: db.prepare('DELETE FROM reactor_state WHERE reactor = ?'),
+      deleteQueue: db.prepare('DELETE FROM sequential_queue WHERE reactor = ?'),
     };
     return { db, statements };
   } catch (error) {

@@ -34,6 +34,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
     const { db, statements: s } = openCheckpointFile(this.location, this.#durability);
     this.#db = db;
     this.#write = db.transaction((rows: CommitRows) => {
+      for (const name of rows.clearedReactors) {
+        s.deleteReactor.run(name);
+        s.deleteQueue.run(name);
+      }
       for (const b of rows.boundaries) s.insertBoundary.run(b.reactor, b.seq, b.source, b.value, b.crc);
       for (const [reactor, seq] of rows.consumed) s.deleteThrough.run(reactor, seq);
       for (const r of rows.reactors) s.saveReactor.run(r.reactor, r.data, r.crc);

@@ -45,11 +45,13 @@ export interface StagedWrites {
   readonly reactors: Map<string, () => ReactorSnapshot>;
   /** Accumulator -> how to read its data at commit time (`undefined` deletes it). */
   readonly accumulators: Map<string, () => unknown>;
+  /** Reactors (forgotten keys) whose rows are deleted, before anything staged after. */
+  readonly cleared: Set<string>;
 }
 
 /** Nothing staged. */
 export function noStagedWrites(): StagedWrites {
-  return { appended: new Map(), consumed: new Map(), reactors: new Map(), accumulators: new Map() };
+  return { appended: new Map(), consumed: new Map(), reactors: new Map(), accumulators: new Map(), cleared: new Set() };
 }
 
 /**
@@ -92,11 +94,22 @@ export function rowsOf(staged: StagedWrites, rowFailed: (failure: RowFailure) =>
     const row = encode(name, () => accumulatorRow(name, state));
     if (row !== null) accumulators.push(row);
   }
-  return { boundaries, consumed: staged.consumed, reactors, accumulators, clearedAccumulators };
+  return {
+    clearedReactors: [...staged.cleared],
+    boundaries,
+    consumed: staged.consumed,
+    reactors,
+    accumulators,
+    clearedAccumulators,
+  };
 }
 
 /** Puts a failed commit's writes back, ahead of anything staged while it ran. */
 function restage(failed: StagedWrites, since: StagedWrites): StagedWrites {
+  for (const reactor of since.cleared) {
+    forgetStaged(failed, reactor);
+    failed.cleared.add(reactor);
+  }
   for (const [reactor, list] of since.appended) {
     const before = failed.appended.get(reactor);
     failed.appended.set(reactor, before === undefined ? list : before.concat(list));
@@ -105,6 +118,13 @@ function restage(failed: StagedWrites, since: StagedWrites): StagedWrites {
   for (const [reactor, read] of since.reactors) failed.reactors.set(reactor, read);
   for (const [name, read] of since.accumulators) failed.accumulators.set(name, read);
   return failed;
+}
+
+/** Drops what is staged for `reactor`: its rows are about to be deleted. */
+function forgetStaged(staged: StagedWrites, reactor: string): void {
+  staged.appended.delete(reactor);
+  staged.consumed.delete(reactor);
+  staged.reactors.delete(reactor);
 }
 
 /** What a {@link GroupCommit} writes with and tells. */
@@ -164,6 +184,13 @@ export class GroupCommit {
   /** Stages a write of a reactor's cache, dirty and paused flags, read at commit time. */
   saveReactor(reactor: string, read: () => ReactorSnapshot): void {
     this.#staged.reactors.set(reactor, read);
+    this.#schedule();
+  }
+
+  /** Stages the deletion of every row of `reactor` (a forgotten key); what is staged for it after comes back. */
+  forgetReactor(reactor: string): void {
+    forgetStaged(this.#staged, reactor);
+    this.#staged.cleared.add(reactor);
     this.#schedule();
   }
 

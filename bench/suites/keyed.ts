@@ -1,0 +1,248 @@
+/**
+ * Keyed suite: what keys cost and what they buy.
+ *
+ * - CPU-bound keys on the pool: 1,000 keys, each firing sequential 1 ms nodes, drained with 1
+ *   thread and with more (up to --threads): the speed-up is how well keys spread over workers.
+ * - Light nodes: the same boundaries over 1,000 keys, keyed against one unkeyed sequential
+ *   reactor on the same executor (inline and pool); on the pool also against raw back-to-back
+ *   Piscina round trips, which an unkeyed reactor's firings cannot beat one at a time.
+ * - A quiet key's latency (push to its fire record) while another key drains a backlog of
+ *   100,000, against the quiet key alone.
+ * - Holding idle keys: heap per key, and `start()` restoring them from a checkpoint.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  ComputationGraphBuilder,
+  Runtime,
+  passthroughAccumulator,
+  reactor,
+  type FireRecord,
+  type ReactorOptions,
+} from 'cloaca';
+import { progress, quantile, type Budget, type Row } from '../harness.js';
+import { nodesModule, rawPiscina, threadSweep, type SuiteResult } from './shared.js';
+
+export function keyedSteps(threads: number): number {
+  return threadSweep(threads).length + 9;
+}
+
+type Executor = 'inline' | 'pool';
+
+/** A started runtime: passthrough `a` -> one sequential reactor (keyed when `keyed`) -> node `node`. */
+async function keyedRuntime(
+  executor: Executor,
+  threads: number,
+  options: {
+    keyed: boolean;
+    node: 'wide' | 'noop';
+    checkpoint?: string;
+    queueCapacity?: number;
+  } & Partial<ReactorOptions>,
+) {
+  const { keyed, node, checkpoint, queueCapacity = 1 << 20, ...declared } = options;
+  const R = reactor({
+    name: 'keyed_bench',
+    accumulators: ['a'],
+    strategy: 'sequential',
+    ...(keyed ? { key: 'k', ...declared } : {}),
+  });
+  const graph = await new ComputationGraphBuilder('keyed_bench_graph', {
+    reactor: R,
+    executor,
+    nodes: nodesModule,
+    graph: { [node]: { inputs: ['a'] } },
+  }).build();
+  const runtime = new Runtime({ threads, queueCapacity, ...(checkpoint === undefined ? {} : { checkpoint }) });
+  runtime.register(passthroughAccumulator({ name: 'a' }), R, graph);
+  await runtime.start();
+  return runtime;
+}
+
+/** Pushes every event (waiting for room when refused) and resolves once all fired: seconds. */
+async function drain(runtime: Runtime, events: ReadonlyArray<{ k: string; ms: number }>): Promise<number> {
+  const start = performance.now();
+  for (const event of events) while (!runtime.push('a', event)) await runtime.whenWritable('a');
+  await runtime.idle();
+  return (performance.now() - start) / 1000;
+}
+
+/** `perKey` events for each of `keys` keys, interleaved. */
+function events(keys: number, perKey: number, ms: number): Array<{ k: string; ms: number }> {
+  const all: Array<{ k: string; ms: number }> = [];
+  for (let i = 0; i < perKey; i++) for (let k = 0; k < keys; k++) all.push({ k: `key${k}`, ms });
+  return all;
+}
+
+/** Push-to-record latencies (ms) of `samples` boundaries of key `quiet`, one at a time. */
+async function quietLatency(runtime: Runtime, samples: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let waiting: ((record: FireRecord) => void) | null = null;
+  const listener = (record: FireRecord): void => {
+    if (record.key === 'quiet') waiting?.(record);
+  };
+  runtime.on('fire', listener);
+  for (let i = 0; i < samples; i++) {
+    const fired = new Promise<FireRecord>((resolve) => (waiting = resolve));
+    const at = performance.now();
+    runtime.push('a', { k: 'quiet', ms: 0 });
+    await fired;
+    latencies.push(performance.now() - at);
+  }
+  runtime.off('fire', listener);
+  return latencies;
+}
+
+export async function keyedSuite(threads: number, budget: Budget): Promise<SuiteResult> {
+  const rows: Row[] = [];
+  const keys = Math.max(50, Math.round(1000 * Math.min(1, budget.scale * 2.5)));
+
+  // --- CPU-bound keys on the pool, by threads
+  const sweep: Array<{ threads: number; seconds: number; firingsPerSec: number; speedup: number }> = [];
+  const cpu = events(keys, 1, 1);
+  for (const t of threadSweep(threads)) {
+    progress(`keyed: ${keys} keys of 1 ms nodes, pool, ${t} thread(s)`);
+    const runtime = await keyedRuntime('pool', t, { keyed: true, node: 'wide' });
+    await drain(runtime, events(Math.min(keys, 4 * t), 1, 1)); // warm the workers
+    const seconds = await drain(runtime, cpu);
+    await runtime.shutdown();
+    const base = sweep[0]?.seconds ?? seconds;
+    sweep.push({ threads: t, seconds, firingsPerSec: cpu.length / seconds, speedup: base / seconds });
+  }
+  for (const point of sweep) {
+    rows.push({
+      suite: 'keyed',
+      metric: `${keys} keys, sequential 1 ms nodes, pool, ${point.threads} thread(s)`,
+      value: point.firingsPerSec,
+      unit: 'firings/s',
+      note: `${point.speedup.toFixed(2)}x 1 thread`,
+    });
+  }
+
+  // --- light nodes: keyed against unkeyed, same executor
+  const perKey = Math.max(2, Math.round(20 * budget.scale));
+  const light = events(keys, perKey, 0);
+  const lightRates: Record<string, { keyed: number; unkeyed: number }> = {};
+  for (const executor of ['inline', 'pool'] as const) {
+    const rates = { keyed: 0, unkeyed: 0 };
+    for (const keyed of [false, true]) {
+      progress(`keyed: ${light.length} light firings, ${executor}, ${keyed ? 'keyed' : 'unkeyed'}`);
+      const runtime = await keyedRuntime(executor, threads, { keyed, node: 'noop' });
+      await drain(runtime, light.slice(0, Math.min(light.length, 2000))); // warm up
+      const seconds = await drain(runtime, light);
+      await runtime.shutdown();
+      rates[keyed ? 'keyed' : 'unkeyed'] = light.length / seconds;
+    }
+    lightRates[executor] = rates;
+  }
+  progress('keyed: raw Piscina round trips, back to back');
+  const raw = rawPiscina(threads);
+  const trips = Math.max(200, Math.round(5000 * budget.scale));
+  for (let i = 0; i < 100; i++) await raw.run(1);
+  let start = performance.now();
+  for (let i = 0; i < trips; i++) await raw.run(1);
+  const rawPerSec = trips / ((performance.now() - start) / 1000);
+  await raw.close();
+  for (const executor of ['inline', 'pool'] as const) {
+    const { keyed, unkeyed } = lightRates[executor]!;
+    rows.push({
+      suite: 'keyed',
+      metric: `${keys} keys, light nodes, ${executor}, keyed`,
+      value: keyed,
+      unit: 'firings/s',
+      note:
+        `${(keyed / unkeyed).toFixed(2)}x unkeyed sequential (${Math.round(unkeyed).toLocaleString('en-US')}/s)` +
+        (executor === 'pool' ? `; ${(keyed / rawPerSec).toFixed(2)}x raw round trips` : ''),
+    });
+  }
+  rows.push({ suite: 'keyed', metric: 'raw Piscina round trips, back to back', value: rawPerSec, unit: 'trips/s' });
+
+  // --- a quiet key's latency beside a backlog
+  const backlog = Math.max(1000, Math.round(100_000 * Math.min(1, budget.scale * 2.5)));
+  const samples = Math.max(50, Math.round(500 * budget.scale));
+  progress('keyed: quiet key alone');
+  let runtime = await keyedRuntime('pool', threads, { keyed: true, node: 'noop' });
+  await quietLatency(runtime, 20);
+  const alone = await quietLatency(runtime, samples);
+  await runtime.shutdown();
+  progress(`keyed: quiet key beside a backlog of ${backlog}`);
+  runtime = await keyedRuntime('pool', threads, { keyed: true, node: 'noop' });
+  runtime.reactor('keyed_bench').pause();
+  for (let i = 0; i < backlog; i++) runtime.push('a', { k: 'busy', ms: 0 });
+  runtime.reactor('keyed_bench').resume();
+  const beside = await quietLatency(runtime, samples);
+  const leftBehind = runtime.reactor('keyed_bench').key('busy').getState().queued;
+  await runtime.idle();
+  await runtime.shutdown();
+  const aloneP99 = quantile(alone, 0.99);
+  const besideP99 = quantile(beside, 0.99);
+  rows.push(
+    {
+      suite: 'keyed',
+      metric: 'quiet key alone, push -> record',
+      value: aloneP99,
+      unit: 'ms p99',
+      note: `p50 ${quantile(alone, 0.5).toFixed(3)} ms`,
+    },
+    {
+      suite: 'keyed',
+      metric: `quiet key beside a backlog of ${backlog.toLocaleString('en-US')}`,
+      value: besideP99,
+      unit: 'ms p99',
+      note: `${(besideP99 / aloneP99).toFixed(2)}x alone; ${leftBehind.toLocaleString('en-US')} still queued after the samples`,
+    },
+  );
+
+  // --- holding idle keys, and restoring them
+  const idleKeys = Math.max(1000, Math.round(100_000 * Math.min(1, budget.scale * 2.5)));
+  const dir = mkdtempSync(join(tmpdir(), 'cloaca-bench-keyed-'));
+  try {
+    progress(`keyed: holding ${idleKeys} idle keys`);
+    const file = join(dir, 'keys.db');
+    runtime = await keyedRuntime('inline', 1, { keyed: true, node: 'noop', checkpoint: file });
+    global.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    await drain(runtime, events(idleKeys, 1, 0));
+    await runtime.persisted();
+    global.gc?.();
+    const bytesPerKey = (process.memoryUsage().heapUsed - before) / idleKeys;
+    await runtime.shutdown();
+    progress(`keyed: restoring ${idleKeys} keys at start`);
+    start = performance.now();
+    runtime = await keyedRuntime('inline', 1, { keyed: true, node: 'noop', checkpoint: file });
+    const restoreMs = performance.now() - start;
+    const restored = runtime.reactor('keyed_bench').getState().keys ?? 0;
+    await runtime.shutdown();
+    rows.push(
+      {
+        suite: 'keyed',
+        metric: `${idleKeys.toLocaleString('en-US')} idle keys held`,
+        value: bytesPerKey,
+        unit: 'heap bytes/key',
+        note: global.gc === undefined ? 'without --expose-gc: includes garbage' : '',
+      },
+      {
+        suite: 'keyed',
+        metric: `start() restoring ${restored.toLocaleString('en-US')} keys`,
+        value: restoreMs,
+        unit: 'ms',
+      },
+    );
+    return {
+      rows,
+      data: {
+        threads,
+        keys,
+        sweep,
+        light: { events: light.length, ...lightRates, rawPerSec },
+        latency: { backlog, samples, aloneP99, besideP99 },
+        idle: { keys: idleKeys, bytesPerKey, restoreMs, restored },
+      },
+      charts: [],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
