@@ -82,6 +82,7 @@ describeWithPostgres('a standby taking over from a SIGKILLed owner', () => {
         await Promise.all(Array.from({ length: 500 }, (_, i) => client.xAdd(stream, '*', { data: String(from + i) })));
       }
       const owner = child('owner', id, redis().url, stream, group);
+      await owner.line((l) => l.startsWith('owned '));
       const standby = child('standby', id, redis().url, stream, group);
       await standby.line((l) => l === 'standby');
       await owner.line((l) => l.startsWith('fired ') && at(l) >= 300);
