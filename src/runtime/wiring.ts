@@ -153,6 +153,7 @@ export class RuntimeWiring {
       await this.#release();
       this.outlets.clear();
       this.#ownership = null;
+      this.#acting = true;
       throw error;
     }
 
