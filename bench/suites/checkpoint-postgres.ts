@@ -6,7 +6,8 @@
  * - persisted boundaries/s: as for SQLite, a paused `sequential` reactor takes bursts of 1,000
  *   events, each followed by `await runtime.persisted()`; the peer is the same `pg` client
  *   inserting the same `v8.serialize`d values with one `unnest` insert per burst (one statement,
- *   committed by itself, as the runtime's group commit is).
+ *   committed by itself, as the runtime's group commit is), the values as the usual `bytea[]`.
+ *   The two run interleaved, a quarter of the events at a time.
  * - restart: `start()` on an id holding 300,000 queued boundaries (fewer in tiny mode).
  * - push -> persisted latency, one event at a time (p50, p99).
  * - takeover: an owner process (examples/failover/runtime.ts) killed with SIGKILL while a
@@ -96,30 +97,42 @@ export async function postgresCheckpoint(
     const runtime = await runtimeOn(server.url, 'bench');
     await runtime.start();
     runtime.reactor('cp_reactor').pause();
-    let start = performance.now();
-    await pushBursts(runtime, event, 0, count);
-    const cloacaPerSec = count / ((performance.now() - start) / 1000);
-
-    progress('checkpoint: raw pg unnest inserts, the same rows');
     const client = new pg.Client({ connectionString: server.url });
     await client.connect();
     await client.query('create table raw (k text not null, seq int8 not null, v bytea not null, primary key (k, seq))');
-    start = performance.now();
-    for (let from = 0; from < count; from += kBurst) {
-      const seqs = Array.from({ length: kBurst }, (_, i) => from + i);
-      await client.query('insert into raw select * from unnest($1::text[], $2::int8[], $3::bytea[])', [
-        seqs.map(() => 'cp_reactor'),
-        seqs,
-        seqs.map((n) => serialize(event(n))),
-      ]);
+    const rawBursts = async (from: number, to: number): Promise<void> => {
+      for (let first = from; first < to; first += kBurst) {
+        const seqs = Array.from({ length: Math.min(kBurst, to - first) }, (_, i) => first + i);
+        await client.query('insert into raw select * from unnest($1::text[], $2::int8[], $3::bytea[])', [
+          seqs.map(() => 'cp_reactor'),
+          seqs,
+          seqs.map((n) => serialize(event(n))),
+        ]);
+      }
+    };
+    // Interleaved in quarters, so that both meet the same moments of a shared machine and of the
+    // server (its caches warming, its checkpoints).
+    let cloacaMs = 0;
+    let rawMs = 0;
+    const quarter = Math.ceil(count / 4 / kBurst) * kBurst;
+    for (let from = 0; from < count; from += quarter) {
+      const to = Math.min(from + quarter, count);
+      if (from === quarter) progress('checkpoint: raw pg unnest inserts, the same rows, interleaved');
+      let start = performance.now();
+      await pushBursts(runtime, event, from, to);
+      cloacaMs += performance.now() - start;
+      start = performance.now();
+      await rawBursts(from, to);
+      rawMs += performance.now() - start;
     }
-    const rawPerSec = count / ((performance.now() - start) / 1000);
+    const cloacaPerSec = count / (cloacaMs / 1000);
+    const rawPerSec = count / (rawMs / 1000);
     await client.end();
 
     progress('checkpoint: PostgreSQL restart on queued boundaries');
     await pushBursts(runtime, event, count, queuedTarget);
     await runtime.shutdown();
-    start = performance.now();
+    const start = performance.now();
     const again = await runtimeOn(server.url, 'bench');
     await again.start();
     const restartMs = performance.now() - start;

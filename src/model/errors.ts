@@ -306,7 +306,7 @@ export class InvalidArgumentError extends CloacaError {
  */
 export class CheckpointError extends CloacaError {
   static override readonly code = 'CLOACA_ERR_CHECKPOINT';
-  /** The checkpoint file. */
+  /** The checkpoint file, or the runtime `id` of a PostgreSQL checkpoint. */
   readonly path: string;
   /** The components whose saved state is at fault; empty when the fault is file-wide. */
   readonly components: readonly string[];

@@ -163,6 +163,7 @@ export class RuntimeWiring {
       await this.#release();
       this.outlets.clear();
       this.#ownership = null;
+      this.#acting = true;
       throw error;
     }
 

@@ -16,6 +16,8 @@ import {
 } from 'cloaca';
 import { serve } from 'cloaca/http';
 import { ownerLockKeys } from '../../dist/src/runtime/checkpoint/postgres-owner.js';
+import { PostgresCheckpointStore } from '../../dist/src/runtime/checkpoint/postgres-store.js';
+import { boundaryRow } from '../../dist/src/runtime/checkpoint/rows.js';
 import { http } from '../http/support.js';
 import { describeWithPostgres, usePostgresServer } from '../support/postgres.js';
 import { deferred, FireLog, unique, useRuntimes } from '../runtime/support.js';
@@ -112,6 +114,33 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
     second.reactor(n.S).resume();
     const fired = await log.until(5, (r) => r.reactor === n.S);
     expect(fired.map((r) => r.outputs!.ident)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('writes a commit again that its lost answer brought back staged: the boundaries it wrote are replaced', async () => {
+    const store = new PostgresCheckpointStore({
+      url: server().url,
+      id: unique('replay'),
+      standby: false,
+      lost: () => {},
+    });
+    await store.open();
+    try {
+      const rows = {
+        boundaries: [0, 1].map((seq) => boundaryRow('r', { seq, source: 's', value: `v${seq}` })),
+        consumed: new Map<string, number>(),
+        reactors: [],
+        accumulators: [],
+        clearedAccumulators: [],
+      };
+      await store.write(rows);
+      await store.write({
+        ...rows,
+        boundaries: [...rows.boundaries, boundaryRow('r', { seq: 2, source: 's', value: 'v2' })],
+      });
+      expect((await store.load()).queue.map((b: { seq: number }) => b.seq)).toStrictEqual([0, 1, 2]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('keeps two ids apart in one database', async () => {

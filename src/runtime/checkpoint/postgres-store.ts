@@ -23,6 +23,9 @@ import {
 import { setAsideData, type CommitRows, type SavedComponent, type StoredRows } from './rows.js';
 import type { CheckpointStore } from './store.js';
 
+/** PostgreSQL's SQLSTATE for a duplicate key. */
+const kUniqueViolation = '23505';
+
 /** Serialises the creation of the checkpoint tables across runtimes of different ids. */
 const TABLES_LOCK = ownerLockKeys('\0tables');
 
@@ -140,10 +143,20 @@ export class PostgresCheckpointStore implements CheckpointStore {
     });
   }
 
-  /** Writes one group commit with one statement (`postgres-schema.ts`): all of it, or none. */
+  /**
+   * Writes one group commit with one statement (`postgres-schema.ts`): all of it, or none. A
+   * commit that meets boundaries it wrote already (its answer was lost, and it came back
+   * staged) is written again replacing them.
+   */
   async write(rows: CommitRows): Promise<void> {
-    const statement = commitStatement(this.location, rows);
-    if (statement !== undefined) await this.#owner.statement(...statement);
+    const statement = commitStatement(this.location, rows, 'insert');
+    if (statement === undefined) return;
+    try {
+      await this.#owner.statement(...statement);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== kUniqueViolation) throw error;
+      await this.#owner.statement(...commitStatement(this.location, rows, 'replace')!);
+    }
   }
 
   /** Releases the lock (ends the session) and stops a standby's wait. */
