@@ -69,6 +69,11 @@ function errors(rt: Runtime) {
   };
 }
 
+/** Resolves once `holds()` is true, checking on each turn of the event loop. */
+async function until(holds: () => boolean): Promise<void> {
+  while (!holds()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 const lostSession = (error: unknown): boolean =>
   error instanceof CheckpointError && error.message.includes('lost the session');
 
@@ -116,6 +121,53 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
     expect(fired.map((r) => r.outputs!.ident)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('keeps every key of a keyed reactor, and deletes the rows of a key forgotten after keyIdle', async () => {
+    const n = { q: unique('q'), K: unique('keyed'), id: unique('pricing') };
+    const keyed = async (): Promise<Runtime> => {
+      const rt = runtime({ checkpoint: server().url, id: n.id });
+      const K = reactor({ name: n.K, accumulators: [n.q], strategy: 'sequential', key: 'k', keyIdle: '100ms' });
+      rt.register(
+        passthroughAccumulator({ name: n.q }),
+        K,
+        await graph(unique('g'), 'inline', { reactor: K, graph: { ident: { inputs: [n.q] } } }),
+      );
+      return rt;
+    };
+    const first = await keyed();
+    await first.start();
+    first.push(n.q, { k: 'gone', n: 0 });
+    await first.idle();
+    // The key at rest is forgotten after keyIdle: its rows go with the next commit.
+    await until(() => ![...first.reactor(n.K).keys()].includes('gone'));
+    first.reactor(n.K).pause();
+    for (let i = 1; i <= 3; i++) first.push(n.q, { k: 'x', n: i });
+    first.push(n.q, { k: 'y', n: 1 });
+    await first.persisted();
+    await first.shutdown();
+
+    const client = new pg.Client({ connectionString: server().url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ reactor: string }>(
+        'select reactor from cloaca_reactor_state where id = $1 union all select reactor from cloaca_sequential_queue where id = $1',
+        [n.id],
+      );
+      expect(rows.some((r) => r.reactor.endsWith('\0gone'))).toBe(false);
+    } finally {
+      await client.end();
+    }
+
+    const second = await keyed();
+    const log = new FireLog(second);
+    await second.start();
+    expect(second.reactor(n.K).getState()).toMatchObject({ paused: true, queued: 4, keys: 2 });
+    second.reactor(n.K).resume();
+    const fired = await log.until(4, (r) => r.reactor === n.K);
+    const of = (key: string) => fired.filter((r) => r.key === key).map((r) => (r.outputs!.ident as { n: number }).n);
+    expect(of('x')).toStrictEqual([1, 2, 3]);
+    expect(of('y')).toStrictEqual([1]);
+  });
+
   it('writes a commit again that its lost answer brought back staged: the boundaries it wrote are replaced', async () => {
     const store = new PostgresCheckpointStore({
       url: server().url,
@@ -131,6 +183,7 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
         reactors: [],
         accumulators: [],
         clearedAccumulators: [],
+        clearedReactors: [],
       };
       await store.write(rows);
       await store.write({

@@ -1,6 +1,11 @@
 /** The statement of a PostgreSQL group commit (src/runtime/checkpoint/postgres-schema.ts). */
 import { describe, expect, it } from 'vitest';
-import { commitStatement } from '../../src/runtime/checkpoint/postgres-schema.js';
+import {
+  clearStatement,
+  commitStatement,
+  nameOfText,
+  textOfName,
+} from '../../src/runtime/checkpoint/postgres-schema.js';
 import type { CommitRows } from '../../src/runtime/checkpoint/rows.js';
 
 const empty: CommitRows = {
@@ -9,6 +14,7 @@ const empty: CommitRows = {
   reactors: [],
   accumulators: [],
   clearedAccumulators: [],
+  clearedReactors: [],
 };
 
 describe('commitStatement', () => {
@@ -33,7 +39,8 @@ describe('commitStatement', () => {
     expect(values[0]).toBe('pricing-1');
     expect(values).toContain('{"r","r"}');
     expect(values).toContain('{1,2}');
-    expect(values).toContain('{"plain","with \\"quote\\" and \\\\ slash"}');
+    // The backslash is doubled as a name (see textOfName), then escaped in the array literal.
+    expect(values).toContain('{"plain","with \\"quote\\" and \\\\\\\\ slash"}');
     expect(values).toContain('{7,NULL}');
     // Both values in one binary parameter, cut at 1 (2 bytes) and 3 (1 byte).
     expect(values).toContainEqual(Buffer.from([1, 2, 3]));
@@ -54,5 +61,24 @@ describe('commitStatement', () => {
     expect(text).toMatch(
       /^delete from cloaca_accumulator_state where id = \$1 and accumulator = any\(\$2::text\[\]\)$/,
     );
+  });
+});
+
+describe('names as PostgreSQL text', () => {
+  it('escapes the NUL of a key row and the backslash, and nothing else; nameOfText reverses it', () => {
+    const names = ['plain', 'quotes\0AAPL', 'a\\b', '\\0 is not a NUL', '\0\0', 'ends with \\', 'ünïcode\0キー'];
+    for (const name of names) {
+      expect(textOfName(name)).not.toContain('\0');
+      expect(nameOfText(textOfName(name))).toBe(name);
+    }
+    expect(textOfName('plain')).toBe('plain');
+    expect(textOfName('quotes\0AAPL')).toBe('quotes\\0AAPL');
+    expect(new Set(names.map(textOfName)).size).toBe(names.length);
+  });
+
+  it('deletes the state and queue rows of forgotten keys in one statement, the names escaped', () => {
+    const [text, values] = clearStatement('pricing-1', ['quotes\0AAPL']);
+    expect(text).toMatch(/delete from cloaca_sequential_queue .* delete from cloaca_reactor_state/s);
+    expect(values).toStrictEqual(['pricing-1', '{"quotes\\\\0AAPL"}']);
   });
 });

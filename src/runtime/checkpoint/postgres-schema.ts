@@ -15,6 +15,20 @@
  */
 import type { AccumulatorRow, BoundaryRow, CommitRows, ReactorRow } from './rows.js';
 
+/**
+ * A name (of a reactor, a key row, a source, an accumulator) as PostgreSQL text, which cannot
+ * hold a NUL: the rows of a keyed reactor's keys are named `<reactor>\0<key>`. A NUL becomes
+ * `\0` and a backslash `\\`; {@link nameOfText} reverses it. Names without either are unchanged.
+ */
+export function textOfName(name: string): string {
+  return /[\0\\]/.test(name) ? name.replace(/\\/g, '\\\\').replace(/\0/g, '\\0') : name;
+}
+
+/** The name that {@link textOfName} turned into `text`. */
+export function nameOfText(text: string): string {
+  return text.includes('\\') ? text.replace(/\\([\\0])/g, (_, c: string) => (c === '0' ? '\0' : '\\')) : text;
+}
+
 /** The PostgreSQL types the row shapes use, and how each comes back from `pg`. */
 type ColumnType = 'text' | 'int8' | 'bytea';
 
@@ -134,7 +148,7 @@ function upsert<Row>(table: Table<Row>, parameters: Parameters, rows: readonly R
   const aliases: string[] = [];
   const selected: string[] = [];
   table.columns.forEach(([name, type], i) => {
-    const values = rows.map((row) => row[name]);
+    const values = rows.map((row) => (type === 'text' ? textOfName(row[name] as string) : row[name]));
     if (type !== 'bytea') {
       unnested.push(parameters.add(arrayLiteral(values), `${type}[]`));
       aliases.push(`c${i}`);
@@ -171,7 +185,7 @@ export function commitStatement(id: string, rows: CommitRows, mode: CommitMode):
   const writes: string[] = [];
   if (rows.boundaries.length > 0) writes.push(upsert(queueTable, parameters, rows.boundaries, mode));
   if (rows.consumed.size > 0) {
-    const reactors = parameters.add(arrayLiteral([...rows.consumed.keys()]), 'text[]');
+    const reactors = parameters.add(arrayLiteral([...rows.consumed.keys()].map(textOfName)), 'text[]');
     const seqs = parameters.add(arrayLiteral([...rows.consumed.values()]), 'int8[]');
     writes.push(`delete from ${queueTable.name} q using unnest(${reactors}, ${seqs}) as done (reactor, seq)
       where q.id = $1 and q.reactor = done.reactor and q.seq <= done.seq`);
@@ -179,12 +193,28 @@ export function commitStatement(id: string, rows: CommitRows, mode: CommitMode):
   if (rows.reactors.length > 0) writes.push(upsert(reactorTable, parameters, rows.reactors, mode));
   if (rows.accumulators.length > 0) writes.push(upsert(accumulatorTable, parameters, rows.accumulators, mode));
   if (rows.clearedAccumulators.length > 0) {
-    const names = parameters.add(arrayLiteral(rows.clearedAccumulators), 'text[]');
+    const names = parameters.add(arrayLiteral(rows.clearedAccumulators.map(textOfName)), 'text[]');
     writes.push(`delete from ${accumulatorTable.name} where id = $1 and accumulator = any(${names})`);
   }
   if (writes.length === 0) return undefined;
   const text = writes.length === 1 ? writes[0]! : `with ${writes.map((w, i) => `w${i} as (${w})`).join(', ')} select 1`;
   return [text, parameters.values];
+}
+
+/**
+ * The statement that deletes every state and queue row of `reactors` (forgotten keys of a keyed
+ * reactor) of runtime `id`. It runs before the commit's own statement, in one transaction with
+ * it: a statement's parts all see one snapshot, so a delete and a write of the same row inside
+ * one statement could keep either.
+ */
+export function clearStatement(id: string, reactors: readonly string[]): [string, unknown[]] {
+  const parameters = new Parameters(id);
+  const names = parameters.add(arrayLiteral(reactors.map(textOfName)), 'text[]');
+  return [
+    `with cleared as (delete from ${queueTable.name} where id = $1 and reactor = any(${names}))
+      delete from ${reactorTable.name} where id = $1 and reactor = any(${names})`,
+    parameters.values,
+  ];
 }
 
 /** Every row of `table` for runtime `id`, in key order, as the row shape. */
@@ -198,7 +228,12 @@ export function decodeRow<Row>(table: Table<Row>, raw: Record<string, unknown>):
   const row: Record<string, unknown> = {};
   for (const [name, type] of table.columns) {
     const value = raw[name];
-    row[name] = type === 'int8' && value !== null ? Number(value) : value;
+    row[name] =
+      type === 'int8' && value !== null
+        ? Number(value)
+        : type === 'text' && value !== null
+          ? nameOfText(value as string)
+          : value;
   }
   return row as Row;
 }

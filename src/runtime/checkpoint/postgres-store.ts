@@ -12,12 +12,15 @@ import { CheckpointError } from '../../model/errors.js';
 import { ownerLockKeys, PostgresOwner, type PostgresSession } from './postgres-owner.js';
 import {
   accumulatorTable,
+  clearStatement,
   commitStatement,
   decodeRow,
+  nameOfText,
   queueTable,
   reactorTable,
   schemaStatements,
   selectAll,
+  textOfName,
   type Table,
 } from './postgres-schema.js';
 import { setAsideData, type CommitRows, type SavedComponent, type StoredRows } from './rows.js';
@@ -85,7 +88,11 @@ export class PostgresCheckpointStore implements CheckpointStore {
       const read = async <Row>(table: Table<Row>): Promise<Row[]> =>
         (await session.query(selectAll(table), id)).map((raw) => decodeRow(table, raw));
       return {
-        components: components.map((c) => ({ name: c.name!, role: c.role as SavedComponent['role'], kind: c.kind! })),
+        components: components.map((c) => ({
+          name: nameOfText(c.name!),
+          role: c.role as SavedComponent['role'],
+          kind: c.kind!,
+        })),
         reactors: await read(reactorTable),
         queue: await read(queueTable),
         accumulators: await read(accumulatorTable),
@@ -100,7 +107,8 @@ export class PostgresCheckpointStore implements CheckpointStore {
   prepare(registered: readonly SavedComponent[], setAside: ReadonlyMap<string, string>): Promise<void> {
     const id = this.location;
     return this.#transaction('prepare the checkpoint', async (session) => {
-      for (const [name, reason] of setAside) {
+      for (const [component, reason] of setAside) {
+        const name = textOfName(component);
         const [saved] = await session.query<{ role: string; kind: string }>(
           'select role, kind from cloaca_component where id = $1 and name = $2',
           [id, name],
@@ -119,7 +127,7 @@ export class PostgresCheckpointStore implements CheckpointStore {
         );
         const data = setAsideData(
           reactor?.data ?? null,
-          queue.map((b) => ({ seq: Number(b.seq), source: b.source, value: b.value })),
+          queue.map((b) => ({ seq: Number(b.seq), source: nameOfText(b.source), value: b.value })),
           accumulator?.data ?? null,
         );
         const role = saved?.role ?? (accumulator !== undefined ? 'accumulator' : 'reactor');
@@ -137,7 +145,7 @@ export class PostgresCheckpointStore implements CheckpointStore {
           `insert into cloaca_component (id, name, role, kind)
            select $1, * from unnest($2::text[], $3::text[], $4::text[])
            on conflict (id, name) do update set role = excluded.role, kind = excluded.kind`,
-          [id, registered.map((c) => c.name), registered.map((c) => c.role), registered.map((c) => c.kind)],
+          [id, registered.map((c) => textOfName(c.name)), registered.map((c) => c.role), registered.map((c) => c.kind)],
         );
       }
     });
@@ -146,9 +154,19 @@ export class PostgresCheckpointStore implements CheckpointStore {
   /**
    * Writes one group commit with one statement (`postgres-schema.ts`): all of it, or none. A
    * commit that meets boundaries it wrote already (its answer was lost, and it came back
-   * staged) is written again replacing them.
+   * staged) is written again replacing them. One that forgets keys of a keyed reactor is two
+   * statements in one transaction: the forgotten keys' rows are deleted first.
    */
   async write(rows: CommitRows): Promise<void> {
+    if (rows.clearedReactors.length > 0) {
+      // Forgotten keys: their rows go first, then what was staged after (a key seen again).
+      await this.#transaction('commit to the checkpoint', async (session) => {
+        await session.query(...clearStatement(this.location, rows.clearedReactors));
+        const statement = commitStatement(this.location, rows, 'replace');
+        if (statement !== undefined) await session.query(...statement);
+      });
+      return;
+    }
     const statement = commitStatement(this.location, rows, 'insert');
     if (statement === undefined) return;
     try {
