@@ -6,7 +6,15 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KeyError, passthroughAccumulator, reactor, type FireRecord, type ReactorOptions } from 'cloaca';
+import {
+  KeyError,
+  batchAccumulator,
+  passthroughAccumulator,
+  reactor,
+  stateAccumulator,
+  type FireRecord,
+  type ReactorOptions,
+} from 'cloaca';
 import { Control, FireLog, executors, unique, useRuntimes, type ExecutorName } from './support.js';
 
 const { runtime, graph, tmp } = useRuntimes();
@@ -218,6 +226,46 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     expect(rt.push(a, ev('y', 1))).toBe(true);
     await rt.idle();
     expect(log.records.map((r) => r.key)).toStrictEqual(['x', 'y']);
+  });
+
+  it('a batch accumulator buffers and flushes per key; a state accumulator keeps a window per key', async () => {
+    const f = unique('fills');
+    const w = unique('window');
+    const name = unique('r');
+    const R = reactor({ name, accumulators: [f, w], key: 'k', strategy: 'sequential' });
+    const g = await graph(unique('g'), executor, { reactor: R, graph: { snap: { inputs: [f, w] } } });
+    const rt = runtime();
+    rt.register(
+      batchAccumulator({
+        name: f,
+        maxBufferSize: 2,
+        process: (events: Array<{ k: string; n: number }>) => events.map((e) => e.n),
+      }),
+      stateAccumulator({ name: w, capacity: 2 }),
+      R,
+      g,
+    );
+    const log = new FireLog(rt);
+    await rt.start();
+    rt.push(f, ev('x', 1));
+    rt.push(f, ev('y', 1));
+    rt.push(f, ev('x', 2)); // x's buffer is full: it flushes alone
+    await rt.idle();
+    expect(log.records.map((r) => [r.key, r.inputs[f]])).toStrictEqual([
+      ['x', [1, 2]],
+      ['y', [1]], // flushed after x's firing
+    ]);
+    expect(() => rt.push(f, { n: 3 })).toThrow(KeyError);
+    for (const [k, n] of [
+      ['x', 1],
+      ['y', 1],
+      ['x', 2],
+      ['x', 3],
+    ] as const)
+      rt.push(w, ev(k, n));
+    await rt.idle();
+    expect(rt.reactor(name).key('x').getState().cache[w]).toStrictEqual([ev('x', 2), ev('x', 3)]);
+    expect(rt.reactor(name).key('y').getState().cache[w]).toStrictEqual([ev('y', 1)]);
   });
 
   it('checkpoints keep every key: cache, flags and queue come back after a restart', async () => {
