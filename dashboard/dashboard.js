@@ -73,6 +73,62 @@ function command(reactor, verb) {
   );
 }
 
+/** Seconds of history each reactor's chart shows (one sample per update): bounded memory. */
+const kHistory = 180;
+/** Reactor name -> its last kHistory samples of fires/s and p99 (ms). */
+const history = new Map();
+
+function remember(r) {
+  let samples = history.get(r.name);
+  if (samples === undefined) history.set(r.name, (samples = []));
+  samples.push({ rate: r.rate, p99: r.p99_ms });
+  if (samples.length > kHistory) samples.splice(0, samples.length - kHistory);
+  return samples;
+}
+
+/** A small chart of the reactor's fires/s (filled) and p99 (line), each scaled to its own peak. */
+function trend(samples) {
+  const width = 120;
+  const height = 28;
+  const chart = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'trend', role: 'img' });
+  const peak = (pick) => Math.max(1e-9, ...samples.map((s) => pick(s) ?? 0));
+  const points = (pick) => {
+    const top = peak(pick);
+    return samples
+      .map((s, i) => {
+        const x = (i / (kHistory - 1)) * width;
+        const y = height - 1 - ((pick(s) ?? 0) / top) * (height - 2);
+        return `${x.toFixed(1)},${y.toFixed(1)}`;
+      })
+      .join(' ');
+  };
+  const last = samples.length === 0 ? 0 : ((samples.length - 1) / (kHistory - 1)) * width;
+  chart.append(
+    svg('polygon', { points: `0,${height} ${points((s) => s.rate)} ${last.toFixed(1)},${height}`, class: 'rate' }),
+    svg('polyline', { points: points((s) => s.p99), class: 'p99' }),
+    svg(
+      'title',
+      {},
+      `last ${samples.length} s: fires/s up to ${number(
+        peak((s) => s.rate),
+        1,
+      )}, p99 up to ${ms(peak((s) => s.p99))}`,
+    ),
+  );
+  return chart;
+}
+
+function keysCell(r) {
+  if (!r.keyed) return el('td', { class: 'num', 'data-field': 'keys' }, '-');
+  const busiest = (r.busiest_keys ?? []).map((k) => `${k.key} (${number(k.queued)})`).join(', ');
+  return el(
+    'td',
+    { class: 'num', 'data-field': 'keys', title: `busiest: ${busiest || 'none'}` },
+    number(r.keys),
+    el('div', { class: 'busiest' }, busiest),
+  );
+}
+
 function reactorRow(r) {
   const button = (verb) =>
     el('button', { 'aria-label': `${verb} ${r.name}`, title: verb, onclick: () => command(r.name, verb) }, verb);
@@ -93,6 +149,8 @@ function reactorRow(r) {
       { class: 'num' },
       r.queue_capacity === null ? number(r.queued) : `${number(r.queued)} / ${number(r.queue_capacity)}`,
     ),
+    keysCell(r),
+    el('td', { 'data-field': 'trend' }, trend(remember(r))),
     el('td', {}, ago(r.last_fired_at)),
     buttons,
   );

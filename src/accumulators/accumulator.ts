@@ -51,11 +51,18 @@ export function instantiate(declaration: AccumulatorDeclaration): Accumulator {
 /** What the runtime gives a live accumulator. */
 export interface AccumulatorHost {
   /**
-   * Delivers a boundary to every reactor this accumulator feeds. False when a keyed reactor has
+   * Delivers a boundary to every reactor this accumulator feeds (`key`: the keyed reactors' key
+   * for it, instead of reading it from the value). False when a keyed reactor has
    * no room for the value's key (nothing was delivered: retry once {@link canEmit} holds again);
    * throws KeyError when the value has no valid key for one of them.
    */
-  emit(value: unknown): boolean;
+  emit(value: unknown, key?: string): boolean;
+  /**
+   * The key of `value` for the keyed reactor this accumulator feeds (a batch or state
+   * accumulator then buffers per key and emits with that key), or undefined when it feeds none
+   * (or only as a broadcast source). Throws KeyError for a value without a valid key.
+   */
+  keyOf(value: unknown): string | undefined;
   /** Reports a dropped event (counted, emitted as an `error` event); the accumulator keeps running. */
   fail(error: AccumulatorError): void;
   /** Moves the accumulator's health. */
@@ -192,9 +199,9 @@ export abstract class Accumulator {
    * without a valid key for a keyed reactor is reported and dropped, since nobody pushed it to
    * be told. False when a keyed reactor has no room for its key.
    */
-  protected emitOwn(value: unknown): boolean {
+  protected emitOwn(value: unknown, key?: string): boolean {
     try {
-      return this.host.emit(value);
+      return this.host.emit(value, key);
     } catch (error) {
       if (!(error instanceof KeyError)) throw error;
       this.reportFailure(`${error.message}; dropped`, value, error);

@@ -6,6 +6,11 @@
  *
  * The buffer is bounded: without `maxBufferSize`, a push is refused (returns false) once the
  * buffer holds the runtime's `queueCapacity` events.
+ *
+ * Feeding a keyed reactor, it buffers per key (the key read from each event): `process` gets
+ * one key's events, delivered with that key, and `maxBufferSize` flushes a key's buffer. The
+ * events of all keys together are bounded by the runtime's `queueCapacity`; a key whose reactor
+ * has no room for it keeps its events for the next flush.
  */
 import { ConfigurationError } from '../model/errors.js';
 import { parseDuration } from '../model/duration.js';
@@ -72,6 +77,9 @@ class BatchAccumulator extends Accumulator {
   readonly #maxBufferSize: number | undefined;
   readonly #process: ((events: unknown[]) => unknown) | undefined;
   #buffer: unknown[] = [];
+  /** Key to its events, when it feeds a keyed reactor; `#keyedCount` events in all. */
+  #buffers = new Map<string, unknown[]>();
+  #keyedCount = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -88,16 +96,25 @@ class BatchAccumulator extends Accumulator {
 
   start(restored: unknown): void {
     if (Array.isArray(restored)) this.#buffer = restored;
+    const keyed = (restored as { keys?: unknown } | null)?.keys;
+    if (Array.isArray(keyed)) {
+      for (const [key, events] of keyed as Array<[string, unknown[]]>) {
+        this.#buffers.set(key, events);
+        this.#keyedCount += events.length;
+      }
+    }
     if (this.#intervalMs !== undefined) this.#timer = setInterval(() => this.flush(), this.#intervalMs);
     this.host.setHealth(AccumulatorHealth.Live);
   }
 
   override writable(): boolean {
-    return this.#buffer.length < this.bufferCapacity() && this.host.canEmit();
+    return (
+      this.#buffer.length < this.bufferCapacity() && this.#keyedCount < this.host.queueCapacity && this.host.canEmit()
+    );
   }
 
   override buffered(): number {
-    return this.#buffer.length;
+    return this.#buffer.length + this.#keyedCount;
   }
 
   override bufferCapacity(): number {
@@ -106,6 +123,8 @@ class BatchAccumulator extends Accumulator {
 
   offer(event: unknown): boolean {
     if (!this.writable()) return false;
+    const key = this.host.keyOf(event);
+    if (key !== undefined) return this.#offerKeyed(event, key);
     this.events++;
     this.#buffer.push(event);
     this.host.save();
@@ -124,11 +143,40 @@ class BatchAccumulator extends Accumulator {
   }
 
   override checkpointData(): unknown {
-    return this.#buffer;
+    return this.#buffers.size === 0 ? this.#buffer : { keys: [...this.#buffers] };
   }
 
-  /** Delivers the buffered events as one boundary; does nothing when the buffer is empty. */
+  #offerKeyed(event: unknown, key: string): boolean {
+    this.events++;
+    let buffer = this.#buffers.get(key);
+    if (buffer === undefined) this.#buffers.set(key, (buffer = []));
+    buffer.push(event);
+    this.#keyedCount++;
+    this.host.save();
+    if (this.#maxBufferSize !== undefined && buffer.length >= this.#maxBufferSize) this.#flushKey(key, buffer);
+    return true;
+  }
+
+  /** Delivers one key's events as one boundary of that key; kept when its reactor has no room for the key. */
+  #flushKey(key: string, events: unknown[]): void {
+    // Taken out before delivery: a firing it causes at once flushes again (after-fire).
+    this.#buffers.delete(key);
+    this.#keyedCount -= events.length;
+    this.host.save();
+    const process = this.#process;
+    const value = process === undefined ? events : this.guard('process', events, () => process(events));
+    if (value === undefined || this.emitOwn(value, key)) return;
+    const since = this.#buffers.get(key) ?? [];
+    this.#buffers.set(key, [...events, ...since]);
+    this.#keyedCount += events.length;
+  }
+
+  /** Delivers the buffered events as one boundary (one per key, when keyed); does nothing when the buffer is empty. */
   flush(): void {
+    if (this.#buffers.size > 0) {
+      for (const [key, events] of [...this.#buffers]) this.#flushKey(key, events);
+      this.host.progressed();
+    }
     if (this.#buffer.length === 0) return;
     const events = this.#buffer;
     this.#buffer = [];

@@ -5,6 +5,9 @@
  * Written by `runtime.push` and by a graph's `feedback` option. After a restart on a checkpoint
  * file the window is restored (trimmed to the capacity declared now) and, unless the
  * accumulator is a sink, delivered once.
+ *
+ * Feeding a keyed reactor, it keeps a window per key (the key read from each value written) and
+ * delivers a key's window with that key.
  */
 import { ConfigurationError } from '../model/errors.js';
 import { AccumulatorHealth } from '../model/health.js';
@@ -56,6 +59,8 @@ class StateAccumulator extends Accumulator {
   readonly kind = AccumulatorKind.State;
   readonly #capacity: number;
   #window: unknown[] = [];
+  /** Key to its window, when it feeds a keyed reactor. */
+  #windows = new Map<string, unknown[]>();
 
   constructor(name: string, capacity: number) {
     super(name);
@@ -67,30 +72,58 @@ class StateAccumulator extends Accumulator {
       this.#window = this.#trim(restored);
       if (this.#capacity !== 0) this.emitOwn([...this.#window]);
     }
+    const keyed = (restored as { keys?: unknown } | null)?.keys;
+    if (Array.isArray(keyed)) {
+      for (const [key, window] of keyed as Array<[string, unknown[]]>) {
+        this.#windows.set(key, this.#trim(window));
+        if (this.#capacity !== 0) this.emitOwn([...window], key);
+      }
+    }
     this.host.setHealth(AccumulatorHealth.SocketOnly);
   }
 
   offer(event: unknown): boolean {
     if (!this.host.canEmit()) return false;
-    this.#write(event);
-    return true;
+    return this.#write(event, this.host.keyOf(event));
   }
 
   /** Graph feedback is never refused: the firing that produced it already happened. */
   override writeFeedback(value: unknown): void {
-    this.#write(value);
+    let key: string | undefined;
+    try {
+      key = this.host.keyOf(value);
+    } catch (error) {
+      this.reportFailure(
+        `feedback without a valid key: ${error instanceof Error ? error.message : String(error)}`,
+        value,
+        error,
+      );
+      return;
+    }
+    this.#write(value, key);
   }
 
   override checkpointData(): unknown {
-    return this.#window;
+    return this.#windows.size === 0 ? this.#window : { keys: [...this.#windows] };
   }
 
-  #write(value: unknown): void {
+  /** Writes into the window (of `key`, when keyed); false when the key's reactor has no room for it (nothing written). */
+  #write(value: unknown, key: string | undefined): boolean {
+    if (key === undefined) {
+      this.events++;
+      this.#window.push(value);
+      this.#window = this.#trim(this.#window);
+      this.host.save();
+      if (this.#capacity !== 0) this.emitOwn([...this.#window]);
+      return true;
+    }
+    const before = this.#windows.get(key) ?? [];
+    const window = this.#trim([...before, value]);
+    if (this.#capacity !== 0 && !this.emitOwn([...window], key)) return false;
     this.events++;
-    this.#window.push(value);
-    this.#window = this.#trim(this.#window);
+    this.#windows.set(key, window);
     this.host.save();
-    if (this.#capacity !== 0) this.emitOwn([...this.#window]);
+    return true;
   }
 
   #trim(window: unknown[]): unknown[] {

@@ -1,11 +1,17 @@
 /**
  * How the ops server answers what went wrong: each error a handler throws becomes an HTTP
- * status (a registry miss 404, a state refusal 503 with Retry-After, a bad value 400, anything
+ * status (a registry miss 404, a state refusal 503 with Retry-After, a bad value or key 400, anything
  * else 500), and an upgrade it will not make is answered on the raw socket.
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidArgumentError, RegistrationError, StateError, UncloneableValueError } from '../model/errors.js';
+import {
+  InvalidArgumentError,
+  KeyError,
+  RegistrationError,
+  StateError,
+  UncloneableValueError,
+} from '../model/errors.js';
 import { HttpError, sendError, stringify } from './json.js';
 
 /** The answer to a request without the right API key. */
@@ -30,7 +36,7 @@ export function toHttpError(error: unknown): HttpError {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof RegistrationError) return new HttpError(404, message);
   if (error instanceof StateError) return new HttpError(503, message, {}, { 'retry-after': '1' });
-  if (error instanceof UncloneableValueError || error instanceof InvalidArgumentError)
+  if (error instanceof UncloneableValueError || error instanceof InvalidArgumentError || error instanceof KeyError)
     return new HttpError(400, message);
   return new HttpError(500, message);
 }

@@ -2,18 +2,22 @@
  * The dashboard's live feed (`/v1/ws/dashboard`): after every sampler reading (once a second),
  * one `update` message with each accumulator's and reactor's health, counts, rates over the
  * last ten seconds and the fire latency quantiles of that window, the pool, and the newest fire
- * records. A viewer that does not keep up misses updates rather than queueing them.
+ * records, and for a keyed reactor its busiest keys. A viewer that does not keep up misses
+ * updates rather than queueing them.
  */
 import { WebSocket } from 'ws';
 import type { RuntimeReport } from '../runtime/report.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { accumulatorItem, finite, fireItem, notReady, reactorItem } from './answers.js';
+import { accumulatorItem, finite, fireItem, keyItem, notReady, reactorItem } from './answers.js';
 import { stringify } from './json.js';
 import type { Recent, Sampler } from './sampler.js';
 import { kMaxBuffered } from './sockets.js';
 
 /** Fire records each update carries, newest first, across reactors. */
 const kFires = 20;
+
+/** Busiest keys each update carries per keyed reactor. */
+const kBusiestKeys = 3;
 
 /** The update message. */
 export function update(runtime: Runtime, report: RuntimeReport, recent: Recent) {
@@ -34,6 +38,7 @@ export function update(runtime: Runtime, report: RuntimeReport, recent: Recent) 
         rate: recent.fireRate.get(r.name) ?? 0,
         p50_ms: latency === undefined ? null : finite(latency.p50),
         p99_ms: latency === undefined ? null : finite(latency.p99),
+        busiest_keys: r.keyed ? runtime.reactor(r.name).keyList(kBusiestKeys).map(keyItem) : null,
       };
     }),
     pool:

@@ -191,9 +191,13 @@ export class KeyedReactor implements LiveReactor {
     return room;
   }
 
-  admit(source: string, value: unknown): boolean {
+  keyOf(source: string, value: unknown): string | undefined {
+    return this.#broadcast.has(source) ? undefined : this.#keyOf(source, value);
+  }
+
+  admit(source: string, value: unknown, given?: string): boolean {
     if (this.#broadcast.has(source)) return true;
-    const key = this.#keyOf(source, value);
+    const key = given ?? this.#keyOf(source, value);
     this.#admittedValue = value;
     this.#admittedKey = key;
     const entry = this.#keys.get(key);
@@ -207,14 +211,14 @@ export class KeyedReactor implements LiveReactor {
     return false;
   }
 
-  deliver(source: string, value: unknown): void {
+  deliver(source: string, value: unknown, given?: string): void {
     if (this.#broadcast.has(source)) {
       this.#shared = { ...this.#shared, [source]: value };
       for (const entry of this.#keys.values()) entry.reactor.share(source, value);
       this.#hooks.events.changed(this);
       return;
     }
-    const key = value === this.#admittedValue ? this.#admittedKey : this.#keyOf(source, value);
+    const key = given ?? (value === this.#admittedValue ? this.#admittedKey : this.#keyOf(source, value));
     this.#admittedValue = undefined;
     const entry = this.#entry(key, Date.now());
     entry.reactor.deliver(source, value);

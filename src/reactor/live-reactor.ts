@@ -44,9 +44,11 @@ export interface LiveReactor {
    * Whether this reactor takes `value` from `source` now (a keyed reactor reads its key: room
    * for its queue, or for a new key); throws KeyError for a value without a valid key.
    */
-  admit(source: string, value: unknown): boolean;
-  /** A boundary, admitted. */
-  deliver(source: string, value: unknown): void;
+  admit(source: string, value: unknown, key?: string): boolean;
+  /** A boundary, admitted (`key` given by an accumulator that buffers per key). */
+  deliver(source: string, value: unknown, key?: string): void;
+  /** The key of `value` from `source` (undefined without keys, or for a broadcast source); throws KeyError. */
+  keyOf(source: string, value: unknown): string | undefined;
   /** True when nothing would fire now by itself. */
   quiescent(): boolean;
   setHealth(health: ReactorHealth): void;

@@ -237,6 +237,11 @@ export class Reactor implements LiveReactor {
     return true;
   }
 
+  /** A reactor of its own has no keys. */
+  keyOf(): undefined {
+    return undefined;
+  }
+
   close(): void {}
 
   /** True when nothing would fire now by itself: the loop is idle and nothing runnable waits. */

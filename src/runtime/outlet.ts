@@ -61,17 +61,25 @@ export class Outlet implements AccumulatorHost {
 
   // --- the accumulator's host ------------------------------------------------------------------
 
-  emit(value: unknown): boolean {
+  emit(value: unknown, key?: string): boolean {
     const source = this.accumulator.name;
     // Every keyed reactor takes the value, or none of the reactors gets it.
     for (const reactor of this.#keyed) {
-      if (!reactor.admit(source, value)) {
+      if (!reactor.admit(source, value, key)) {
         this.#needsDrain = true;
         return false;
       }
     }
-    for (const reactor of this.feeds) reactor.deliver(source, value);
+    for (const reactor of this.feeds) reactor.deliver(source, value, key);
     return true;
+  }
+
+  keyOf(value: unknown): string | undefined {
+    for (const reactor of this.#keyed) {
+      const key = reactor.keyOf(this.accumulator.name, value);
+      if (key !== undefined) return key;
+    }
+    return undefined;
   }
 
   /** Connects a reactor that lists this accumulator. */

@@ -168,4 +168,29 @@ describe.skipIf(!haveChromium())('dashboard in Chromium', () => {
     await numberAbove(page, 'tr[data-reactor="market_maker_reactor"] td[data-field="fires"]', before);
     await page.close();
   });
+  it("shows a keyed reactor's key count and busiest keys, and a chart of fires/s and p99 per reactor", async () => {
+    const a = unique('a');
+    const name = unique('keyed');
+    const R = reactor({ name, accumulators: [a], strategy: 'sequential', key: 'k' });
+    const g = await graph(unique('g'), 'inline', {
+      nodes,
+      reactor: R,
+      graph: { decide: { inputs: [a], routes: { Big: 'big', Small: 'small' } }, big: {}, small: {} },
+    });
+    const rt = runtime();
+    rt.register(passthroughAccumulator({ name: a }), R, g);
+    await rt.start();
+    for (const k of ['x', 'y', 'z']) rt.push(a, { k, value: 1 });
+    await rt.idle();
+    rt.reactor(name).pause();
+    for (let n = 0; n < 5; n++) rt.push(a, { k: 'y', value: n });
+    const server = await ops(rt);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/`);
+    const row = page.locator(`tr[data-reactor="${name}"]`);
+    await row.locator('td[data-field="keys"] .busiest', { hasText: 'y (5)' }).waitFor();
+    expect(await row.locator('td[data-field="keys"]').innerText()).toMatch(/^3/);
+    await row.locator('td[data-field="trend"] svg.trend polyline').waitFor({ state: 'attached' });
+    await page.close();
+  });
 });

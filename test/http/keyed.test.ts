@@ -11,7 +11,7 @@ const { runtime, graph } = useRuntimes();
 const ops = useServers();
 
 describe.each(executors)('%s executor', (executor: ExecutorName) => {
-  it('lists keys, fires one key, and counts keys in cloaca_reactor_keys', async () => {
+  it('lists keys, fires one key, refuses an injected event without a key, and counts keys in cloaca_reactor_keys', async () => {
     const a = unique('a');
     const name = unique('r');
     const R = reactor({ name, accumulators: [a], strategy: 'sequential', key: 'k' });
@@ -51,6 +51,18 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     const forced = await http(server.url, 'POST', `/v1/health/reactors/${name}/keys/y/fire`);
     expect(forced.json).toMatchObject({ key: 'y', inputs: { [a]: { k: 'y', n: 2 } } });
     expect((await http(server.url, 'POST', `/v1/health/reactors/${plain.name}/keys/x/fire`)).status).toBe(404);
+
+    const injected = await http(
+      server.url,
+      'POST',
+      `/v1/health/accumulators/${a}/inject`,
+      JSON.stringify({ event: { n: 1 } }),
+      {
+        'content-type': 'application/json',
+      },
+    );
+    expect(injected.status).toBe(400);
+    expect(injected.json.error).toMatch(/no valid key/);
 
     const metrics = (await http(server.url, 'GET', '/metrics')).text;
     expect(metrics).toContain(`cloaca_reactor_keys{reactor="${name}"} 2`);

@@ -30,6 +30,9 @@ class TestHost implements AccumulatorHost {
     this.room--;
     return true;
   }
+  keyOf(): undefined {
+    return undefined;
+  }
   fail(error: Error): void {
     this.errors.push(error);
   }

@@ -114,13 +114,22 @@ export function decodeAccumulator(row: AccumulatorRow, location: string): unknow
   return decode(row.data, row.accumulator, location);
 }
 
+/** The rows of a keyed reactor's keys, set aside with it (each under its reactor, a NUL, its key). */
+export interface SetAsideKeys {
+  readonly states: ReadonlyArray<{ reactor: string; data: Uint8Array }>;
+  readonly queue: ReadonlyArray<{ reactor: string; seq: number; source: string; value: Uint8Array }>;
+}
+
 /** The saved state of a component that is set aside, as one value: its rows' bytes, undecoded. */
 export function setAsideData(
   reactorState: Uint8Array | null,
   queue: ReadonlyArray<{ seq: number; source: string; value: Uint8Array }>,
   accumulatorState: Uint8Array | null,
+  keys?: SetAsideKeys,
 ): Buffer {
-  return serialize({ reactorState, queue, accumulatorState });
+  return serialize(
+    keys === undefined ? { reactorState, queue, accumulatorState } : { reactorState, queue, accumulatorState, keys },
+  );
 }
 
 function decode(data: Uint8Array, component: string, location: string): unknown {

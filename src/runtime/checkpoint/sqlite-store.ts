@@ -86,11 +86,34 @@ export class SqliteCheckpointStore implements CheckpointStore {
             .all(name) as Array<{ seq: number; source: string; value: Buffer }>;
           const accumulatorRow = db.prepare('SELECT data FROM accumulator_state WHERE accumulator = ?').get(name) as
             { data: Buffer } | undefined;
-          const data = setAsideData(reactorRow?.data ?? null, queueRows, accumulatorRow?.data ?? null);
+          // The rows of its keys, when it was keyed: its name, a NUL, the key (a range of the
+          // BINARY order, which compares bytes; string functions stop at a NUL).
+          const prefix = [`${name}\0`, `${name}\u0001`] as const;
+          const keys = {
+            states: db
+              .prepare('SELECT reactor, data FROM reactor_state WHERE reactor >= ? AND reactor < ?')
+              .all(...prefix) as Array<{ reactor: string; data: Buffer }>,
+            queue: db
+              .prepare(
+                'SELECT reactor, seq, source, value FROM sequential_queue WHERE reactor >= ? AND reactor < ? ORDER BY reactor, seq',
+              )
+              .all(...prefix) as Array<{ reactor: string; seq: number; source: string; value: Buffer }>,
+          };
+          const keyed = keys.states.length > 0 || keys.queue.length > 0;
+          const data = setAsideData(
+            reactorRow?.data ?? null,
+            queueRows,
+            accumulatorRow?.data ?? null,
+            keyed ? keys : undefined,
+          );
           const role = saved?.role ?? (accumulatorRow !== undefined ? 'accumulator' : 'reactor');
           keep.run(name, role, saved?.kind ?? '', reason, data, now);
           db.prepare('DELETE FROM reactor_state WHERE reactor = ?').run(name);
           db.prepare('DELETE FROM sequential_queue WHERE reactor = ?').run(name);
+          if (keyed) {
+            db.prepare('DELETE FROM reactor_state WHERE reactor >= ? AND reactor < ?').run(...prefix);
+            db.prepare('DELETE FROM sequential_queue WHERE reactor >= ? AND reactor < ?').run(...prefix);
+          }
           db.prepare('DELETE FROM accumulator_state WHERE accumulator = ?').run(name);
           db.prepare('DELETE FROM component WHERE name = ?').run(name);
         }
