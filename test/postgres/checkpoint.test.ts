@@ -168,6 +168,48 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
     expect(of('y')).toStrictEqual([1]);
   });
 
+  it('sets a keyed reactor aside with its key rows when its declaration changed', async () => {
+    const n = { q: unique('q'), K: unique('keyed'), id: unique('pricing') };
+    const keyed = async (strategy: 'latest' | 'sequential', stateMismatch?: 'set-aside'): Promise<Runtime> => {
+      const rt = runtime({ checkpoint: server().url, id: n.id, ...(stateMismatch ? { stateMismatch } : {}) });
+      const K = reactor({ name: n.K, accumulators: [n.q], strategy, key: 'k' });
+      rt.register(
+        passthroughAccumulator({ name: n.q }),
+        K,
+        await graph(unique('g'), 'inline', { reactor: K, graph: { ident: { inputs: [n.q] } } }),
+      );
+      return rt;
+    };
+    const first = await keyed('sequential');
+    await first.start();
+    first.reactor(n.K).pause();
+    first.push(n.q, { k: 'x', n: 1 });
+    first.push(n.q, { k: 'y', n: 1 });
+    await first.persisted();
+    await first.shutdown();
+
+    const aside = await keyed('latest', 'set-aside');
+    await aside.start();
+    expect(aside.reactor(n.K).getState()).toMatchObject({ keys: 0, queued: 0 });
+    await aside.shutdown();
+    const client = new pg.Client({ connectionString: server().url });
+    await client.connect();
+    try {
+      const kept = await client.query('select name from cloaca_set_aside where id = $1', [n.id]);
+      expect(kept.rows.map((r: { name: string }) => r.name)).toStrictEqual([n.K]);
+      const left = await client.query(
+        "select reactor from cloaca_sequential_queue where id = $1 and starts_with(reactor, $2 || '\\0')",
+        [n.id, n.K],
+      );
+      expect(left.rows).toHaveLength(0);
+    } finally {
+      await client.end();
+    }
+    const again = await keyed('latest');
+    await again.start();
+    expect(again.reactor(n.K).getState()).toMatchObject({ keys: 0, queued: 0 });
+  });
+
   it('writes a commit again that its lost answer brought back staged: the boundaries it wrote are replaced', async () => {
     const store = new PostgresCheckpointStore({
       url: server().url,

@@ -101,8 +101,9 @@ export class PostgresCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * In one transaction: moves the rows of each `setAside` component into `cloaca_set_aside`
-   * (with the reason and the time) and records every registered component.
+   * In one transaction: moves the rows of each `setAside` component (a keyed reactor's key rows
+   * with it) into `cloaca_set_aside` (with the reason and the time) and records every registered
+   * component.
    */
   prepare(registered: readonly SavedComponent[], setAside: ReadonlyMap<string, string>): Promise<void> {
     const id = this.location;
@@ -125,10 +126,33 @@ export class PostgresCheckpointStore implements CheckpointStore {
           `select data from ${accumulatorTable.name} where id = $1 and accumulator = $2`,
           [id, name],
         );
+        // The rows of its keys, when it was keyed: its (escaped) name, an escaped NUL, the key.
+        const prefix = textOfName(`${component}\0`);
+        const keyStates = await session.query<{ reactor: string; data: Buffer }>(
+          `select reactor, data from ${reactorTable.name} where id = $1 and starts_with(reactor, $2) order by reactor`,
+          [id, prefix],
+        );
+        const keyQueue = await session.query<{ reactor: string; seq: string; source: string; value: Buffer }>(
+          `select reactor, seq, source, value from ${queueTable.name}
+           where id = $1 and starts_with(reactor, $2) order by reactor, seq`,
+          [id, prefix],
+        );
+        const keyed = keyStates.length > 0 || keyQueue.length > 0;
         const data = setAsideData(
           reactor?.data ?? null,
           queue.map((b) => ({ seq: Number(b.seq), source: nameOfText(b.source), value: b.value })),
           accumulator?.data ?? null,
+          keyed
+            ? {
+                states: keyStates.map((r) => ({ reactor: nameOfText(r.reactor), data: r.data })),
+                queue: keyQueue.map((b) => ({
+                  reactor: nameOfText(b.reactor),
+                  seq: Number(b.seq),
+                  source: nameOfText(b.source),
+                  value: b.value,
+                })),
+              }
+            : undefined,
         );
         const role = saved?.role ?? (accumulator !== undefined ? 'accumulator' : 'reactor');
         await session.query(
@@ -137,6 +161,16 @@ export class PostgresCheckpointStore implements CheckpointStore {
         );
         await session.query(`delete from ${reactorTable.name} where id = $1 and reactor = $2`, [id, name]);
         await session.query(`delete from ${queueTable.name} where id = $1 and reactor = $2`, [id, name]);
+        if (keyed) {
+          await session.query(`delete from ${reactorTable.name} where id = $1 and starts_with(reactor, $2)`, [
+            id,
+            prefix,
+          ]);
+          await session.query(`delete from ${queueTable.name} where id = $1 and starts_with(reactor, $2)`, [
+            id,
+            prefix,
+          ]);
+        }
         await session.query(`delete from ${accumulatorTable.name} where id = $1 and accumulator = $2`, [id, name]);
         await session.query('delete from cloaca_component where id = $1 and name = $2', [id, name]);
       }
