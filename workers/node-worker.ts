@@ -15,7 +15,10 @@
  * (a {@link LateReply} on the parent port), so it never holds back the others. Structured clone
  * keeps identity across a whole message, so values that travel together are kept apart: a unit
  * whose arguments share an object with an earlier unit's gets its own copy here, and a result
- * sharing one with an earlier result is sent as a copy.
+ * sharing one with an earlier result is sent as a copy. A group of batches of firings (several
+ * keys' or reactors' queued firings) runs them one after another and answers them together;
+ * there every node already gets its own copy of its inputs and every output is a copy, so
+ * nothing shared crosses from one batch to another.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { move as piscinaMove, transferableSymbol, valueSymbol } from 'piscina';
@@ -26,6 +29,8 @@ import '../src/exec/platform.js';
 import { runFirings, type FiringsResult } from '../src/exec/firing-runner.js';
 import type {
   BatchReply,
+  FiringsGroupReply,
+  FiringsGroupRequest,
   FiringsReply,
   FiringsRequest,
   LateReply,
@@ -78,6 +83,7 @@ export default function handle(request: WorkerRequest): WorkerReply | Promise<Wo
   if ('listExports' in request) return listExports(request.listExports);
   if ('batch' in request) return batch(request.batch);
   if ('firings' in request) return firings(request.firings);
+  if ('firingsGroup' in request) return firingsGroup(request.firingsGroup);
   // A traced run's context is current while its nodes run, so a node's host.push carries it back.
   if (request.traceparent !== undefined) return runInTrace(request.traceparent, () => loadAndStart(request));
   return loadAndStart(request);
@@ -88,7 +94,7 @@ function loadAndStart(request: UnitRequest): UnitReply | Promise<UnitReply> {
   return functions instanceof Map ? start(request, functions) : functions.then((f) => start(request, f));
 }
 
-type WorkerReply = UnitReply | BatchReply | FiringsReply | ListExportsReply;
+type WorkerReply = UnitReply | BatchReply | FiringsReply | FiringsGroupReply | ListExportsReply;
 
 async function listExports(href: string): Promise<ListExportsReply> {
   try {
@@ -118,17 +124,45 @@ function start(request: UnitRequest, functions: Map<string, NodeFunction>): Unit
 }
 
 /** Runs a batch of firings (whole traversals, see `firing-runner.ts`) once its module is loaded. */
-function firings(request: FiringsRequest['firings']): FiringsReply | Promise<FiringsReply> {
+function firingsOf(request: FiringsRequest['firings']): FiringsResult | Promise<FiringsResult> {
   const functions = load(request.module);
-  const run = (f: Map<string, NodeFunction>): FiringsReply | Promise<FiringsReply> => {
-    const result = runFirings(request, f, table, threadId);
-    return result instanceof Promise ? result.then(firingsOut) : firingsOut(result);
-  };
-  return functions instanceof Map ? run(functions) : functions.then(run);
+  return functions instanceof Map
+    ? runFirings(request, functions, table, threadId)
+    : functions.then((f) => runFirings(request, f, table, threadId));
+}
+
+function firings(request: FiringsRequest['firings']): FiringsReply | Promise<FiringsReply> {
+  const result = firingsOf(request);
+  return result instanceof Promise ? result.then(firingsOut) : firingsOut(result);
 }
 
 function firingsOut({ reply, transfers }: FiringsResult): FiringsReply {
   return transfers === null ? reply : transferring(reply, transfers);
+}
+
+/** Runs batches of firings one after another, in order (one that awaits holds back the rest); one answer. */
+function firingsGroup(requests: FiringsGroupRequest['firingsGroup']): FiringsGroupReply | Promise<FiringsGroupReply> {
+  const group = new Array<FiringsReply>(requests.length);
+  let transfers: ArrayBuffer[] | null = null;
+  const take = (k: number, result: FiringsResult): void => {
+    group[k] = result.reply;
+    if (result.transfers !== null) (transfers ??= []).push(...result.transfers);
+  };
+  const from = (first: number): FiringsGroupReply | Promise<FiringsGroupReply> => {
+    for (let k = first; k < requests.length; k++) {
+      const result = firingsOf(requests[k]!);
+      if (result instanceof Promise) {
+        return result.then((r) => {
+          take(k, r);
+          return from(k + 1);
+        });
+      }
+      take(k, result);
+    }
+    const reply: FiringsGroupReply = { group };
+    return transfers === null ? reply : transferring(reply, transfers);
+  };
+  return from(0);
 }
 
 /** Runs a batch once every module it needs is loaded. */
@@ -299,7 +333,10 @@ function refusedReply(at: number, durations: number[], fault: ValueFault): UnitR
 }
 
 /** Piscina transfers only a top-level move() wrapper; this one carries the whole reply. */
-function transferring<T extends UnitReply | BatchReply | FiringsReply>(reply: T, buffers: ArrayBuffer[]): T {
+function transferring<T extends UnitReply | BatchReply | FiringsReply | FiringsGroupReply>(
+  reply: T,
+  buffers: ArrayBuffer[],
+): T {
   return piscinaMove({
     get [transferableSymbol]() {
       return buffers;

@@ -18,7 +18,7 @@
  * limit only ever heads a batch, so no finished unit is lost with a worker terminated for another
  * unit's limit.
  */
-import type { PoolUnit } from './pool-unit.js';
+import { UnitLot, type PoolUnit } from './pool-unit.js';
 import type { ReadyQueue } from './ready-queue.js';
 
 /**
@@ -26,6 +26,13 @@ import type { ReadyQueue } from './ready-queue.js';
  * rest before its answer leaves the worker.
  */
 export const kBatchBudgetMs = 0.5;
+
+/**
+ * Most estimated work (ms) one message of batches of firings carries: one batch alone may be
+ * up to this long (`kFiringBudgetMs` of the pool executor), so grouping never makes a key's
+ * firings wait longer than one full batch would.
+ */
+export const kFiringsGroupBudgetMs = 1;
 
 /** Counts what is in flight and decides, from that, what may go next. */
 export class DispatchGate {
@@ -65,13 +72,15 @@ export class DispatchGate {
    * queue in its order, as many as one message should carry: what waits shared among the free
    * task slots, within `batchSize`, the slot table's room and the cost budget. Stops at a heavy
    * unit and at a unit with a time limit; drops cancelled units on the way. Just `[first]` when
-   * `first` may not head a batch.
+   * `first` may not head a batch. Only units of `first`'s lot join it.
    */
   gather(first: PoolUnit, queue: ReadyQueue<PoolUnit>): PoolUnit[] {
     const units = [first];
-    if (!first.light || first.alone || this.batchSize <= 1 || queue.size === 0) return units;
+    if (!first.light || this.batchSize <= 1 || queue.size === 0) return units;
     const free = Math.max(1, this.capacity - this.#tasks);
     const limit = Math.min(this.batchSize, this.unitCapacity - this.#inFlight, Math.ceil((queue.size + 1) / free));
+    const lot = first.lot;
+    const budget = lot === UnitLot.Firings ? kFiringsGroupBudgetMs : kBatchBudgetMs;
     let cost = first.cost;
     while (units.length < limit && queue.size > 0) {
       const next = queue.peek()!;
@@ -79,7 +88,7 @@ export class DispatchGate {
         queue.pop();
         continue;
       }
-      if (!next.light || next.alone || next.timeoutMs !== undefined || cost + next.cost > kBatchBudgetMs) break;
+      if (!next.light || next.lot !== lot || next.timeoutMs !== undefined || cost + next.cost > budget) break;
       queue.pop();
       units.push(next);
       cost += next.cost;

@@ -2,7 +2,8 @@
  * The main thread's side of a batch of firings: several queued boundaries of a sequential
  * reactor sent to one worker in one message, run there one after another as whole traversals
  * (`firing-runner.ts`), and answered in one message. It is one unit in the pool's queue, with one
- * slot in the unit table, always in a task of its own.
+ * slot in the unit table; batches of several reactors or keys may share one message (a
+ * `FiringsGroupRequest`), never with node units.
  *
  * What each firing becomes is told to a {@link FiringsListener}, in order: its outcome, then,
  * once, how many ran. Firings that did not run (stopped by the reactor, or never started because
@@ -18,7 +19,7 @@ import type { ValueExtras } from '../model/value-sink.js';
 import { restoreValue } from '../model/values.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import { nextRunSeq, nodeFailure } from './graph-run.js';
-import type { PoolUnit } from './pool-unit.js';
+import { UnitLot, type PoolUnit } from './pool-unit.js';
 import type { FiringsReply, FiringsRequest } from './protocol.js';
 
 /** A batch's inputs: the cache before its first firing, and one boundary per firing, in order. */
@@ -72,7 +73,7 @@ export class PooledFirings implements PoolUnit {
   readonly seq = nextRunSeq();
   readonly rank = 0;
   readonly light: boolean;
-  readonly alone = true;
+  readonly lot = UnitLot.Firings;
   readonly cost: number;
   readonly timeoutMs = undefined;
   readonly cancelled = false;

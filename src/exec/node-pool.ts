@@ -24,11 +24,14 @@ import { DispatchGate } from './dispatch-gate.js';
 import { kHostChannelKey } from './host-channel.js';
 import { resolveNodePoolOptions, type NodePoolOptions } from './node-pool-options.js';
 import { PoolSlots } from './pool-slots.js';
-import { runsBefore, type PoolUnit } from './pool-unit.js';
+import { runsBefore, UnitLot, type PoolUnit } from './pool-unit.js';
 import type {
   BatchReply,
   BatchRequest,
+  FiringsGroupReply,
+  FiringsGroupRequest,
   FiringsReply,
+  FiringsRequest,
   LateReply,
   ListExportsReply,
   UnitReply,
@@ -48,8 +51,13 @@ export interface NodePoolStats {
   readonly queued: number;
   /** Units finished since the pool started. */
   readonly completed: number;
-  /** Units sent to a worker in one message together with others. */
+  /** Node units sent to a worker in one message together with others. */
   readonly batched: number;
+  /**
+   * Batches of queued firings sent to a worker in one message together with other batches (of
+   * other keys of a keyed reactor, or of other reactors).
+   */
+  readonly grouped: number;
   /** Units dispatched again because the worker they waited on died before starting them. */
   readonly redispatched: number;
   /** Workers terminated because a node ran past its time limit. */
@@ -77,6 +85,7 @@ export class NodePool {
   readonly #deaths = new DeathLog();
   #completed = 0;
   #batched = 0;
+  #grouped = 0;
   #redispatched = 0;
   #terminated = 0;
   #closed = false;
@@ -124,6 +133,7 @@ export class NodePool {
       queued: this.#queue.size,
       completed: this.#completed,
       batched: this.#batched,
+      grouped: this.#grouped,
       redispatched: this.#redispatched,
       terminated: this.#terminated,
     };
@@ -186,6 +196,7 @@ export class NodePool {
       this.#queue.pop();
       const units = this.#gate.gather(unit, this.#queue);
       if (units.length === 1) this.#start(unit);
+      else if (unit.lot === UnitLot.Firings) this.#startGroup(units);
       else this.#startBatch(units);
     }
   }
@@ -247,6 +258,38 @@ export class NodePool {
         for (let k = 0; k < units.length; k++) {
           if (this.#slots.holds(slots[k]!, units[k]!, tokens[k]!)) this.#lost(slots[k]!, error);
         }
+        this.#pump();
+      },
+    );
+  }
+
+  /**
+   * Batches of firings in one message. Each is settled in order once the message is answered;
+   * what each has left to report runs after the pump, so the next batches are already on their
+   * way while these records are made.
+   */
+  #startGroup(units: readonly PoolUnit[]): void {
+    const slots = units.map((unit) => this.#take(unit));
+    this.#gate.taskSent();
+    this.#grouped += units.length;
+    const request: FiringsGroupRequest = {
+      firingsGroup: units.map((unit, k) => (unit.request(slots[k]!) as FiringsRequest).firings),
+    };
+    (this.#piscina.run(request) as Promise<FiringsGroupReply>).then(
+      (reply) => {
+        this.#gate.taskEnded();
+        const rests: Array<() => void> = [];
+        for (let k = 0; k < units.length; k++) {
+          this.#end(slots[k]!);
+          const rest = units[k]!.settle(reply.group[k]!);
+          if (rest !== undefined) rests.push(rest);
+        }
+        this.#pump();
+        for (const rest of rests) rest();
+      },
+      (error: unknown) => {
+        this.#gate.taskEnded();
+        for (const slot of slots) this.#lost(slot, error);
         this.#pump();
       },
     );

@@ -15,7 +15,7 @@ import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
 import { PooledFirings, type FiringsGraph, type FiringsListener } from './firing-batch.js';
 import type { NodePool } from './node-pool.js';
-import type { PoolUnit } from './pool-unit.js';
+import { UnitLot, type PoolUnit } from './pool-unit.js';
 import './platform.js';
 import type { UnitReply, UnitRequest } from './protocol.js';
 import type { ValueExtras } from '../model/value-sink.js';
@@ -209,7 +209,7 @@ class PooledUnit implements PoolUnit {
   readonly #cancel: Int32Array | undefined;
   readonly rank: number;
   readonly light: boolean;
-  readonly alone = false;
+  readonly lot = UnitLot.Nodes;
   readonly cost: number;
   redispatched = 0;
 

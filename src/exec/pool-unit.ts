@@ -6,6 +6,15 @@
 import type { Culprit } from '../model/errors.js';
 import type { FiringsReply, FiringsRequest, UnitReply, UnitRequest } from './protocol.js';
 
+/** The two kinds of pool unit, which travel in messages of their own kind (see {@link PoolUnit.lot}). */
+export const UnitLot = {
+  /** A unit of a graph run: one or more fused nodes. */
+  Nodes: 'nodes',
+  /** A batch of a reactor's queued firings, each a whole traversal. */
+  Firings: 'firings',
+} as const;
+export type UnitLot = (typeof UnitLot)[keyof typeof UnitLot];
+
 /** A ready unit as the pool runs it. */
 export interface PoolUnit {
   /** Older runs first. */
@@ -14,8 +23,11 @@ export interface PoolUnit {
   readonly rank: number;
   /** Measured cheap: may be pipelined behind other light work. */
   readonly light: boolean;
-  /** Goes in a task of its own, never in a batch of units (a batch of firings). */
-  readonly alone: boolean;
+  /**
+   * What it may share one worker message with: a node unit with other node units, a batch of
+   * firings with other batches of firings (of other keys or reactors), never the two mixed.
+   */
+  readonly lot: UnitLot;
   /** Estimated cost in ms (NaN until measured): bounds what one batch carries. */
   readonly cost: number;
   /** The node's time limit (units with one are never fused). */

@@ -126,7 +126,22 @@ export interface FiringsReply {
   readonly thread: number;
 }
 
-export type WorkerRequest = UnitRequest | BatchRequest | FiringsRequest | ListExportsRequest;
+/**
+ * Batches of firings of several reactors, or of several keys of one keyed reactor, for one
+ * worker: run one after another in order and answered in one message, saving a round trip per
+ * batch. Each keeps its own slot and control cell, so it is stopped, blamed and dispatched again
+ * on its own; one whose nodes await holds back the ones after it, which still run in order.
+ */
+export interface FiringsGroupRequest {
+  readonly firingsGroup: ReadonlyArray<FiringsRequest['firings']>;
+}
+
+/** The outcome of a {@link FiringsGroupRequest}: one reply per batch, in order. */
+export interface FiringsGroupReply {
+  readonly group: readonly FiringsReply[];
+}
+
+export type WorkerRequest = UnitRequest | BatchRequest | FiringsRequest | FiringsGroupRequest | ListExportsRequest;
 
 /** A value the rules refused, as data (its getter's error as an envelope). */
 export interface RefusedValue {

@@ -12,6 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   GraphExecutionError,
+  NodePool,
   WorkerExitError,
   passthroughAccumulator,
   reactor,
@@ -237,5 +238,90 @@ describe('batched firings of a sequential reactor on the pool', () => {
     await rt.idle();
     expect(batchedOf(rt, name)).toBe(0);
     expect(log.records.map((r) => r.outputs!.sync_step)).toStrictEqual(Array.from({ length: 40 }, (_, n) => n));
+  });
+});
+
+describe('batched firings of a keyed reactor on the pool', () => {
+  /** Sources `a` -> a sequential reactor keyed by `k` -> `sync_step`, on a pool of its own (one thread). */
+  async function keyedPipeline() {
+    const names = { a: unique('a'), r: unique('keyed_seq') };
+    const pool = new NodePool({ threads: 1 });
+    const R = reactor({ name: names.r, accumulators: [names.a], strategy: 'sequential', key: 'k' });
+    const g = await graph(
+      unique('keyed_batched'),
+      'pool',
+      { reactor: R, nodes, graph: { sync_step: { inputs: [names.a] } } },
+      { pool },
+    );
+    const rt = runtime();
+    rt.register(passthroughAccumulator({ name: names.a }), R, g);
+    const log = new FireLog(rt);
+    await rt.start();
+    // One key at a time until the graph is measured light.
+    for (let n = 0; n < 30; n++) {
+      rt.push(names.a, { k: 'warm', n: -1 - n });
+      await rt.idle();
+    }
+    log.records.length = 0;
+    return { rt, log, pool, a: names.a, reactor: names.r };
+  }
+
+  /** Per key, the `n` of each record, in record order. */
+  const byKey = (records: FireRecord[]) => {
+    const keys = new Map<string, unknown[]>();
+    for (const r of records) keys.set(r.key!, [...(keys.get(r.key!) ?? []), r.ok ? r.outputs!.sync_step : 'failed']);
+    return keys;
+  };
+
+  it('queued firings of several keys share a worker message; each key fires every boundary once, in order', async () => {
+    const { rt, log, pool, a } = await keyedPipeline();
+    try {
+      const before = pool.stats.grouped;
+      for (let n = 0; n < 8; n++) for (let key = 0; key < 48; key++) rt.push(a, { k: `key${key}`, n });
+      await rt.idle();
+      expect(pool.stats.grouped).toBeGreaterThan(before);
+      expect(log.records.every((r) => r.ok)).toBe(true);
+      const keys = byKey(log.records);
+      expect(keys.size).toBe(48);
+      for (const seen of keys.values()) expect(seen).toStrictEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await rt.shutdown();
+      await pool.close();
+    }
+  });
+
+  it('a worker that exits inside a group: its firing fails naming the node, no boundary of any key fires twice or is lost', async () => {
+    const { rt, log, pool, a } = await keyedPipeline();
+    try {
+      const before = pool.stats.grouped;
+      for (let n = 0; n < 6; n++) {
+        for (let key = 0; key < 32; key++)
+          rt.push(a, { k: `key${key}`, n, ...(key === 20 && n === 3 ? { exit: true } : {}) });
+      }
+      await rt.idle();
+      expect(pool.stats.grouped).toBeGreaterThan(before);
+      const exited = log.records.find((r) => r.key === 'key20' && !r.ok && (r.inputs[a] as { n: number }).n === 3);
+      expect(exited?.error).toBeInstanceOf(GraphExecutionError);
+      expect((exited!.error as GraphExecutionError).cause).toBeInstanceOf(WorkerExitError);
+      expect((exited!.error as GraphExecutionError).node).toBe('sync_step');
+      // Every boundary has exactly one record, in its key's order; what failed, failed as lost with the worker.
+      const keys = byKey(log.records);
+      expect(keys.size).toBe(32);
+      for (const [key, seen] of keys) {
+        const ns = log.records.filter((r) => r.key === key).map((r) => (r.inputs[a] as { n: number }).n);
+        expect(ns, key).toStrictEqual([0, 1, 2, 3, 4, 5]);
+        seen.forEach((value, n) => expect(value === n || value === 'failed', `${key} ${n}`).toBe(true));
+      }
+      for (const r of log.records.filter((r) => !r.ok)) {
+        expect(((r.error as GraphExecutionError).cause as Error).constructor).toBe(WorkerExitError);
+      }
+      // The pool goes on: a key fires after the worker was replaced.
+      rt.push(a, { k: 'after', n: 1 });
+      await rt.idle();
+      expect(log.records.at(-1)).toMatchObject({ key: 'after', ok: true, outputs: { sync_step: 1 } });
+    } finally {
+      await rt.shutdown();
+      await pool.close();
+    }
   });
 });

@@ -199,14 +199,15 @@ export interface RuntimeHarness {
   runtime(options?: RuntimeOptions): Runtime;
   /**
    * Builds a graph on `executor` from the fixture module (or `options.nodes`); pool graphs run
-   * on this file's NodePool, or with `sharedPool: true` on the process-wide default pool, which a
-   * Runtime replaces with its own (the only pool whose workers reach the runtime's `host`).
+   * on this file's NodePool (or `pool`, the test's own), or with `sharedPool: true` on the
+   * process-wide default pool, which a Runtime replaces with its own (the only pool whose
+   * workers reach the runtime's `host`).
    */
   graph(
     name: string,
     executor: ExecutorName,
     options: GraphOptions,
-    extra?: { sharedPool?: boolean },
+    extra?: { sharedPool?: boolean; pool?: NodePool },
   ): Promise<ComputationGraph>;
   /** A fresh temporary directory, removed after the file. */
   tmp(): string;
@@ -245,7 +246,7 @@ export function useRuntimes(threads = 2): RuntimeHarness {
       const base = { nodes, ...options, executor } as ComputationGraphOptions;
       const withPool =
         executor === 'pool' && extra.sharedPool !== true
-          ? { ...base, pool: (pool ??= new NodePool({ threads })) }
+          ? { ...base, pool: extra.pool ?? (pool ??= new NodePool({ threads })) }
           : base;
       const graph = await new ComputationGraphBuilder(name, withPool).build();
       graphs.push(graph);

@@ -1,7 +1,7 @@
 /** The pool's dispatch gate (src/exec/dispatch-gate.ts): when units go, and what one batch carries. */
 import { describe, expect, it } from 'vitest';
-import { DispatchGate, kBatchBudgetMs } from '../../src/exec/dispatch-gate.js';
-import type { PoolUnit } from '../../src/exec/pool-unit.js';
+import { DispatchGate, kBatchBudgetMs, kFiringsGroupBudgetMs } from '../../src/exec/dispatch-gate.js';
+import { UnitLot, type PoolUnit } from '../../src/exec/pool-unit.js';
 import { ReadyQueue } from '../../src/exec/ready-queue.js';
 import { poolUnit } from './support/pool-units.js';
 
@@ -13,6 +13,11 @@ function queueOf(units: PoolUnit[]): ReadyQueue<PoolUnit> {
   const queue = new ReadyQueue<PoolUnit>((a, b) => order.get(a)! < order.get(b)!);
   for (const unit of units) queue.push(unit);
   return queue;
+}
+
+/** A batch of queued firings, as `firing-batch.ts` queues it. */
+function firings(name: string, cost = 0.01): PoolUnit {
+  return poolUnit(name, { lot: UnitLot.Firings, cost });
 }
 
 function light(n: number, cost = 0.01): PoolUnit[] {
@@ -59,10 +64,10 @@ describe('DispatchGate.admits', () => {
 });
 
 describe('DispatchGate.gather', () => {
-  it('sends a unit alone when it is heavy, alone, unbatched or the only one waiting', () => {
+  it('sends a unit alone when it is heavy, of the other lot, unbatched or the only one waiting', () => {
     const [first, ...rest] = light(3);
     expect(new DispatchGate(1, 1, 32).gather(heavy('h'), queueOf(rest))).toHaveLength(1);
-    expect(new DispatchGate(1, 1, 32).gather(poolUnit('f', { alone: true }), queueOf(rest))).toHaveLength(1);
+    expect(new DispatchGate(1, 1, 32).gather(firings('f'), queueOf(rest))).toHaveLength(1);
     expect(new DispatchGate(1, 1, 1).gather(first!, queueOf(rest))).toHaveLength(1);
     expect(new DispatchGate(1, 1, 32).gather(first!, queueOf([]))).toEqual([first]);
   });
@@ -88,8 +93,8 @@ describe('DispatchGate.gather', () => {
     expect(new DispatchGate(2, 4, 32).gather(first!, queueOf(rest))).toHaveLength(2);
   });
 
-  it('stops at a heavy unit, an alone unit and a unit with a time limit', () => {
-    for (const stop of [heavy('h'), poolUnit('a', { alone: true }), poolUnit('t', { timeoutMs: 10 })]) {
+  it('stops at a heavy unit, a batch of firings and a unit with a time limit', () => {
+    for (const stop of [heavy('h'), firings('a'), poolUnit('t', { timeoutMs: 10 })]) {
       const [first, second, third] = light(3);
       const queue = queueOf([second!, stop, third!]);
       expect(new DispatchGate(1, 1, 32).gather(first!, queue)).toEqual([first, second]);
@@ -103,6 +108,19 @@ describe('DispatchGate.gather', () => {
     const queue = queueOf([second!, cancelled, third!]);
     expect(new DispatchGate(1, 1, 32).gather(first!, queue)).toEqual([first, second, third]);
     expect(queue.size).toBe(0);
+  });
+
+  it('groups batches of firings with batches of firings only, within their own budget', () => {
+    const cost = kFiringsGroupBudgetMs / 4;
+    const batches = Array.from({ length: 6 }, (_, i) => firings(`b${i}`, cost));
+    const [first, ...rest] = batches;
+    const queue = queueOf(rest);
+    expect(new DispatchGate(1, 1, 32).gather(first!, queue)).toEqual(batches.slice(0, 4));
+    expect(queue.size).toBe(2);
+    const [node] = light(1);
+    const mixed = queueOf([batches[1]!, node!, batches[2]!]);
+    expect(new DispatchGate(1, 1, 32).gather(first!, mixed)).toEqual([first, batches[1]]);
+    expect(mixed.peek()).toBe(node);
   });
 
   it('leaves room in the slot table', () => {

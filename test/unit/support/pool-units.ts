@@ -1,12 +1,12 @@
 /** A fake pool unit for the pool's pure parts: its nodes are named `<name>.<offset>`. */
-import type { PoolUnit } from '../../../src/exec/pool-unit.js';
+import { UnitLot, type PoolUnit } from '../../../src/exec/pool-unit.js';
 
 export function poolUnit(name: string, fields: Partial<PoolUnit> = {}): PoolUnit {
   return {
     seq: 0,
     rank: 0,
     light: true,
-    alone: false,
+    lot: UnitLot.Nodes,
     cost: 0.01,
     timeoutMs: undefined,
     cancelled: false,
