@@ -26,8 +26,18 @@ import { progress, quantile, type Budget, type Row } from '../harness.js';
 import { nodesModule, rawPiscina, threadSweep, type SuiteResult } from './shared.js';
 
 export function keyedSteps(threads: number): number {
-  return threadSweep(threads).length + 9;
+  return threadSweep(threads).length + 8;
 }
+
+/**
+ * Measured rounds per comparison: the sides of each comparison run alternately in every round,
+ * on runtimes kept warm between rounds, and the median of the rounds is reported, so a machine
+ * busy for a moment moves one round, not the ratio.
+ */
+const kRounds = 3;
+
+/** The median of `values`. */
+const median = (values: readonly number[]): number => quantile(values, 0.5);
 
 type Executor = 'inline' | 'pool';
 
@@ -99,81 +109,101 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
   const rows: Row[] = [];
   const keys = Math.max(50, Math.round(1000 * Math.min(1, budget.scale * 2.5)));
 
-  // --- CPU-bound keys on the pool, by threads
-  const sweep: Array<{ threads: number; seconds: number; firingsPerSec: number; speedup: number }> = [];
+  // --- CPU-bound keys on the pool, by threads (every count in each round)
+  const sweepThreads = threadSweep(threads);
   const cpu = events(keys, 1, 1);
-  for (const t of threadSweep(threads)) {
+  const cpuRuntimes: Runtime[] = [];
+  for (const t of sweepThreads) {
     progress(`keyed: ${keys} keys of 1 ms nodes, pool, ${t} thread(s)`);
     const runtime = await keyedRuntime('pool', t, { keyed: true, node: 'wide' });
     await drain(runtime, events(Math.min(keys, 4 * t), 1, 1)); // warm the workers
-    const seconds = await drain(runtime, cpu);
-    await runtime.shutdown();
-    const base = sweep[0]?.seconds ?? seconds;
-    sweep.push({ threads: t, seconds, firingsPerSec: cpu.length / seconds, speedup: base / seconds });
+    cpuRuntimes.push(runtime);
   }
+  const cpuSeconds = sweepThreads.map(() => [] as number[]);
+  for (let round = 0; round < kRounds; round++) {
+    for (let i = 0; i < cpuRuntimes.length; i++) cpuSeconds[i]!.push(await drain(cpuRuntimes[i]!, cpu));
+  }
+  for (const runtime of cpuRuntimes) await runtime.shutdown();
+  const sweep = sweepThreads.map((t, i) => {
+    const seconds = median(cpuSeconds[i]!);
+    // Per round against the 1-thread run of the same round, then the median.
+    const speedup = median(cpuSeconds[i]!.map((s, round) => cpuSeconds[0]![round]! / s));
+    return { threads: t, seconds, firingsPerSec: cpu.length / seconds, speedup, rounds: cpuSeconds[i]! };
+  });
   for (const point of sweep) {
     rows.push({
       suite: 'keyed',
       metric: `${keys} keys, sequential 1 ms nodes, pool, ${point.threads} thread(s)`,
       value: point.firingsPerSec,
       unit: 'firings/s',
-      note: `${point.speedup.toFixed(2)}x 1 thread`,
+      note: `${point.speedup.toFixed(2)}x 1 thread (median of ${kRounds} rounds)`,
     });
   }
 
-  // --- light nodes: keyed against unkeyed, same executor
+  // --- light nodes: keyed against unkeyed on the same executor, and raw round trips
   const perKey = Math.max(2, Math.round(20 * budget.scale));
   const light = events(keys, perKey, 0);
-  const lightRates: Record<string, { keyed: number; unkeyed: number }> = {};
-  for (const executor of ['inline', 'pool'] as const) {
-    const rates = { keyed: 0, unkeyed: 0 };
-    for (const keyed of [false, true]) {
-      progress(`keyed: ${light.length} light firings, ${executor}, ${keyed ? 'keyed' : 'unkeyed'}`);
-      const runtime = await keyedRuntime(executor, threads, { keyed, node: 'noop' });
-      await drain(runtime, light.slice(0, Math.min(light.length, 2000))); // warm up
-      const seconds = await drain(runtime, light);
-      await runtime.shutdown();
-      rates[keyed ? 'keyed' : 'unkeyed'] = light.length / seconds;
-    }
-    lightRates[executor] = rates;
-  }
-  progress('keyed: raw Piscina round trips, back to back');
-  const raw = rawPiscina(threads);
   const trips = Math.max(200, Math.round(5000 * budget.scale));
+  const raw = rawPiscina(threads);
   for (let i = 0; i < 100; i++) await raw.run(1);
-  let start = performance.now();
-  for (let i = 0; i < trips; i++) await raw.run(1);
-  const rawPerSec = trips / ((performance.now() - start) / 1000);
-  await raw.close();
+  const rawRounds: number[] = [];
+  const lightRates: Record<string, { keyed: number; unkeyed: number; ratio: number; rawRatio: number }> = {};
   for (const executor of ['inline', 'pool'] as const) {
-    const { keyed, unkeyed } = lightRates[executor]!;
+    progress(`keyed: ${light.length} light firings, ${executor}, keyed and unkeyed`);
+    const unkeyed = await keyedRuntime(executor, threads, { keyed: false, node: 'noop' });
+    const keyed = await keyedRuntime(executor, threads, { keyed: true, node: 'noop' });
+    const warm = light.slice(0, Math.min(light.length, 2000));
+    await drain(unkeyed, warm);
+    await drain(keyed, warm);
+    const rates = { keyed: [] as number[], unkeyed: [] as number[], raw: [] as number[] };
+    for (let round = 0; round < kRounds; round++) {
+      rates.unkeyed.push(light.length / (await drain(unkeyed, light)));
+      rates.keyed.push(light.length / (await drain(keyed, light)));
+      if (executor === 'pool') {
+        const start = performance.now();
+        for (let i = 0; i < trips; i++) await raw.run(1);
+        rates.raw.push(trips / ((performance.now() - start) / 1000));
+      }
+    }
+    await unkeyed.shutdown();
+    await keyed.shutdown();
+    rawRounds.push(...rates.raw);
+    lightRates[executor] = {
+      keyed: median(rates.keyed),
+      unkeyed: median(rates.unkeyed),
+      ratio: median(rates.keyed.map((k, round) => k / rates.unkeyed[round]!)),
+      rawRatio: executor === 'pool' ? median(rates.keyed.map((k, round) => k / rates.raw[round]!)) : Number.NaN,
+    };
+  }
+  await raw.close();
+  const rawPerSec = median(rawRounds);
+  for (const executor of ['inline', 'pool'] as const) {
+    const { keyed, unkeyed, ratio, rawRatio } = lightRates[executor]!;
     rows.push({
       suite: 'keyed',
       metric: `${keys} keys, light nodes, ${executor}, keyed`,
       value: keyed,
       unit: 'firings/s',
       note:
-        `${(keyed / unkeyed).toFixed(2)}x unkeyed sequential (${Math.round(unkeyed).toLocaleString('en-US')}/s)` +
-        (executor === 'pool' ? `; ${(keyed / rawPerSec).toFixed(2)}x raw round trips` : ''),
+        `${ratio.toFixed(2)}x unkeyed sequential (${Math.round(unkeyed).toLocaleString('en-US')}/s)` +
+        (executor === 'pool' ? `; ${rawRatio.toFixed(2)}x raw round trips` : ''),
     });
   }
   rows.push({ suite: 'keyed', metric: 'raw Piscina round trips, back to back', value: rawPerSec, unit: 'trips/s' });
 
-  // --- a quiet key's latency beside a backlog
+  // --- a quiet key's latency: alone, then beside a backlog, on one warm runtime
   const backlog = Math.max(1000, Math.round(100_000 * Math.min(1, budget.scale * 2.5)));
-  const samples = Math.max(50, Math.round(500 * budget.scale));
-  progress('keyed: quiet key alone');
+  const samples = Math.max(200, Math.round(1000 * budget.scale));
+  progress(`keyed: quiet key alone, then beside a backlog of ${backlog}`);
   let runtime = await keyedRuntime('pool', threads, { keyed: true, node: 'noop' });
-  await quietLatency(runtime, 20);
+  await quietLatency(runtime, 50);
   const alone = await quietLatency(runtime, samples);
-  await runtime.shutdown();
-  progress(`keyed: quiet key beside a backlog of ${backlog}`);
-  runtime = await keyedRuntime('pool', threads, { keyed: true, node: 'noop' });
-  runtime.reactor('keyed_bench').pause();
+  const handle = runtime.reactor('keyed_bench');
+  handle.pause();
   for (let i = 0; i < backlog; i++) runtime.push('a', { k: 'busy', ms: 0 });
-  runtime.reactor('keyed_bench').resume();
+  handle.resume();
   const beside = await quietLatency(runtime, samples);
-  const leftBehind = runtime.reactor('keyed_bench').key('busy').getState().queued;
+  const leftBehind = handle.key('busy').getState().queued;
   await runtime.idle();
   await runtime.shutdown();
   const aloneP99 = quantile(alone, 0.99);
@@ -184,14 +214,14 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
       metric: 'quiet key alone, push -> record',
       value: aloneP99,
       unit: 'ms p99',
-      note: `p50 ${quantile(alone, 0.5).toFixed(3)} ms`,
+      note: `p50 ${quantile(alone, 0.5).toFixed(3)} ms; ${samples} samples`,
     },
     {
       suite: 'keyed',
       metric: `quiet key beside a backlog of ${backlog.toLocaleString('en-US')}`,
       value: besideP99,
       unit: 'ms p99',
-      note: `${(besideP99 / aloneP99).toFixed(2)}x alone; ${leftBehind.toLocaleString('en-US')} still queued after the samples`,
+      note: `${(besideP99 / aloneP99).toFixed(2)}x alone; p50 ${quantile(beside, 0.5).toFixed(3)} ms; ${leftBehind.toLocaleString('en-US')} still queued after the samples`,
     },
   );
 
@@ -210,7 +240,7 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
     const bytesPerKey = (process.memoryUsage().heapUsed - before) / idleKeys;
     await runtime.shutdown();
     progress(`keyed: restoring ${idleKeys} keys at start`);
-    start = performance.now();
+    const start = performance.now();
     runtime = await keyedRuntime('inline', 1, { keyed: true, node: 'noop', checkpoint: file });
     const restoreMs = performance.now() - start;
     const restored = runtime.reactor('keyed_bench').getState().keys ?? 0;
@@ -236,6 +266,7 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
         threads,
         keys,
         sweep,
+        rounds: kRounds,
         light: { events: light.length, ...lightRates, rawPerSec },
         latency: { backlog, samples, aloneP99, besideP99 },
         idle: { keys: idleKeys, bytesPerKey, restoreMs, restored },

@@ -71,8 +71,13 @@ export function fireRecord(
   firedAt: number,
   key: string | undefined,
 ): FireRecord {
-  const record: FireRecord = ok
-    ? { reactor, graph, manual, inputs, ok, outputs: outcome as Record<string, unknown>, durationMs, firedAt }
-    : { reactor, graph, manual, inputs, ok, error: outcome, durationMs, firedAt };
-  return key === undefined ? record : { ...record, key };
+  // One literal per shape: a keyed record built by spreading an unkeyed one cost a second object.
+  if (key === undefined) {
+    return ok
+      ? { reactor, graph, manual, inputs, ok, outputs: outcome as Record<string, unknown>, durationMs, firedAt }
+      : { reactor, graph, manual, inputs, ok, error: outcome, durationMs, firedAt };
+  }
+  return ok
+    ? { reactor, graph, manual, inputs, ok, outputs: outcome as Record<string, unknown>, durationMs, firedAt, key }
+    : { reactor, graph, manual, inputs, ok, error: outcome, durationMs, firedAt, key };
 }
