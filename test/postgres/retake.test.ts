@@ -4,6 +4,9 @@
  * drops everything it held for it and restores the stored state in place, then carries on.
  * Against a real PostgreSQL server of this file's own.
  *
+ * With a Redis stream, A drops the entries it received and did not acknowledge, and reads what
+ * is pending for its consumer again.
+ *
  * A connects as a role of its own, so the test can refuse its logins while B owns the id (a
  * standby polls for the lock; without that, which of A and B takes it first would be chance).
  */
@@ -14,16 +17,19 @@ import {
   passthroughAccumulator,
   reactor,
   stateAccumulator,
+  streamAccumulator,
   type Runtime,
   type RuntimeOptions,
 } from 'cloaca';
 import { serve } from 'cloaca/http';
 import { http } from '../http/support.js';
 import { describeWithPostgres, usePostgresServer } from '../support/postgres.js';
+import { describeWithRedis, useRedisServer } from '../support/redis-server.js';
 import { executors, FireLog, unique, useRuntimes, type ExecutorName } from '../runtime/support.js';
-import { errors, lostSession, ownerships } from './support.js';
+import { errors, lostSession, ownerships, until } from './support.js';
 
 const server = usePostgresServer();
+const redis = useRedisServer();
 const { runtime, graph } = useRuntimes();
 
 /**
@@ -291,5 +297,69 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
     const next = await wired(server().url, 'latest');
     await next.start();
     expect(next.reactor(n.S).getState().cache).toStrictEqual({ [n.q]: 'latest' });
+  });
+  describeWithRedis('with a Redis stream', () => {
+    it('drops the entries it received and did not acknowledge, and reads what is pending again', async () => {
+      const n = { events: unique('events'), S: unique('seq'), id: unique('stream-owner') };
+      const stream = unique('stream');
+      const group = unique('group');
+      const client = await redis().client();
+      await client.xGroupCreate(stream, group, '$', { MKSTREAM: true });
+      // The consumer name defaults to the id: A and B read as one consumer.
+      const wired = async (url: string): Promise<Runtime> => {
+        const rt = runtime({ checkpoint: url, id: n.id, standby: true, queueCapacity: 4 });
+        const S = reactor({ name: n.S, accumulators: [n.events], strategy: 'sequential' });
+        rt.register(
+          streamAccumulator({
+            name: n.events,
+            type: 'redis',
+            topic: stream,
+            group,
+            options: { url: redis().url, block: '100ms', claimIdle: '60s' },
+          }),
+          S,
+          await graph(unique('g'), 'inline', { reactor: S, graph: { ident: { inputs: [n.events] } } }),
+        );
+        return rt;
+      };
+      for (let i = 0; i < 10; i++) await client.xAdd(stream, '*', { data: String(i) });
+      const role = await ownRole();
+      const a = await wired(role.url);
+      const heardA = errors(a);
+      const movesA = ownerships(a);
+      const logA = new FireLog(a);
+      await a.start();
+      // Paused with room for 4: the rest of what A read waits in its memory, unacknowledged.
+      a.reactor(n.S).pause();
+      await until(() => a.reactor(n.S).getState().queued === 4);
+      await a.persisted();
+
+      const b = await wired(server().url);
+      const movesB = ownerships(b);
+      const logB = new FireLog(b);
+      const bStarted = b.start();
+      await movesB.reach('standby');
+      const lost = heardA.next(lostSession);
+      await role.cut(n.id);
+      await lost;
+      await bStarted;
+      b.reactor(n.S).resume();
+      // B re-reads what the consumer left pending and fires every entry.
+      await logB.until(1, (r) => r.outputs?.ident === 9);
+      expect(new Set(outputs(logB, n.S))).toStrictEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+      await b.persisted();
+      await b.shutdown();
+      expect((await client.xPending(stream, group)).pending).toBe(0);
+
+      await role.allow();
+      await movesA.reach('owner', 2);
+      for (const i of [10, 11]) await client.xAdd(stream, '*', { data: String(i) });
+      await logA.until(2, (r) => r.reactor === n.S);
+      // Nothing of what A held before: its queue and the entries it had read are B's, fired.
+      expect(outputs(logA, n.S)).toStrictEqual([10, 11]);
+      expect(a.reactor(n.S).getState()).toMatchObject({ paused: false, queued: 0, health: 'live' });
+      await a.persisted();
+      expect(heardA.seen.filter((e) => !lostSession(e))).toStrictEqual([]);
+    });
   });
 });
