@@ -123,6 +123,15 @@ export abstract class Accumulator {
    */
   abstract start(restored: unknown): void | Promise<void>;
 
+  /**
+   * Drops what it holds for the checkpoint (buffers, windows, the last polled value, a stream's
+   * received and unacknowledged messages) and takes `restored` instead, as {@link start} would,
+   * emitting what a start emits; its timers stay. Called while the runtime does not act, when
+   * the state it held turned out stale. What it drops synchronously is gone when this returns;
+   * a returned promise settles once it is running again.
+   */
+  reset(_restored: unknown): void | Promise<void> {}
+
   /** The push path (`runtime.push`, `host.push`): false when the event was not accepted (backpressure). */
   abstract offer(event: unknown): boolean;
 

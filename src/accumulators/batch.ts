@@ -95,16 +95,17 @@ class BatchAccumulator extends Accumulator {
   }
 
   start(restored: unknown): void {
-    if (Array.isArray(restored)) this.#buffer = restored;
-    const keyed = (restored as { keys?: unknown } | null)?.keys;
-    if (Array.isArray(keyed)) {
-      for (const [key, events] of keyed as Array<[string, unknown[]]>) {
-        this.#buffers.set(key, events);
-        this.#keyedCount += events.length;
-      }
-    }
+    this.#take(restored);
     if (this.#intervalMs !== undefined) this.#timer = setInterval(() => this.flush(), this.#intervalMs);
     this.host.setHealth(AccumulatorHealth.Live);
+  }
+
+  /** The buffers become the restored ones, waiting for the next flush. */
+  override reset(restored: unknown): void {
+    this.#buffer = [];
+    this.#buffers = new Map();
+    this.#keyedCount = 0;
+    this.#take(restored);
   }
 
   override writable(): boolean {
@@ -144,6 +145,18 @@ class BatchAccumulator extends Accumulator {
 
   override checkpointData(): unknown {
     return this.#buffers.size === 0 ? this.#buffer : { keys: [...this.#buffers] };
+  }
+
+  /** Takes restored buffers: an array, or `{ keys }` when it fed a keyed reactor. */
+  #take(restored: unknown): void {
+    if (Array.isArray(restored)) this.#buffer = restored;
+    const keyed = (restored as { keys?: unknown } | null)?.keys;
+    if (Array.isArray(keyed)) {
+      for (const [key, events] of keyed as Array<[string, unknown[]]>) {
+        this.#buffers.set(key, events);
+        this.#keyedCount += events.length;
+      }
+    }
   }
 
   #offerKeyed(event: unknown, key: string): boolean {

@@ -64,12 +64,17 @@ class PollingAccumulator extends Accumulator {
   }
 
   start(restored: unknown): void {
-    if (restored !== undefined) {
-      this.#last = { value: restored };
-      this.emitOwn(restored);
-    }
+    this.reset(restored);
     this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
     this.host.setHealth(AccumulatorHealth.Live);
+  }
+
+  /** The last polled value becomes the restored one, delivered once (as at start). */
+  override reset(restored: unknown): void {
+    this.#last = undefined;
+    if (restored === undefined) return;
+    this.#last = { value: restored };
+    this.emitOwn(restored);
   }
 
   offer(event: unknown): boolean {

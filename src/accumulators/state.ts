@@ -68,6 +68,19 @@ class StateAccumulator extends Accumulator {
   }
 
   start(restored: unknown): void {
+    this.#take(restored);
+    this.host.setHealth(AccumulatorHealth.SocketOnly);
+  }
+
+  /** The windows become the restored ones, each delivered once (unless a sink), as at start. */
+  override reset(restored: unknown): void {
+    this.#window = [];
+    this.#windows = new Map();
+    this.#take(restored);
+  }
+
+  /** Takes restored windows (an array, or `{ keys }` when it fed a keyed reactor) and delivers each. */
+  #take(restored: unknown): void {
     if (Array.isArray(restored) && restored.length > 0) {
       this.#window = this.#trim(restored);
       if (this.#capacity !== 0) this.emitOwn([...this.#window]);
@@ -79,7 +92,6 @@ class StateAccumulator extends Accumulator {
         if (this.#capacity !== 0) this.emitOwn([...window], key);
       }
     }
-    this.host.setHealth(AccumulatorHealth.SocketOnly);
   }
 
   offer(event: unknown): boolean {

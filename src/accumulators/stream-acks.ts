@@ -26,6 +26,8 @@ export class Acknowledger {
   /** In the round now running. */
   #inFlight = 0;
   #round: Promise<void> | undefined;
+  /** Set by {@link discard}: nothing is acknowledged any more. */
+  #discarded = false;
 
   constructor(backend: StreamBackend, hooks: AcknowledgerHooks) {
     this.#backend = backend;
@@ -44,7 +46,17 @@ export class Acknowledger {
 
   /** Records a handled message; {@link flush} starts acknowledging it. */
   add(position: StreamPosition): void {
-    this.#queued.push(position);
+    if (!this.#discarded) this.#queued.push(position);
+  }
+
+  /**
+   * Forgets every position not acknowledged yet and acknowledges nothing from now on, a round
+   * in flight included: the boundaries made of those messages were dropped, so the backend must
+   * deliver them again.
+   */
+  discard(): void {
+    this.#discarded = true;
+    this.#queued = [];
   }
 
   /** Starts a round for what was added, unless one runs already (the next one takes it). */
@@ -70,6 +82,10 @@ export class Acknowledger {
         // The checkpoint commit failed (and was reported). Its boundaries stay staged for a
         // later commit, so these wait for a later round, whose durable() covers them too.
         this.#queued = positions.concat(this.#queued);
+        this.#inFlight = 0;
+        break;
+      }
+      if (this.#discarded) {
         this.#inFlight = 0;
         break;
       }

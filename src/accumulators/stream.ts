@@ -118,7 +118,10 @@ export class StreamAccumulator extends Accumulator {
   /** The batch received last; messages from `#next` on wait for room in the reactors. */
   #batch: readonly StreamMessage[] = kNoMessages;
   #next = 0;
+  /** The loop is to end: stop() was called, or reset() is restarting it. */
   #stopped = false;
+  /** stop() was called: nothing starts again. */
+  #closed = false;
   #consecutiveFailures = 0;
   #backoff: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   /** Ends the loop's current wait for a connect or for room (see #unlessStopped). */
@@ -148,13 +151,37 @@ export class StreamAccumulator extends Accumulator {
     return true;
   }
 
-  override async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#interrupt?.();
-    if (this.#backoff !== undefined) {
-      clearTimeout(this.#backoff.timer);
-      this.#backoff.resolve();
+  /**
+   * Drops the messages received and not acknowledged yet, without acknowledging them (the
+   * boundaries made of them were dropped), and connects again: like at a start, the backend
+   * delivers again what this consumer left unacknowledged (a Redis consumer re-reads its
+   * pending entries). Acknowledging an entry that another runtime of the same consumer name
+   * acknowledged meanwhile does no harm.
+   */
+  override async reset(): Promise<void> {
+    if (this.#closed) return;
+    this.#acks?.discard();
+    this.#batch = kNoMessages;
+    this.#next = 0;
+    this.#endLoop();
+    const backend = this.#backend;
+    this.#backend = undefined;
+    this.#acks = undefined;
+    try {
+      await backend?.close();
+    } catch {
+      // Closed so as to connect again: a failing close leaves nothing to do.
     }
+    await this.#loop;
+    if (this.#closed) return;
+    this.#stopped = false;
+    this.#consecutiveFailures = 0;
+    this.#loop = this.#run();
+  }
+
+  override async stop(): Promise<void> {
+    this.#closed = true;
+    this.#endLoop();
     // What was handled is acknowledged before the connection closes; what was received and not
     // handled stays unacknowledged, for the backend to deliver again.
     await this.#acks?.drain();
@@ -184,6 +211,16 @@ export class StreamAccumulator extends Accumulator {
       unread: this.#backend?.lag?.(),
       unacknowledged: this.#batch.length - this.#next + (this.#acks?.pending ?? 0),
     };
+  }
+
+  /** Ends the loop's waits (a connect, room, a backoff): it ends at its next step. */
+  #endLoop(): void {
+    this.#stopped = true;
+    this.#interrupt?.();
+    if (this.#backoff !== undefined) {
+      clearTimeout(this.#backoff.timer);
+      this.#backoff.resolve();
+    }
   }
 
   async #run(): Promise<void> {

@@ -15,13 +15,15 @@
  */
 import type { ComputationGraph } from '../graph/computation-graph.js';
 import { describe } from '../model/describe.js';
-import { KeyError } from '../model/errors.js';
+import { KeyError, StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import type { KeyedDeclaration, ReactorDeclaration } from '../model/reactor-declaration.js';
 import type { QueuedBoundary } from './boundary-queue.js';
 import { KeyGate } from './key-gate.js';
 import type { LiveReactor, ReactorCounts } from './live-reactor.js';
-import { Reactor, type KeyLane, type ReactorHooks } from './reactor.js';
+import { Reactor } from './reactor.js';
+import type { KeyLane, ReactorHooks } from './reactor-hooks.js';
+import { ReactorLoop } from './reactor-loop.js';
 import type { FireRecord, KeyState, ReactorSnapshot, ReactorState } from './records.js';
 
 /** What a keyed reactor needs besides a reactor's hooks. */
@@ -61,7 +63,7 @@ export class KeyedReactor implements LiveReactor {
   readonly #hooks: KeyedHooks;
   /** The hooks of every key's reactor: the keyed reactor's, with its firings noted per key. */
   readonly #keyHooks: ReactorHooks;
-  readonly #gate: KeyGate;
+  #gate: KeyGate;
   /** The key sources, and the broadcast ones (set at start, see {@link useBroadcast}). */
   #sources: readonly string[];
   #broadcast: ReadonlySet<string>;
@@ -300,7 +302,33 @@ export class KeyedReactor implements LiveReactor {
     return { cache: { ...this.#shared }, dirty: {}, paused: this.#paused };
   }
 
-  /** Restores the broadcast values and the paused flag. */
+  /** Resolves once no key has a firing in flight (see {@link Reactor.halted}). */
+  async halted(): Promise<void> {
+    await Promise.all([...this.#keys.values()].map((entry) => entry.reactor.halted()));
+  }
+
+  /**
+   * Drops every key, the broadcast values and the paused flag, as if just made ({@link restore}
+   * and {@link restoreKey} then apply stored state, as at start); the keys' waiting commands
+   * resolve without firing, the counters stay. Throws StateError while a key fires.
+   */
+  reset(): void {
+    for (const entry of this.#keys.values()) {
+      if (entry.reactor.loop === ReactorLoop.Firing) {
+        throw new StateError(this.name, 'firing', `reactor '${this.name}' cannot be reset while a key fires`);
+      }
+    }
+    for (const entry of this.#keys.values()) entry.reactor.reset();
+    this.#keys.clear();
+    this.#entries.clear();
+    this.#gate = new KeyGate(this.#hooks.keyConcurrency);
+    this.#shared = {};
+    this.#paused = false;
+    this.#refused = null;
+    this.#admittedValue = undefined;
+  }
+
+  /** Restores the broadcast values and the paused flag (at start, or after {@link reset}). */
   restore(snapshot: ReactorSnapshot): void {
     this.#shared = { ...snapshot.cache };
     this.#paused = snapshot.paused;

@@ -60,6 +60,13 @@ export interface LiveReactor {
   /** What a checkpoint stores besides the queue. */
   snapshot(): ReactorSnapshot;
   restore(snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void;
+  /** Resolves once no firing is in flight; meant for a reactor that cannot fire now (held at `warming`). */
+  halted(): Promise<void>;
+  /**
+   * Drops the state it holds (cache, flags, queue, keys, paused flag), as if just made, for
+   * {@link restore} to apply stored state again; counters stay. Throws StateError while it fires.
+   */
+  reset(): void;
   /** Ends what runs by itself (a keyed reactor's idle sweep). */
   close(): void;
 }

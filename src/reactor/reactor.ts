@@ -15,13 +15,19 @@
  *   once if the criterion holds or the queue is not empty. Nothing fires before the reactor is
  *   `live` (or `degraded`); what arrives meanwhile is kept.
  *
+ * What it asks of the runtime and tells it goes through its hooks (`reactor-hooks.ts`). A
+ * runtime whose stored state moved on under it (another owner held its checkpoint) waits until
+ * the firing in flight has ended ({@link Reactor.halted}), then drops what the reactor holds
+ * ({@link Reactor.reset}) and restores the stored state, as at start.
+ *
  * A keyed reactor (`keyed-reactor.ts`) runs one of these per key, on a {@link KeyLane}: the
  * key's own cache, flags, queue and loop, with the graphs, counters and sequence numbers of the
  * keyed reactor, firing only while it holds a turn of the keys' gate (`key-gate.ts`).
  */
 import { performance } from 'node:perf_hooks';
-import type { GraphResult, RunCallback, RunOptions } from '../exec/graph-run.js';
+import type { GraphResult, RunCallback } from '../exec/graph-run.js';
 import { graphInternals, type ComputationGraph, type GraphInternals } from '../graph/computation-graph.js';
+import { StateError } from '../model/errors.js';
 import { ReactorHealth } from '../model/health.js';
 import { InputStrategy, type ReactorDeclaration } from '../model/reactor-declaration.js';
 import { StateMachine } from '../model/state-machine.js';
@@ -30,84 +36,12 @@ import { FiringBatches } from './firing-batches.js';
 import { InputCache } from './input-cache.js';
 import type { KeyGate } from './key-gate.js';
 import type { LiveReactor, ReactorCounts } from './live-reactor.js';
+import type { KeyLane, ReactorEvents, ReactorHooks, ReactorQuestions } from './reactor-hooks.js';
 import { kFiringsPerTurn, kLoopTransitions, ReactorLoop } from './reactor-loop.js';
 import { fireRecord, type FireRecord, type ReactorSnapshot, type ReactorState } from './records.js';
 
 /** The clock's origin in epoch ms, read once (its getter is not free, and it never changes). */
 const kTimeOrigin = performance.timeOrigin;
-
-/** The questions a reactor asks the runtime around its firings. */
-export interface ReactorQuestions {
-  /**
-   * True when something reads every fire record (a `fire` listener, a feedback graph). Asked
-   * once per firing (once per batch); when neither this nor {@link sampling} holds (and no
-   * manual command waits), no record is built and no clock read.
-   */
-  observing(reactor: LiveReactor): boolean;
-  /**
-   * Whether this firing is timed for the metrics (a sample of the firings under load). Asked
-   * once per firing, before {@link starting}; once per batch, whose first firing is then timed.
-   */
-  sampling(reactor: LiveReactor): boolean;
-  /**
-   * Whether queued firings may run in batches in a worker. Not while firings are traced: a
-   * batched firing runs as a whole in the worker, without a span per node.
-   */
-  batchable(reactor: LiveReactor): boolean;
-  /**
-   * A graph's run is about to start for a firing (`seq` its sequential boundary, or -1): the
-   * options to run it with (the runtime's metrics and tracing observer), or undefined.
-   */
-  starting(reactor: LiveReactor, graph: ComputationGraph, seq: number, manual: boolean): RunOptions | undefined;
-}
-
-/** What a reactor reports to the runtime as it goes. */
-export interface ReactorEvents {
-  /**
-   * Each graph's record, as soon as that graph finishes: every one while `observing` or
-   * `sampling`, and every failure (untimed when neither held: its end as `firedAt`, `durationMs`
-   * NaN).
-   */
-  recorded(reactor: LiveReactor, record: FireRecord): void;
-  /** A firing ended (every graph finished); `ok` when every graph succeeded. */
-  fired(reactor: LiveReactor, ok: boolean): void;
-  /** A sequential boundary was queued. */
-  accepted(reactor: LiveReactor, boundary: QueuedBoundary): void;
-  /** Sequential boundaries up to `seq` are done (fired, or applied without firing). */
-  consumed(reactor: LiveReactor, seq: number): void;
-  /** The cache, the dirty flags or the paused flag changed. */
-  changed(reactor: LiveReactor): void;
-  /** A batch of firings stopped before all of them fired: the loop moves on (to idle, often) without a firing. */
-  stopped(reactor: LiveReactor): void;
-  /** The queue, after refusing a boundary, has room again. */
-  room(reactor: LiveReactor): void;
-  /** The node durations (ms, per plan node, NaN when it did not run) of a batch's first firing, when sampled. */
-  timed(reactor: LiveReactor, graph: ComputationGraph, nodeDurations: Float64Array): void;
-}
-
-/** What the runtime gives a reactor: its queue bound, the answers to its questions, and ears for its events. */
-export interface ReactorHooks {
-  /** Most boundaries a sequential queue holds. */
-  readonly queueCapacity: number;
-  readonly questions: ReactorQuestions;
-  readonly events: ReactorEvents;
-}
-
-/** What a reactor serving one key of a keyed reactor shares with it. */
-export interface KeyLane {
-  readonly key: string;
-  /** The keyed reactor: the runtime's observer and tracing see it, not the key. */
-  readonly owner: LiveReactor;
-  /** The key's own sources (the broadcast ones only write its cache). */
-  readonly sources: readonly string[];
-  readonly graphs: ComputationGraph[];
-  readonly counts: ReactorCounts;
-  /** The keyed reactor's next sequential number: unique across its keys. */
-  readonly sequence: { next: number };
-  readonly gate: KeyGate;
-  /** Where its checkpoint rows are kept. */
-  readonly checkpointName: string;
-}
 
 /** A firing waiting for its turn: from a boundary or a manual command. */
 interface Firing {
@@ -133,11 +67,15 @@ export class Reactor implements LiveReactor {
   readonly #questions: ReactorQuestions;
   readonly #events: ReactorEvents;
   readonly #sequential: boolean;
+  readonly #sources: readonly string[];
+  readonly #queueCapacity: number;
   #paused = false;
   readonly #loop: StateMachine<ReactorLoop>;
-  readonly #input: InputCache;
-  readonly #queue: BoundaryQueue;
-  readonly #batches: FiringBatches;
+  #input: InputCache;
+  #queue: BoundaryQueue;
+  #batches: FiringBatches;
+  /** Waiting for the firing in flight to end (see {@link halted}). */
+  #halts: Array<() => void> = [];
   #commands: Array<(record: FireRecord | undefined) => void> = [];
   // The firing in progress. Firings never overlap, so its state lives here rather than in an
   // object and closures per firing.
@@ -177,7 +115,9 @@ export class Reactor implements LiveReactor {
     const label =
       lane === undefined ? `reactor '${declaration.name}'` : `reactor '${declaration.name}' key '${lane.key}'`;
     this.#loop = new StateMachine<ReactorLoop>(label, ReactorLoop.Idle, kLoopTransitions);
-    this.#input = new InputCache(lane?.sources ?? declaration.accumulators, declaration.mode);
+    this.#sources = lane?.sources ?? declaration.accumulators;
+    this.#queueCapacity = hooks.queueCapacity;
+    this.#input = new InputCache(this.#sources, declaration.mode);
     this.#queue = new BoundaryQueue(hooks.queueCapacity, () => this.#events.room(this));
     this.#batches = this.#batchesOf(this.#queue, this.#input);
   }
@@ -249,7 +189,35 @@ export class Reactor implements LiveReactor {
     return this.#loop.state === ReactorLoop.Idle && (this.#paused || !this.#canFire() || !this.#hasWork());
   }
 
-  /** Restores checkpointed state before start. */
+  /**
+   * Resolves once no firing is in flight (at once when none is): meant for a reactor that
+   * cannot fire now (held at `warming`), which then starts no other.
+   */
+  halted(): Promise<void> {
+    if (this.#loop.state !== ReactorLoop.Firing) return Promise.resolve();
+    return new Promise((resolve) => this.#halts.push(resolve));
+  }
+
+  /**
+   * Drops the state it holds, as if just made: the cache, the dirty flags, the sequential queue,
+   * a batch's state and the paused flag ({@link restore} then applies stored state, as at
+   * start). Commands waiting resolve without firing; counters, bound graphs and health stay.
+   * Throws StateError while a firing is in flight (see {@link halted}).
+   */
+  reset(): void {
+    if (this.#loop.state === ReactorLoop.Firing) {
+      throw new StateError(this.name, 'firing', `reactor '${this.name}' cannot be reset while it fires`);
+    }
+    this.#input = new InputCache(this.#sources, this.declaration.mode);
+    this.#queue = new BoundaryQueue(this.#queueCapacity, () => this.#events.room(this));
+    this.#batches = this.#batchesOf(this.#queue, this.#input);
+    this.#paused = false;
+    const commands = this.#commands;
+    this.#commands = [];
+    for (const resolve of commands) resolve(undefined);
+  }
+
+  /** Restores checkpointed state (at start, or after {@link reset}). */
   restore(snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void {
     this.#input.restore(snapshot);
     this.#paused = snapshot.paused;
@@ -384,6 +352,11 @@ export class Reactor implements LiveReactor {
   readonly #resumeLoop = (): void => {
     this.#loop.to(ReactorLoop.Pumping);
     this.#pump();
+    if (this.#halts.length > 0 && this.#loop.state !== ReactorLoop.Firing) {
+      const halts = this.#halts;
+      this.#halts = [];
+      for (const resolve of halts) resolve();
+    }
   };
 
   #canFire(): boolean {

@@ -149,7 +149,16 @@ export class Persistence {
     this.#commits.fence(error);
   }
 
-  /** The store is owned again, its state unchanged meanwhile: what is staged commits. */
+  /**
+   * Fenced, drops what is staged: the store was owned by another runtime meanwhile, so the
+   * state held here is stale and none of it is written. At once when no commit is in flight,
+   * else once it has ended.
+   */
+  discard(): Promise<void> {
+    return this.#commits.discard();
+  }
+
+  /** The store is owned again: what is staged commits (after {@link discard}, only what was staged since). */
   unfence(): void {
     this.#commits.unfence();
   }

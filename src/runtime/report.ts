@@ -110,7 +110,8 @@ export interface PoolReport {
 /**
  * Whether a runtime on a PostgreSQL checkpoint owns its `id`: `owner`; `standby`, waiting for
  * the id (at start, or after losing its session with `standby: true`), and neither accepting
- * nor firing; `lost`, its session ended and it does not wait to own the id again.
+ * nor firing; `lost`, its session ended and it does not wait to own the id again (without
+ * `standby`, or when the stored state it took back no longer fits its registrations).
  */
 export type CheckpointOwnership = 'owner' | 'standby' | 'lost';
 

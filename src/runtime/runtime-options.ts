@@ -47,7 +47,9 @@ export interface RuntimeOptions {
    * With a PostgreSQL checkpoint: when another runtime owns the `id`, wait for it to go away
    * instead of failing `start()`. `start()` then resolves once this runtime owns the id and has
    * restored its state; meanwhile `/ready` of `cloaca/http` answers 503 with reason `standby`.
-   * An owner that loses its session waits again the same way.
+   * An owner that loses its session waits again the same way, then carries on: from where it
+   * was when nobody owned the id meanwhile; otherwise from the stored state, which it restores
+   * in place of the stale state it held, as a start would.
    * @default false
    * @example new Runtime({ checkpoint: 'postgres://cloaca@db.internal:5432/cloaca', id: 'pricing-1', standby: true })
    */

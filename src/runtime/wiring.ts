@@ -8,10 +8,14 @@
  * session ends it is fenced at once: the outlets accept and emit nothing (a push returns false,
  * as against a full queue), every reactor is held at `warming` (nothing fires; the firing in
  * flight ends), nothing commits, `persisted()` rejects, and a CheckpointError is reported. With
- * `standby` it then waits for the id again. Taking it back, it carries on from where it was
- * only when nobody owned the id in between (its state is then the stored one plus what was
- * staged); otherwise its state is stale, so it reports a CheckpointError, releases the id and
- * stays fenced until shut down: a new runtime restores the stored state.
+ * `standby` it then waits for the id again. Taking it back when nobody owned the id in between,
+ * it carries on from where it was: its state is the stored one plus what was staged, which
+ * commits. When another runtime owned the id meanwhile, the state it holds is stale: it waits
+ * for the firings in flight to end, drops what is staged, loads the stored state and checks it
+ * against the registrations as a start does (`stateMismatch`; a failure is reported as a start
+ * would report it, the id is released and the runtime stays fenced, its ownership `lost`), then
+ * drops what every reactor and accumulator holds and restores the stored state in their place
+ * (stream consumers connect again and re-read what is unacknowledged), and only then carries on.
  */
 import type { EventEmitter } from 'node:events';
 import { AccumulatorKind, type Accumulator } from '../accumulators/accumulator.js';
@@ -27,7 +31,8 @@ import type { ValueExtras } from '../model/value-sink.js';
 import { copyEvent, restoreValue } from '../model/values.js';
 import { KeyedReactor } from '../reactor/keyed-reactor.js';
 import type { LiveReactor } from '../reactor/live-reactor.js';
-import { Reactor, type ReactorHooks } from '../reactor/reactor.js';
+import { Reactor } from '../reactor/reactor.js';
+import type { ReactorHooks } from '../reactor/reactor-hooks.js';
 import { PostgresCheckpointStore } from './checkpoint/postgres-store.js';
 import { SqliteCheckpointStore } from './checkpoint/sqlite-store.js';
 import { isPostgresUrl, type CheckpointStore } from './checkpoint/store.js';
@@ -36,7 +41,7 @@ import { Idleness } from './idleness.js';
 import { RuntimeState } from './lifecycle.js';
 import { RuntimeObserver } from './observability.js';
 import { Outlet, type OutletServices } from './outlet.js';
-import { noRestoredState, Persistence } from './persistence.js';
+import { noRestoredState, Persistence, type Restored } from './persistence.js';
 import { Registry } from './registry.js';
 import type { CheckpointOwnership } from './report.js';
 import type { Notify, RuntimeEvents } from './runtime-events.js';
@@ -75,6 +80,8 @@ export class RuntimeWiring {
   /** The PostgreSQL store, whose ownership can be lost and taken again. */
   #postgres: PostgresCheckpointStore | null = null;
   #ownership: CheckpointOwnership | null = null;
+  /** Sessions lost so far: a re-take begun before the latest loss gives way to the next one. */
+  #losses = 0;
   /** Whether the runtime acts: always without a PostgreSQL checkpoint, else while it owns the id. */
   #acting = true;
   #pool: NodePool | null = null;
@@ -191,12 +198,7 @@ export class RuntimeWiring {
         );
         reactor.useBroadcast(reactor.declaration.keyed!.broadcast ?? polling);
       }
-      const state = restored.reactor(reactor.name);
-      if (state !== undefined) reactor.restore(state.snapshot, state.queue);
-      if (reactor instanceof KeyedReactor) {
-        for (const [key, saved] of restored.keys(reactor.name) ?? [])
-          reactor.restoreKey(key, saved.snapshot, saved.queue);
-      }
+      restoreReactor(reactor, restored);
     }
     this.observer.started(tracing);
     for (const reactor of registry.reactors.values()) this.#updateReactorHealth(reactor);
@@ -245,14 +247,19 @@ export class RuntimeWiring {
   /** The session owning the id ended: fence at once, tell, and with `standby` wait to own it again. */
   #lost(store: PostgresCheckpointStore, error: CheckpointError): void {
     if (this.#postgres !== store) return;
+    this.#losses++;
     this.#persistence?.fence(error);
     this.#setOwnership(this.#options.standby ? 'standby' : 'lost');
     this.#host.reportError(error);
     if (this.#options.standby) void this.#retake(store);
   }
 
-  /** Waits for the id again; carries on only when nobody owned it in between (module comment). */
+  /**
+   * Waits for the id again; carries on from where it was when nobody owned it in between, and
+   * restores the stored state in place otherwise (module comment).
+   */
   async #retake(store: PostgresCheckpointStore): Promise<void> {
+    const loss = this.#losses;
     let continued: boolean;
     try {
       continued = await store.reown();
@@ -262,22 +269,53 @@ export class RuntimeWiring {
       return;
     }
     if (this.#postgres !== store) return;
-    if (!continued) {
-      this.#setOwnership('lost');
-      await store.close();
-      const id = store.location;
-      this.#host.reportError(
-        new CheckpointError(
-          id,
-          [],
-          `the checkpoint '${id}' was owned by another runtime while this one waited for it, so the state held here is stale; this runtime released the id and stays stopped: shut it down, and start a runtime on '${id}' to restore the stored state`,
-        ),
-      );
-      return;
-    }
+    if (!continued && !(await this.#reload(store, loss))) return;
     this.#setOwnership('owner');
     this.#persistence?.unfence();
     for (const outlet of this.outlets.values()) outlet.wakeWriters();
+  }
+
+  /**
+   * The id was owned by another runtime meanwhile: drops what is held here and restores the
+   * stored state in place, as a start would (module comment). False when the runtime does not
+   * carry on: shut down meanwhile, the session lost again (a new wait has begun), or the stored
+   * state failed the registration check (reported, the id released).
+   */
+  async #reload(store: PostgresCheckpointStore, loss: number): Promise<boolean> {
+    const persistence = this.#persistence!;
+    const registry = this.registry;
+    const current = (): boolean => this.#postgres === store && this.#losses === loss;
+    // Held at `warming`, no reactor starts a firing; the ones in flight end first.
+    await Promise.all([...registry.reactors.values()].map((reactor) => reactor.halted()));
+    await persistence.discard();
+    if (!current()) return false;
+    let restored: Restored;
+    try {
+      restored = await persistence.restore(
+        new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
+        registry.accumulators,
+        this.#options.stateMismatch,
+        (e) => this.#host.reportError(e),
+      );
+    } catch (error) {
+      if (!current()) return false;
+      this.#setOwnership('lost');
+      await store.close();
+      this.#host.reportError(error);
+      return false;
+    }
+    if (!current()) return false;
+    // In one synchronous step, so nothing stale is delivered into restored state, nor staged
+    // since the first discard (a batch flushing meanwhile): no commit is in flight, so this
+    // discard is done when it returns.
+    void persistence.discard();
+    for (const reactor of registry.reactors.values()) {
+      reactor.reset();
+      restoreReactor(reactor, restored);
+    }
+    const running = [...registry.accumulators.values()].map((a) => a.reset(restored.accumulator(a.name)));
+    await Promise.all(running);
+    return current();
   }
 
   /** Moves the ownership; the reactors' health follows (held at `warming` unless the owner). */
@@ -431,5 +469,14 @@ export class RuntimeWiring {
     if (previous === health) return;
     this.#host.notify('health', { kind: 'reactor', name: reactor.name, health, previous });
     reactor.setHealth(health);
+  }
+}
+
+/** Applies `restored` to a reactor just made (or reset): its own state, and a keyed reactor's keys. */
+function restoreReactor(reactor: LiveReactor, restored: Restored): void {
+  const state = restored.reactor(reactor.name);
+  if (state !== undefined) reactor.restore(state.snapshot, state.queue);
+  if (reactor instanceof KeyedReactor) {
+    for (const [key, saved] of restored.keys(reactor.name) ?? []) reactor.restoreKey(key, saved.snapshot, saved.queue);
   }
 }

@@ -15,12 +15,12 @@ import {
   type RuntimeOptions,
 } from 'cloaca';
 import { serve } from 'cloaca/http';
-import { ownerLockKeys } from '../../dist/src/runtime/checkpoint/postgres-owner.js';
 import { PostgresCheckpointStore } from '../../dist/src/runtime/checkpoint/postgres-store.js';
 import { boundaryRow } from '../../dist/src/runtime/checkpoint/rows.js';
 import { http } from '../http/support.js';
 import { describeWithPostgres, usePostgresServer } from '../support/postgres.js';
-import { deferred, FireLog, unique, useRuntimes } from '../runtime/support.js';
+import { FireLog, unique, useRuntimes } from '../runtime/support.js';
+import { errors, lostSession, ownerships, until } from './support.js';
 
 const server = usePostgresServer();
 const { runtime, graph } = useRuntimes();
@@ -46,36 +46,6 @@ async function wired(n: Names, options: RuntimeOptions = {}): Promise<Runtime> {
   );
   return rt;
 }
-
-/** The errors a runtime reports, awaitable. */
-function errors(rt: Runtime) {
-  const seen: unknown[] = [];
-  let waiting: ((error: unknown) => void) | undefined;
-  rt.on('error', (error) => {
-    seen.push(error);
-    waiting?.(error);
-  });
-  return {
-    seen,
-    next: (match: (error: unknown) => boolean): Promise<unknown> => {
-      const found = seen.find(match);
-      if (found !== undefined) return Promise.resolve(found);
-      const next = deferred<unknown>();
-      waiting = (error) => {
-        if (match(error)) next.resolve(error);
-      };
-      return next.promise;
-    },
-  };
-}
-
-/** Resolves once `holds()` is true, checking on each turn of the event loop. */
-async function until(holds: () => boolean): Promise<void> {
-  while (!holds()) await new Promise((resolve) => setImmediate(resolve));
-}
-
-const lostSession = (error: unknown): boolean =>
-  error instanceof CheckpointError && error.message.includes('lost the session');
 
 describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
   it('needs an id with a PostgreSQL checkpoint, and a PostgreSQL checkpoint for standby', () => {
@@ -358,38 +328,6 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
     expect(next.reactor(n.S).getState().queued).toBe(2);
   });
 
-  it('stays fenced when another owner held the id while it waited: its state is stale', async () => {
-    const n = names();
-    const first = await wired(n, { standby: true });
-    const heard = errors(first);
-    const moves = ownerships(first);
-    await first.start();
-    first.reactor(n.S).pause();
-    first.push(n.q, 'stored');
-    await first.persisted();
-    // Another owner queues for the lock as it ends the first one's session, so it is next; it
-    // records itself as the owner, as every owner does, and goes away.
-    const other = new pg.Client({ connectionString: server().url });
-    await other.connect();
-    try {
-      await other.query('select pg_terminate_backend(backend_pid) from cloaca_owners where id = $1', [n.id]);
-      await other.query('select pg_advisory_lock($1, $2)', [...ownerLockKeys(n.id)]);
-      await other.query("update cloaca_owners set token = 'another owner' where id = $1", [n.id]);
-    } finally {
-      await other.end();
-    }
-    const stale = await heard.next(
-      (error) => error instanceof CheckpointError && error.message.includes('owned by another runtime while'),
-    );
-    expect((stale as CheckpointError).path).toBe(n.id);
-    expect(moves.seen).toStrictEqual(['standby', 'owner', 'standby', 'lost']);
-    expect(first.push(n.q, 'refused')).toBe(false);
-    // It released the id: a new runtime restores what is stored.
-    const next = await wired(n);
-    await next.start();
-    expect(next.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 1 });
-  });
-
   it('is fenced by a database restart, and as a standby owns its id again after it', async () => {
     const n = names();
     const owner = await wired(n, { standby: true });
@@ -407,24 +345,3 @@ describeWithPostgres('a runtime on a PostgreSQL checkpoint', () => {
     await log.until(1);
   });
 });
-
-/** Resolves once `rt` has (or had) `ownership`: its `ownership` events, heard from the start. */
-function ownerships(rt: Runtime) {
-  const seen: string[] = [];
-  const waiters: Array<{ ownership: string; count: number; resolve: () => void }> = [];
-  rt.on('ownership', (ownership) => {
-    seen.push(ownership);
-    for (const w of waiters.splice(0)) {
-      if (seen.filter((o) => o === w.ownership).length >= w.count) w.resolve();
-      else waiters.push(w);
-    }
-  });
-  return {
-    seen,
-    /** The `count`th time it became `ownership`. */
-    reach(ownership: string, count = 1): Promise<void> {
-      if (seen.filter((o) => o === ownership).length >= count) return Promise.resolve();
-      return new Promise((resolve) => waiters.push({ ownership, count, resolve }));
-    },
-  };
-}

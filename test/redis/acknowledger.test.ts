@@ -117,4 +117,18 @@ describe('Acknowledger', () => {
     expect(backend.calls).toStrictEqual([[1]]);
     expect(acks.pending).toBe(0);
   });
+  it('acknowledges nothing more once discarded, not even a round waiting for durability', async () => {
+    const durable = deferred();
+    const { backend, acks, nextSettled } = setup(() => durable.promise);
+    for (const p of [1, 2]) acks.add(p);
+    acks.flush();
+    acks.discard();
+    acks.add(3);
+    durable.resolve();
+    await nextSettled();
+    acks.flush();
+    await acks.drain();
+    expect(backend.calls).toStrictEqual([]);
+    expect(acks.pending).toBe(0);
+  });
 });

@@ -214,4 +214,28 @@ describe('GroupCommit', () => {
     expect(await group.close()).toBe(true);
     expect(written).toEqual([]);
   });
+  it('discard() while fenced drops what is staged, once the write in flight has put its writes back', async () => {
+    const writes: Array<{ rows: CommitRows; fail: (e: Error) => void; done: () => void }> = [];
+    const { group } = commits(
+      (rows) =>
+        new Promise<void>((done, fail) => {
+          writes.push({ rows, done, fail });
+        }),
+    );
+    group.append('r', { seq: 1, source: 's', value: 1 });
+    await vi.advanceTimersByTimeAsync(0);
+    group.fence(new CheckpointError('pricing-1', [], 'lost the session'));
+    group.append('r', { seq: 2, source: 's', value: 2 });
+    const discarded = group.discard();
+    writes[0]!.fail(new Error('connection lost'));
+    await discarded;
+    group.unfence();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toHaveLength(1);
+    await expect(group.persisted()).resolves.toBeUndefined();
+    // What is staged after the discard commits as usual.
+    group.append('r', { seq: 3, source: 's', value: 3 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes[1]!.rows.boundaries.map((b) => b.seq)).toEqual([3]);
+  });
 });

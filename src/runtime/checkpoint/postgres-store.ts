@@ -71,7 +71,9 @@ export class PostgresCheckpointStore implements CheckpointStore {
 
   /**
    * Takes the lock again after it was lost (waiting for it as a standby). Resolves true when
-   * nobody owned the id in between, so the stored state is what this runtime last committed.
+   * nobody owned the id in between, so the stored state is what this runtime last committed;
+   * false when another runtime owned it, so the state held in memory is stale and must be
+   * loaded again.
    */
   reown(): Promise<boolean> {
     return this.#owner.acquire();

@@ -12,7 +12,8 @@
  *
  * A store whose ownership is lost (a PostgreSQL session that ended) is fenced: nothing commits,
  * every `persisted()` rejects with the loss, and what is staged stays staged until the
- * ownership is taken again (`unfence`) and the next commit writes it.
+ * ownership is taken again (`unfence`) and the next commit writes it, or, when another owner
+ * held the store meanwhile, is dropped (`discard`).
  */
 import { performance } from 'node:perf_hooks';
 import { CheckpointError } from '../../model/errors.js';
@@ -221,6 +222,18 @@ export class GroupCommit {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.reject(error);
+  }
+
+  /**
+   * Fenced, drops everything staged: the store's state moved on without it (another owner held
+   * it), so none of it may be committed. At once when no write is in flight (none starts while
+   * fenced), else once it has ended (a failed one puts its writes back first).
+   */
+  discard(): Promise<void> {
+    if (this.#writing !== null) return this.#writing.then(() => this.discard());
+    this.#staged = noStagedWrites();
+    this.#scheduled = false;
+    return Promise.resolve();
   }
 
   /** The store is owned again: what is staged commits. */
