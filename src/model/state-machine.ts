@@ -19,20 +19,21 @@ export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
  */
 export class StateMachine<S extends string> {
   #state: S;
-  readonly #component: string;
-  /** The table as sets, checked on every move (a reactor moves twice per firing). */
+  /** Named only when a move is refused, so machines made by the thousand (one per key) build no string. */
+  readonly #component: string | (() => string);
+  /** The table as sets, checked on every move (a reactor moves twice per firing); one per table. */
   readonly #allowed: ReadonlyMap<S, ReadonlySet<S>>;
   readonly #onChange: ((state: S, previous: S) => void) | null;
 
   constructor(
-    component: string,
+    component: string | (() => string),
     initial: S,
     transitions: Transitions<S>,
     onChange: ((state: S, previous: S) => void) | null = null,
   ) {
     this.#component = component;
     this.#state = initial;
-    this.#allowed = new Map(Object.entries<readonly S[]>(transitions).map(([from, to]) => [from as S, new Set(to)]));
+    this.#allowed = allowedMoves(transitions);
     this.#onChange = onChange;
   }
 
@@ -45,9 +46,22 @@ export class StateMachine<S extends string> {
   to(next: S): void {
     const previous = this.#state;
     if (!this.#allowed.get(previous)!.has(next)) {
-      throw new StateError(this.#component, previous, `${this.#component}: no transition ${previous} -> ${next}`);
+      const component = typeof this.#component === 'string' ? this.#component : this.#component();
+      throw new StateError(component, previous, `${component}: no transition ${previous} -> ${next}`);
     }
     this.#state = next;
     this.#onChange?.(next, previous);
   }
+}
+
+/** Tables already turned into sets: every machine of one table shares them. */
+const kCompiled = new WeakMap<object, ReadonlyMap<string, ReadonlySet<string>>>();
+
+function allowedMoves<S extends string>(transitions: Transitions<S>): ReadonlyMap<S, ReadonlySet<S>> {
+  let allowed = kCompiled.get(transitions);
+  if (allowed === undefined) {
+    allowed = new Map(Object.entries<readonly S[]>(transitions).map(([from, to]) => [from, new Set(to)]));
+    kCompiled.set(transitions, allowed);
+  }
+  return allowed as ReadonlyMap<S, ReadonlySet<S>>;
 }

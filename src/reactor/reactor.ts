@@ -73,7 +73,8 @@ export class Reactor implements LiveReactor {
   readonly #loop: StateMachine<ReactorLoop>;
   #input: InputCache;
   #queue: BoundaryQueue;
-  #batches: FiringBatches;
+  /** Made when queued boundaries first could go to a worker: a held key that never batches has none. */
+  #batches: FiringBatches | null = null;
   /** Waiting for the firing in flight to end (see {@link halted}). */
   #halts: Array<() => void> = [];
   #commands: Array<(record: FireRecord | undefined) => void> = [];
@@ -112,14 +113,13 @@ export class Reactor implements LiveReactor {
     this.#questions = hooks.questions;
     this.#events = hooks.events;
     this.#sequential = declaration.strategy === InputStrategy.Sequential;
-    const label =
+    const label = (): string =>
       lane === undefined ? `reactor '${declaration.name}'` : `reactor '${declaration.name}' key '${lane.key}'`;
     this.#loop = new StateMachine<ReactorLoop>(label, ReactorLoop.Idle, kLoopTransitions);
     this.#sources = lane?.sources ?? declaration.accumulators;
     this.#queueCapacity = hooks.queueCapacity;
     this.#input = new InputCache(this.#sources, declaration.mode);
     this.#queue = new BoundaryQueue(hooks.queueCapacity, () => this.#events.room(this));
-    this.#batches = this.#batchesOf(this.#queue, this.#input);
   }
 
   /** Binds a graph: every firing runs it (in the order graphs were bound). */
@@ -164,7 +164,7 @@ export class Reactor implements LiveReactor {
 
   /** Boundaries waiting in the sequential queue (a batch's boundaries wait until they fire). */
   get queued(): number {
-    return this.#batches.holdsHead ? this.#queue.size - 1 : this.#queue.size;
+    return this.#batches?.holdsHead === true ? this.#queue.size - 1 : this.#queue.size;
   }
 
   /** True while a boundary of `source` would be accepted (always, under `latest`). */
@@ -210,7 +210,7 @@ export class Reactor implements LiveReactor {
     }
     this.#input = new InputCache(this.#sources, this.declaration.mode);
     this.#queue = new BoundaryQueue(this.#queueCapacity, () => this.#events.room(this));
-    this.#batches = this.#batchesOf(this.#queue, this.#input);
+    this.#batches = null;
     this.#paused = false;
     const commands = this.#commands;
     this.#commands = [];
@@ -228,7 +228,7 @@ export class Reactor implements LiveReactor {
   /** Moves health; firing starts (or resumes) once live or degraded. */
   setHealth(health: ReactorHealth): void {
     this.health = health;
-    if (!this.#canFire()) this.#batches.interrupt();
+    if (!this.#canFire()) this.#batches?.interrupt();
     this.#kick();
   }
 
@@ -260,7 +260,7 @@ export class Reactor implements LiveReactor {
     return new Promise((resolve) => {
       this.#commands.push(resolve);
       // Commands go before queued boundaries: a batch in flight stops at its next firing.
-      this.#batches.interrupt();
+      this.#batches?.interrupt();
       this.#kick();
     });
   }
@@ -268,7 +268,7 @@ export class Reactor implements LiveReactor {
   /** Replaces the whole cache, then fires once (unless paused: then only the cache is replaced). */
   fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     this.#input.replace(cache);
-    this.#batches.replaced();
+    this.#batches?.replaced();
     this.#events.changed(this);
     return this.forceFire();
   }
@@ -276,7 +276,7 @@ export class Reactor implements LiveReactor {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    this.#batches.interrupt();
+    this.#batches?.interrupt();
     this.#events.changed(this);
     const commands = this.#commands;
     this.#commands = [];
@@ -292,7 +292,7 @@ export class Reactor implements LiveReactor {
 
   getState(): ReactorState {
     return {
-      cache: { ...this.#batches.visibleCache() },
+      cache: { ...(this.#batches?.visibleCache() ?? this.#input.values) },
       dirty: this.#input.dirtyFlags(),
       paused: this.#paused,
       queued: this.queued,
@@ -302,7 +302,11 @@ export class Reactor implements LiveReactor {
 
   /** What a checkpoint stores besides the queue. */
   snapshot(): ReactorSnapshot {
-    return { cache: { ...this.#batches.visibleCache() }, dirty: this.#input.dirtyFlags(), paused: this.#paused };
+    return {
+      cache: { ...(this.#batches?.visibleCache() ?? this.#input.values) },
+      dirty: this.#input.dirtyFlags(),
+      paused: this.#paused,
+    };
   }
 
   /** The batches' view of this reactor: its queue and cache, its questions and counters, its loop. */
@@ -407,7 +411,7 @@ export class Reactor implements LiveReactor {
         this.#loop.to(ReactorLoop.Idle);
         return;
       }
-      if (this.#queue.size >= 2 && this.#batches.start(0)) {
+      if (this.#queue.size >= 2 && (this.#batches ??= this.#batchesOf(this.#queue, this.#input)).start(0)) {
         gate?.fired(this);
         return; // `firing`: the batch's end resumes the loop
       }
