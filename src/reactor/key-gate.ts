@@ -5,20 +5,37 @@
  * never starves the others. A key given a turn fires at least once before it can lose it.
  */
 
-/** What the gate asks of a key: to start pumping once it has a turn. */
+/**
+ * Where a key stands with the gate. The gate keeps its marks on the key itself rather than in
+ * maps of its own: a turn is taken and given back on every firing, for thousands of keys.
+ */
+export const KeyTurn = {
+  /** Holds no turn. */
+  None: 0,
+  /** Holds a turn and has not fired in it yet. */
+  Holding: 1,
+  /** Holds a turn and has fired in it. */
+  Fired: 2,
+} as const;
+export type KeyTurn = (typeof KeyTurn)[keyof typeof KeyTurn];
+
+/** What the gate asks of a key, and the marks it keeps on it (written by the gate only). */
 export interface GatedKey {
   /** Starts the key's loop if it is idle (it then asks {@link KeyGate.enter} again). */
   kick(): void;
+  gateTurn: KeyTurn;
+  /** Waits in the gate's line for a turn. */
+  gateWaiting: boolean;
 }
 
 export class KeyGate {
   readonly limit: number;
-  /** Keys holding a turn, to whether they have fired since they got it. */
-  readonly #turns = new Map<GatedKey, boolean>();
-  /** Keys waiting for a turn, first come first served. */
+  /** Keys holding a turn. */
+  #running = 0;
+  /** Keys waiting for a turn, first come first served (a forgotten one is skipped). */
   #waiting: GatedKey[] = [];
   #head = 0;
-  readonly #queued = new Set<GatedKey>();
+  #waitingCount = 0;
 
   constructor(limit: number) {
     this.limit = limit;
@@ -26,12 +43,12 @@ export class KeyGate {
 
   /** Keys firing now (holding a turn). */
   get running(): number {
-    return this.#turns.size;
+    return this.#running;
   }
 
   /** True while some key waits for a turn. */
   get contended(): boolean {
-    return this.#queued.size > 0;
+    return this.#waitingCount > 0;
   }
 
   /**
@@ -39,16 +56,18 @@ export class KeyGate {
    * already fired in its turn while others wait gives it up here and queues; false then.
    */
   enter(key: GatedKey): boolean {
-    const used = this.#turns.get(key);
-    if (used === false || (used === true && this.#queued.size === 0)) return true;
-    if (used === true) {
-      this.#turns.delete(key);
+    const turn = key.gateTurn;
+    if (turn === KeyTurn.Holding || (turn === KeyTurn.Fired && this.#waitingCount === 0)) return true;
+    if (turn === KeyTurn.Fired) {
+      key.gateTurn = KeyTurn.None;
+      this.#running--;
       this.#enqueue(key);
       this.#grant();
       return false;
     }
-    if (this.#turns.size < this.limit && this.#queued.size === 0) {
-      this.#turns.set(key, false);
+    if (this.#running < this.limit && this.#waitingCount === 0) {
+      key.gateTurn = KeyTurn.Holding;
+      this.#running++;
       return true;
     }
     this.#enqueue(key);
@@ -57,36 +76,46 @@ export class KeyGate {
 
   /** The key fired once in its turn. */
   fired(key: GatedKey): void {
-    if (this.#turns.has(key)) this.#turns.set(key, true);
+    if (key.gateTurn !== KeyTurn.None) key.gateTurn = KeyTurn.Fired;
   }
 
   /** The key has nothing to fire: its turn goes to the next waiting key. */
   leave(key: GatedKey): void {
-    if (this.#turns.delete(key)) this.#grant();
+    if (key.gateTurn === KeyTurn.None) return;
+    key.gateTurn = KeyTurn.None;
+    this.#running--;
+    this.#grant();
   }
 
   /** A forgotten key gives up its place. */
   forget(key: GatedKey): void {
-    this.#queued.delete(key);
+    if (key.gateWaiting) {
+      key.gateWaiting = false;
+      this.#waitingCount--;
+    }
     this.leave(key);
   }
 
   #enqueue(key: GatedKey): void {
-    if (this.#queued.has(key)) return;
-    this.#queued.add(key);
+    if (key.gateWaiting) return;
+    key.gateWaiting = true;
+    this.#waitingCount++;
     this.#waiting.push(key);
   }
 
   /** Hands free turns to waiting keys; each starts on a microtask, so hand-offs never nest. */
   #grant(): void {
-    while (this.#turns.size < this.limit && this.#queued.size > 0) {
+    while (this.#running < this.limit && this.#waitingCount > 0) {
       const key = this.#waiting[this.#head++]!;
       if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
         this.#waiting = this.#waiting.slice(this.#head);
         this.#head = 0;
       }
-      if (!this.#queued.delete(key)) continue; // forgotten while it waited
-      this.#turns.set(key, false);
+      if (!key.gateWaiting) continue; // forgotten while it waited
+      key.gateWaiting = false;
+      this.#waitingCount--;
+      key.gateTurn = KeyTurn.Holding;
+      this.#running++;
       queueMicrotask(() => key.kick());
     }
   }

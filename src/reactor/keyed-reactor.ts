@@ -37,10 +37,8 @@ export interface KeyedHooks extends ReactorHooks {
 /** One held key. */
 interface KeyEntry {
   readonly reactor: Reactor;
-  /** Epoch ms of its last boundary (or its creation). */
+  /** Epoch ms of its last boundary (or its creation); read only to forget idle keys (`keyIdle`). */
   active: number;
-  /** Epoch ms of its last firing, 0 before one. */
-  firedAt: number;
 }
 
 /** What the ops server lists of a key. */
@@ -72,13 +70,13 @@ export class KeyedReactor implements LiveReactor {
   readonly #sequence = { next: 0 };
   /** Key to its entry, least recently active first. */
   readonly #keys = new Map<string, KeyEntry>();
-  readonly #entries = new Map<Reactor, KeyEntry>();
   #paused = false;
   /** A boundary was refused since the last room: for a new key (true) or a key's full queue. */
   #refused: Reactor | true | null = null;
-  /** The value last admitted and its key, read once for both admission and delivery. */
+  /** The value last admitted, its key and the key's entry, looked up once for both admission and delivery. */
   #admittedValue: unknown = undefined;
   #admittedKey = '';
+  #admittedEntry: KeyEntry | undefined = undefined;
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(declaration: ReactorDeclaration, hooks: KeyedHooks) {
@@ -95,8 +93,7 @@ export class KeyedReactor implements LiveReactor {
       events: {
         ...events,
         fired: (reactor, ok) => {
-          const entry = this.#entries.get(reactor as Reactor);
-          if (entry !== undefined) entry.firedAt = Date.now();
+          (reactor as Reactor).firedAt = Date.now();
           events.fired(reactor, ok);
         },
         room: (reactor) => {
@@ -178,7 +175,8 @@ export class KeyedReactor implements LiveReactor {
   busiest(limit: number): KeySummary[] {
     const all: KeySummary[] = [];
     for (const [key, entry] of this.#keys) {
-      all.push({ key, queued: entry.reactor.queued, lastFiredAt: entry.firedAt === 0 ? null : entry.firedAt });
+      const firedAt = entry.reactor.firedAt;
+      all.push({ key, queued: entry.reactor.queued, lastFiredAt: firedAt === 0 ? null : firedAt });
     }
     all.sort((a, b) => b.queued - a.queued || (b.lastFiredAt ?? 0) - (a.lastFiredAt ?? 0));
     return all.slice(0, limit);
@@ -200,9 +198,10 @@ export class KeyedReactor implements LiveReactor {
   admit(source: string, value: unknown, given?: string): boolean {
     if (this.#broadcast.has(source)) return true;
     const key = given ?? this.#keyOf(source, value);
+    const entry = this.#keys.get(key);
     this.#admittedValue = value;
     this.#admittedKey = key;
-    const entry = this.#keys.get(key);
+    this.#admittedEntry = entry;
     if (entry !== undefined) {
       if (entry.reactor.hasRoom(source)) return true;
       this.#refused = entry.reactor;
@@ -220,9 +219,11 @@ export class KeyedReactor implements LiveReactor {
       this.#hooks.events.changed(this);
       return;
     }
-    const key = given ?? (value === this.#admittedValue ? this.#admittedKey : this.#keyOf(source, value));
+    const admitted = value === this.#admittedValue;
+    const key = given ?? (admitted ? this.#admittedKey : this.#keyOf(source, value));
+    const entry = this.#entry(key, admitted ? this.#admittedEntry : undefined);
     this.#admittedValue = undefined;
-    const entry = this.#entry(key, Date.now());
+    this.#admittedEntry = undefined;
     entry.reactor.deliver(source, value);
   }
 
@@ -253,13 +254,13 @@ export class KeyedReactor implements LiveReactor {
 
   /** Fires key `key` once with its cache (the key is held from then on). */
   forceFireKey(key: string): Promise<FireRecord | undefined> {
-    return this.#entry(key, Date.now()).reactor.forceFire();
+    return this.#entry(key).reactor.forceFire();
   }
 
   /** Replaces key `key`'s cache, broadcast values kept unless given, then fires it once. */
   fireWithKey(key: string, cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     this.#takeShared(cache);
-    return this.#entry(key, Date.now()).reactor.fireWith({ ...this.#shared, ...cache });
+    return this.#entry(key).reactor.fireWith({ ...this.#shared, ...cache });
   }
 
   /** Key `key`'s state; an empty one for a key not held. */
@@ -320,12 +321,12 @@ export class KeyedReactor implements LiveReactor {
     }
     for (const entry of this.#keys.values()) entry.reactor.reset();
     this.#keys.clear();
-    this.#entries.clear();
     this.#gate = new KeyGate(this.#hooks.keyConcurrency);
     this.#shared = {};
     this.#paused = false;
     this.#refused = null;
     this.#admittedValue = undefined;
+    this.#admittedEntry = undefined;
   }
 
   /** Restores the broadcast values and the paused flag (at start, or after {@link reset}). */
@@ -336,7 +337,7 @@ export class KeyedReactor implements LiveReactor {
 
   /** Restores one key's cache, flags and queue (after {@link restore}). */
   restoreKey(key: string, snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void {
-    const reactor = this.#entry(key, Date.now()).reactor;
+    const reactor = this.#entry(key).reactor;
     reactor.restore({ ...snapshot, paused: this.#paused }, queue);
     for (const source of Object.keys(this.#shared)) reactor.share(source, this.#shared[source]);
   }
@@ -393,16 +394,19 @@ export class KeyedReactor implements LiveReactor {
     return this.#keys.size < this.#keyed.maxKeys;
   }
 
-  /** The entry of `key`, made when it is new; marked active at `now` (moved to the back). */
-  #entry(key: string, now: number): KeyEntry {
+  /**
+   * The entry of `key` (`found` when the caller has it), made when it is new; with `keyIdle`,
+   * marked active now and moved to the back.
+   */
+  #entry(key: string, found?: KeyEntry): KeyEntry {
     const keys = this.#keys;
-    let entry = keys.get(key);
+    let entry = found ?? keys.get(key);
     if (entry !== undefined) {
       if (this.#keyed.keyIdleMs !== undefined) {
         keys.delete(key);
         keys.set(key, entry);
+        entry.active = Date.now();
       }
-      entry.active = now;
       return entry;
     }
     const lane: KeyLane = {
@@ -418,9 +422,8 @@ export class KeyedReactor implements LiveReactor {
     const reactor = new Reactor(this.declaration, this.#keyHooks, lane);
     for (const source of Object.keys(this.#shared)) reactor.share(source, this.#shared[source]);
     if (this.#paused) reactor.pause();
-    entry = { reactor, active: now, firedAt: 0 };
+    entry = { reactor, active: Date.now() };
     keys.set(key, entry);
-    this.#entries.set(reactor, entry);
     reactor.setHealth(this.health);
     return entry;
   }
@@ -434,7 +437,6 @@ export class KeyedReactor implements LiveReactor {
       const reactor = entry.reactor;
       if (!reactor.settled) continue;
       this.#keys.delete(key);
-      this.#entries.delete(reactor);
       this.#gate.forget(reactor);
       this.#hooks.forgotten(reactor.checkpointName);
       forgot = true;

@@ -34,7 +34,7 @@ import { StateMachine } from '../model/state-machine.js';
 import { BoundaryQueue, type QueuedBoundary } from './boundary-queue.js';
 import { FiringBatches } from './firing-batches.js';
 import { InputCache } from './input-cache.js';
-import type { KeyGate } from './key-gate.js';
+import { KeyTurn, type KeyGate } from './key-gate.js';
 import type { LiveReactor, ReactorCounts } from './live-reactor.js';
 import type { KeyLane, ReactorEvents, ReactorHooks, ReactorQuestions } from './reactor-hooks.js';
 import { kFiringsPerTurn, kLoopTransitions, ReactorLoop } from './reactor-loop.js';
@@ -62,6 +62,11 @@ export class Reactor implements LiveReactor {
   readonly checkpointName: string;
   /** The key it serves, in a keyed reactor. */
   readonly key: string | undefined;
+  /** The keys' gate's marks on a key (see `key-gate.ts`). */
+  gateTurn: KeyTurn = KeyTurn.None;
+  gateWaiting = false;
+  /** A key's last firing, epoch ms (0 before one): kept by its keyed reactor, for the busiest keys. */
+  firedAt = 0;
   readonly #gate: KeyGate | null;
   readonly #sequence: { next: number };
   readonly #questions: ReactorQuestions;

@@ -3,11 +3,11 @@
  * that fired gives its turn up while others wait, waiting keys served first come first served.
  */
 import { describe, expect, it } from 'vitest';
-import { KeyGate, type GatedKey } from '../../src/reactor/key-gate.js';
+import { KeyGate, KeyTurn, type GatedKey } from '../../src/reactor/key-gate.js';
 
 /** A key that records its kicks. */
 function key(kicks: string[], name: string): GatedKey {
-  return { kick: () => kicks.push(name) };
+  return { kick: () => kicks.push(name), gateTurn: KeyTurn.None, gateWaiting: false };
 }
 
 const microtasks = () => new Promise<void>((resolve) => setImmediate(resolve));
