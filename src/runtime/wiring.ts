@@ -82,6 +82,11 @@ export class RuntimeWiring {
   #ownership: CheckpointOwnership | null = null;
   /** Sessions lost so far: a re-take begun before the latest loss gives way to the next one. */
   #losses = 0;
+  /**
+   * The state held here is stale and not yet replaced by the stored one: a re-take cut short by
+   * another loss leaves it set, so the next re-take restores even when nobody owned the id since.
+   */
+  #stale = false;
   /** Whether the runtime acts: always without a PostgreSQL checkpoint, else while it owns the id. */
   #acting = true;
   #pool: NodePool | null = null;
@@ -269,7 +274,7 @@ export class RuntimeWiring {
       return;
     }
     if (this.#postgres !== store) return;
-    if (!continued && !(await this.#reload(store, loss))) return;
+    if ((!continued || this.#stale) && !(await this.#reload(store, loss))) return;
     this.#setOwnership('owner');
     this.#persistence?.unfence();
     for (const outlet of this.outlets.values()) outlet.wakeWriters();
@@ -285,6 +290,7 @@ export class RuntimeWiring {
     const persistence = this.#persistence!;
     const registry = this.registry;
     const current = (): boolean => this.#postgres === store && this.#losses === loss;
+    this.#stale = true;
     // Held at `warming`, no reactor starts a firing; the ones in flight end first.
     await Promise.all([...registry.reactors.values()].map((reactor) => reactor.halted()));
     await persistence.discard();
@@ -314,6 +320,7 @@ export class RuntimeWiring {
       restoreReactor(reactor, restored);
     }
     const running = [...registry.accumulators.values()].map((a) => a.reset(restored.accumulator(a.name)));
+    this.#stale = false;
     await Promise.all(running);
     return current();
   }
