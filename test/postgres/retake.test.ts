@@ -51,6 +51,26 @@ async function ownRole() {
   };
 }
 
+/**
+ * Starts standby `b` and cuts A's session once `b` waits for the id; resolves once A has heard
+ * of the loss, with `b`'s start (which resolves once `b` owns the id) and its records.
+ */
+async function takeOver(
+  b: Runtime,
+  role: Awaited<ReturnType<typeof ownRole>>,
+  id: string,
+  heardA: ReturnType<typeof errors>,
+) {
+  const movesB = ownerships(b);
+  const logB = new FireLog(b);
+  const bStarted = b.start();
+  await movesB.reach('standby');
+  const lost = heardA.next(lostSession);
+  await role.cut(id);
+  await lost;
+  return { logB, bStarted };
+}
+
 /** What a pushed value became in the records of `reactor`, in order. */
 const outputs = (log: FireLog, reactor: string): unknown[] =>
   log.records.filter((r) => r.reactor === reactor).map((r) => r.outputs!.ident);
@@ -114,13 +134,7 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
       await logA.until(1, (r) => r.reactor === n.W);
 
       const b = await wired(server().url, { standby: true });
-      const movesB = ownerships(b);
-      const logB = new FireLog(b);
-      const bStarted = b.start();
-      await movesB.reach('standby');
-      const lost = heardA.next(lostSession);
-      await role.cut(n.id);
-      await lost;
+      const { logB, bStarted } = await takeOver(b, role, n.id, heardA);
       // Fenced, A still holds its state; a cache it is given now is never stored.
       expect(a.reactor(n.S).getState()).toMatchObject({ paused: true, queued: 2, health: 'warming' });
       expect(await a.reactor(n.S).fireWith({ [n.q]: 'stale cache' })).toBeUndefined();
@@ -208,13 +222,7 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
       await a.persisted();
 
       const b = await keyed(server().url);
-      const movesB = ownerships(b);
-      const logB = new FireLog(b);
-      const bStarted = b.start();
-      await movesB.reach('standby');
-      const lost = heardA.next(lostSession);
-      await role.cut(n.id);
-      await lost;
+      const { logB, bStarted } = await takeOver(b, role, n.id, heardA);
       // Fenced, a key made now lives only in A's memory.
       expect(
         await a
@@ -335,13 +343,7 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
       await a.persisted();
 
       const b = await wired(server().url);
-      const movesB = ownerships(b);
-      const logB = new FireLog(b);
-      const bStarted = b.start();
-      await movesB.reach('standby');
-      const lost = heardA.next(lostSession);
-      await role.cut(n.id);
-      await lost;
+      const { logB, bStarted } = await takeOver(b, role, n.id, heardA);
       await bStarted;
       b.reactor(n.S).resume();
       // B re-reads what the consumer left pending and fires every entry.

@@ -73,6 +73,13 @@ describe('GroupCommit', () => {
     return { group, failed, committed };
   }
 
+  /** A group commit whose writes wait until the test ends each one (`done` or `fail`). */
+  function heldCommits() {
+    const writes: Array<{ rows: CommitRows; fail: (e: Error) => void; done: () => void }> = [];
+    const held = commits((rows) => new Promise<void>((done, fail) => void writes.push({ rows, done, fail })));
+    return { ...held, writes };
+  }
+
   it('everything staged in one turn is one commit; persisted() resolves after it', async () => {
     const written: CommitRows[] = [];
     const { group, committed } = commits((rows) => void written.push(rows));
@@ -159,13 +166,7 @@ describe('GroupCommit', () => {
   });
 
   it('an asynchronous store that fails puts the failed writes back ahead of those staged meanwhile', async () => {
-    const writes: Array<{ rows: CommitRows; fail: (e: Error) => void; done: () => void }> = [];
-    const { group } = commits(
-      (rows) =>
-        new Promise<void>((done, fail) => {
-          writes.push({ rows, done, fail });
-        }),
-    );
+    const { group, writes } = heldCommits();
     group.append('r', { seq: 1, source: 's', value: 1 });
     await vi.advanceTimersByTimeAsync(0);
     group.append('r', { seq: 2, source: 's', value: 2 });
@@ -176,13 +177,7 @@ describe('GroupCommit', () => {
   });
 
   it('fenced: nothing commits, persisted() rejects with the loss, and the unfence commits what was staged', async () => {
-    const writes: Array<{ rows: CommitRows; fail: (e: Error) => void; done: () => void }> = [];
-    const { group, failed } = commits(
-      (rows) =>
-        new Promise<void>((done, fail) => {
-          writes.push({ rows, done, fail });
-        }),
-    );
+    const { group, failed, writes } = heldCommits();
     group.append('r', { seq: 1, source: 's', value: 1 });
     const inFlight = group.persisted();
     await vi.advanceTimersByTimeAsync(0);
@@ -215,13 +210,7 @@ describe('GroupCommit', () => {
     expect(written).toEqual([]);
   });
   it('discard() while fenced drops what is staged, once the write in flight has put its writes back', async () => {
-    const writes: Array<{ rows: CommitRows; fail: (e: Error) => void; done: () => void }> = [];
-    const { group } = commits(
-      (rows) =>
-        new Promise<void>((done, fail) => {
-          writes.push({ rows, done, fail });
-        }),
-    );
+    const { group, writes } = heldCommits();
     group.append('r', { seq: 1, source: 's', value: 1 });
     await vi.advanceTimersByTimeAsync(0);
     group.fence(new CheckpointError('pricing-1', [], 'lost the session'));
