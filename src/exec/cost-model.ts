@@ -15,6 +15,17 @@ const kAlpha = 0.2;
 /** A unit estimated below this many milliseconds may be pipelined behind other light units. */
 const kLightUnitMs = 1;
 
+/**
+ * The moving average `old` (NaN before a first sample) moved toward `sample`. One sample held up
+ * (a collection, a thread descheduled) moves it by at most four times the estimate, so one slow
+ * run does not count a light unit heavy for the next several; a real change still gets there in
+ * a few samples.
+ */
+export function smoothed(old: number, sample: number): number {
+  if (Number.isNaN(old)) return sample;
+  return old + kAlpha * (Math.min(sample, 4 * old + 0.05) - old);
+}
+
 export class CostModel {
   readonly #plan: GraphPlan;
   /** Moving average per node in ms; NaN until measured. */
@@ -35,7 +46,7 @@ export class CostModel {
   /** Records one measured run of a node. */
   observe(node: number, ms: number): void {
     const old = this.#cost[node]!;
-    const next = Number.isNaN(old) ? ms : old + kAlpha * (ms - old);
+    const next = smoothed(old, ms);
     this.#cost[node] = next;
     // Sub-50 µs jitter never reorders anything worth reordering.
     if (Number.isNaN(old) || Math.abs(next - old) > Math.max(0.1 * old, 0.05)) this.#dirty = true;

@@ -10,7 +10,7 @@ import { isPrimitive } from '../model/own-properties.js';
 import { ValueFault } from '../model/value-fault.js';
 import { ValueSink } from '../model/value-sink.js';
 import { inputRoot, inspectValue, restoreValue } from '../model/values.js';
-import type { CostModel } from './cost-model.js';
+import { smoothed, type CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import type { Executor, ReadyUnit } from './executor.js';
 import { PooledFirings, type FiringsGraph, type FiringsListener } from './firing-batch.js';
@@ -27,8 +27,6 @@ const kMaxFirings = 256;
  * to be answered.
  */
 const kFiringBudgetMs = 1;
-/** Smoothing of the firing cost's moving average: the newest batch's firings weigh this much. */
-const kFiringAlpha = 0.2;
 
 /** Runs one graph's units, and batches of its firings, on a pool it does not own. */
 export class PoolExecutor implements Executor, FiringsGraph {
@@ -88,14 +86,7 @@ export class PoolExecutor implements Executor, FiringsGraph {
   }
 
   observeFiring(durationMs: number): void {
-    const old = this.#firingCost;
-    if (Number.isNaN(old)) {
-      this.#firingCost = durationMs;
-      return;
-    }
-    // One firing held up (a collection in its worker) moves the estimate a step, not all the way.
-    const sample = Math.min(durationMs, 4 * old + 0.05);
-    this.#firingCost = old + kFiringAlpha * (sample - old);
+    this.#firingCost = smoothed(this.#firingCost, durationMs);
   }
 
   /**

@@ -63,6 +63,18 @@ describe('CostModel', () => {
     expect(costs.estimate(unitOf(p, 'c'))).toBeCloseTo(12);
   });
 
+  it('moves by at most four times the estimate for one slow sample: a light unit held up once stays light', () => {
+    const p = plan();
+    const costs = new CostModel(p);
+    costs.observe(nodeOf(p, 'c'), 0.05);
+    costs.observe(nodeOf(p, 'c'), 40); // one run held up 40 ms
+    expect(costs.estimate(unitOf(p, 'c'))).toBeCloseTo(0.05 + 0.2 * (0.25 - 0.05));
+    expect(costs.isLight(unitOf(p, 'c'))).toBe(true);
+    // A unit that really became slow gets there in a few samples.
+    for (let i = 0; i < 6; i++) costs.observe(nodeOf(p, 'c'), 40);
+    expect(costs.isLight(unitOf(p, 'c'))).toBe(false);
+  });
+
   it('counts a unit measured under 1 ms as light', () => {
     const p = plan();
     const costs = new CostModel(p);
