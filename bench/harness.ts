@@ -89,6 +89,11 @@ export function quantile(samples: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** The median of `samples` (its 0.5-quantile). */
+export function median(samples: readonly number[]): number {
+  return quantile(samples, 0.5);
+}
+
 /** The machine a result came from. */
 export function machine(): Record<string, unknown> {
   return {

@@ -22,7 +22,7 @@ import {
   type FireRecord,
   type ReactorOptions,
 } from 'cloaca';
-import { progress, quantile, type Budget, type Row } from '../harness.js';
+import { median, progress, quantile, type Budget, type Row } from '../harness.js';
 import { nodesModule, rawPiscina, threadSweep, type SuiteResult } from './shared.js';
 
 export function keyedSteps(threads: number): number {
@@ -35,9 +35,6 @@ export function keyedSteps(threads: number): number {
  * busy for a moment moves one round, not the ratio.
  */
 const kRounds = 3;
-
-/** The median of `values`. */
-const median = (values: readonly number[]): number => quantile(values, 0.5);
 
 type Executor = 'inline' | 'pool';
 

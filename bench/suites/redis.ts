@@ -28,13 +28,11 @@ import {
 } from '../../examples/scale/redis-server.js';
 import type { ConsumerConfig } from '../redis/consumer.js';
 import type { ProducerConfig } from '../redis/producer.js';
-import { progress, quantile, type Budget, type Row } from '../harness.js';
+import { median, progress, quantile, type Budget, type Row } from '../harness.js';
 import { nodesModule, type SuiteResult } from './shared.js';
 
 const kGroupSizes = [1, 2, 3];
 export const redisSteps = 3 * 2 + 2 + kGroupSizes.length;
-
-const median = (values: readonly number[]): number => quantile(values, 0.5);
 
 /** Adds `count` entries `{ data: {"n":..,"px":..} }`: pipelines of 100, 8 in flight. */
 async function fill(client: RedisClientType, stream: string, count: number): Promise<void> {

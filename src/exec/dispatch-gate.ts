@@ -28,11 +28,11 @@ import type { ReadyQueue } from './ready-queue.js';
 export const kBatchBudgetMs = 0.5;
 
 /**
- * Most estimated work (ms) one message of batches of firings carries: one batch alone may be
- * up to this long (`kFiringBudgetMs` of the pool executor), so grouping never makes a key's
- * firings wait longer than one full batch would.
+ * Most estimated work (ms) one message of firings carries, one batch alone or a group of
+ * batches: a firing's record waits for its message to be answered, and grouping never makes
+ * a key's firings wait longer than one full batch would.
  */
-export const kFiringsGroupBudgetMs = 1;
+export const kFiringBudgetMs = 1;
 
 /** Counts what is in flight and decides, from that, what may go next. */
 export class DispatchGate {
@@ -80,7 +80,7 @@ export class DispatchGate {
     const free = Math.max(1, this.capacity - this.#tasks);
     const limit = Math.min(this.batchSize, this.unitCapacity - this.#inFlight, Math.ceil((queue.size + 1) / free));
     const lot = first.lot;
-    const budget = lot === UnitLot.Firings ? kFiringsGroupBudgetMs : kBatchBudgetMs;
+    const budget = lot === UnitLot.Firings ? kFiringBudgetMs : kBatchBudgetMs;
     let cost = first.cost;
     while (units.length < limit && queue.size > 0) {
       const next = queue.peek()!;

@@ -12,6 +12,7 @@ import { ValueSink } from '../model/value-sink.js';
 import { inputRoot, inspectValue, restoreValue } from '../model/values.js';
 import { smoothed, type CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
+import { kFiringBudgetMs } from './dispatch-gate.js';
 import type { Executor, ReadyUnit } from './executor.js';
 import { PooledFirings, type FiringsGraph, type FiringsListener } from './firing-batch.js';
 import type { NodePool } from './node-pool.js';
@@ -22,11 +23,6 @@ import type { ValueExtras } from '../model/value-sink.js';
 
 /** Most firings one batch of firings carries. */
 const kMaxFirings = 256;
-/**
- * Most estimated work (ms) one batch of firings carries: a firing's record waits for the batch
- * to be answered.
- */
-const kFiringBudgetMs = 1;
 
 /** Runs one graph's units, and batches of its firings, on a pool it does not own. */
 export class PoolExecutor implements Executor, FiringsGraph {

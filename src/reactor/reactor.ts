@@ -80,8 +80,8 @@ export class Reactor implements LiveReactor {
   #queue: BoundaryQueue;
   /** Made when queued boundaries first could go to a worker: a held key that never batches has none. */
   #batches: FiringBatches | null = null;
-  /** Waiting for the firing in flight to end (see {@link halted}). */
-  #halts: Array<() => void> = [];
+  /** Waiting for the firing in flight to end (see {@link halted}); null while nobody waits. */
+  #halts: Array<() => void> | null = null;
   #commands: Array<(record: FireRecord | undefined) => void> = [];
   // The firing in progress. Firings never overlap, so its state lives here rather than in an
   // object and closures per firing.
@@ -200,7 +200,7 @@ export class Reactor implements LiveReactor {
    */
   halted(): Promise<void> {
     if (this.#loop.state !== ReactorLoop.Firing) return Promise.resolve();
-    return new Promise((resolve) => this.#halts.push(resolve));
+    return new Promise((resolve) => (this.#halts ??= []).push(resolve));
   }
 
   /**
@@ -297,7 +297,7 @@ export class Reactor implements LiveReactor {
 
   getState(): ReactorState {
     return {
-      cache: { ...(this.#batches?.visibleCache() ?? this.#input.values) },
+      cache: this.#visibleCache(),
       dirty: this.#input.dirtyFlags(),
       paused: this.#paused,
       queued: this.queued,
@@ -308,10 +308,15 @@ export class Reactor implements LiveReactor {
   /** What a checkpoint stores besides the queue. */
   snapshot(): ReactorSnapshot {
     return {
-      cache: { ...(this.#batches?.visibleCache() ?? this.#input.values) },
+      cache: this.#visibleCache(),
       dirty: this.#input.dirtyFlags(),
       paused: this.#paused,
     };
+  }
+
+  /** A copy of the cache as of the firing in progress (see `FiringBatches.visibleCache`). */
+  #visibleCache(): Record<string, unknown> {
+    return { ...(this.#batches?.visibleCache() ?? this.#input.values) };
   }
 
   /** The batches' view of this reactor: its queue and cache, its questions and counters, its loop. */
@@ -361,9 +366,9 @@ export class Reactor implements LiveReactor {
   readonly #resumeLoop = (): void => {
     this.#loop.to(ReactorLoop.Pumping);
     this.#pump();
-    if (this.#halts.length > 0 && this.#loop.state !== ReactorLoop.Firing) {
+    if (this.#halts !== null && this.#loop.state !== ReactorLoop.Firing) {
       const halts = this.#halts;
-      this.#halts = [];
+      this.#halts = null;
       for (const resolve of halts) resolve();
     }
   };

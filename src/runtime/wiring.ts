@@ -159,12 +159,7 @@ export class RuntimeWiring {
         this.#persistence = persistence;
         await persistence.open();
         if (this.#postgres !== null) this.#setOwnership('owner');
-        restored = await persistence.restore(
-          new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
-          registry.accumulators,
-          options.stateMismatch,
-          (e) => this.#host.reportError(e),
-        );
+        restored = await this.#loadStored(persistence);
       }
       this.#bridge = new HostBridge({
         push: (name, value, extras, traceparent) => this.#hostPush(name, value, extras, traceparent),
@@ -297,12 +292,7 @@ export class RuntimeWiring {
     if (!current()) return false;
     let restored: Restored;
     try {
-      restored = await persistence.restore(
-        new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
-        registry.accumulators,
-        this.#options.stateMismatch,
-        (e) => this.#host.reportError(e),
-      );
+      restored = await this.#loadStored(persistence);
     } catch (error) {
       if (!current()) return false;
       this.#setOwnership('lost');
@@ -323,6 +313,17 @@ export class RuntimeWiring {
     this.#stale = false;
     await Promise.all(running);
     return current();
+  }
+
+  /** The stored state, checked against what is registered (`stateMismatch`), at start and on a reload. */
+  #loadStored(persistence: Persistence): Promise<Restored> {
+    const registry = this.registry;
+    return persistence.restore(
+      new Map([...registry.reactors].map(([name, r]) => [name, r.declaration])),
+      registry.accumulators,
+      this.#options.stateMismatch,
+      (e) => this.#host.reportError(e),
+    );
   }
 
   /** Moves the ownership; the reactors' health follows (held at `warming` unless the owner). */

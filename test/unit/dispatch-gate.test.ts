@@ -1,6 +1,6 @@
 /** The pool's dispatch gate (src/exec/dispatch-gate.ts): when units go, and what one batch carries. */
 import { describe, expect, it } from 'vitest';
-import { DispatchGate, kBatchBudgetMs, kFiringsGroupBudgetMs } from '../../src/exec/dispatch-gate.js';
+import { DispatchGate, kBatchBudgetMs, kFiringBudgetMs } from '../../src/exec/dispatch-gate.js';
 import { UnitLot, type PoolUnit } from '../../src/exec/pool-unit.js';
 import { ReadyQueue } from '../../src/exec/ready-queue.js';
 import { poolUnit } from './support/pool-units.js';
@@ -111,7 +111,7 @@ describe('DispatchGate.gather', () => {
   });
 
   it('groups batches of firings with batches of firings only, within their own budget', () => {
-    const cost = kFiringsGroupBudgetMs / 4;
+    const cost = kFiringBudgetMs / 4;
     const batches = Array.from({ length: 6 }, (_, i) => firings(`b${i}`, cost));
     const [first, ...rest] = batches;
     const queue = queueOf(rest);
