@@ -67,6 +67,8 @@ export class Reactor implements LiveReactor {
   gateWaiting = false;
   /** A key's last firing, epoch ms (0 before one): kept by its keyed reactor, for the busiest keys. */
   firedAt = 0;
+  /** A key's last boundary (or its creation), epoch ms: kept by its keyed reactor with `keyIdle`. */
+  activeAt = 0;
   readonly #gate: KeyGate | null;
   readonly #sequence: { next: number };
   readonly #questions: ReactorQuestions;
@@ -240,23 +242,23 @@ export class Reactor implements LiveReactor {
   /**
    * A boundary from one of the reactor's accumulators (admission was checked with
    * {@link hasRoom}). Under `latest` the firing it may cause waits for the end of the current
-   * synchronous job, so a burst collapses into one firing; under `sequential`, where every
-   * boundary fires anyway, the loop starts at once.
+   * synchronous job, so a burst collapses into one firing. Under `sequential`, where every
+   * boundary fires anyway, the loop starts at once; a key's loop waits for the end of the job
+   * too, so a burst spread over many keys is served key by key, each key's state still in the
+   * CPU's cache, rather than a different key on every boundary.
    */
   deliver(source: string, value: unknown): void {
     if (!this.#sequential) {
       this.#input.update(source, value);
       this.#events.changed(this);
-      if (this.#loop.state === ReactorLoop.Idle) {
-        this.#loop.to(ReactorLoop.Collapsing);
-        queueMicrotask(this.#resumeLoop);
-      }
+      this.#collapse();
       return;
     }
     const boundary = { seq: this.#sequence.next++, source, value };
     this.#queue.push(boundary);
     this.#events.accepted(this, boundary);
-    this.#kick();
+    if (this.#gate === null) this.#kick();
+    else this.#collapse();
   }
 
   /** Fires once with the current cache; resolves to the first graph's record, or undefined when paused. */
@@ -319,6 +321,14 @@ export class Reactor implements LiveReactor {
     return { ...(this.#batches?.visibleCache() ?? this.#input.values) };
   }
 
+  /**
+   * True when queued boundaries could go to a worker in batches: the one bound graph runs on the
+   * pool (a key that never could is given no batch state).
+   */
+  #mayBatch(): boolean {
+    return this.#batches !== null || (this.graphs.length === 1 && graphInternals(this.graphs[0]!).binding !== null);
+  }
+
   /** The batches' view of this reactor: its queue and cache, its questions and counters, its loop. */
   #batchesOf(queue: BoundaryQueue, input: InputCache): FiringBatches {
     return new FiringBatches({
@@ -360,6 +370,13 @@ export class Reactor implements LiveReactor {
   #kick(): void {
     if (this.#loop.state !== ReactorLoop.Idle) return;
     this.#resumeLoop();
+  }
+
+  /** Starts the loop at the end of the current synchronous job if it is idle (`collapsing`). */
+  #collapse(): void {
+    if (this.#loop.state !== ReactorLoop.Idle) return;
+    this.#loop.to(ReactorLoop.Collapsing);
+    queueMicrotask(this.#resumeLoop);
   }
 
   /** Back to `pumping` (from idle, collapsing, firing or yielding). */
@@ -421,7 +438,11 @@ export class Reactor implements LiveReactor {
         this.#loop.to(ReactorLoop.Idle);
         return;
       }
-      if (this.#queue.size >= 2 && (this.#batches ??= this.#batchesOf(this.#queue, this.#input)).start(0)) {
+      if (
+        this.#queue.size >= 2 &&
+        this.#mayBatch() &&
+        (this.#batches ??= this.#batchesOf(this.#queue, this.#input)).start(0)
+      ) {
         gate?.fired(this);
         return; // `firing`: the batch's end resumes the loop
       }

@@ -71,6 +71,21 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
     expect(rt.reactor(log.records[0]!.reactor).getState().keys).toBe(2);
   });
 
+  it('sequential: a synchronous burst over many keys fires after the burst, each key its share in order', async () => {
+    const { rt, a, log, handle } = await setup({ strategy: 'sequential' });
+    const keys = ['p', 'q', 'r'];
+    for (let i = 0; i < 5; i++) for (const k of keys) rt.push(a, ev(k, i));
+    // Nothing fired inside the synchronous job that pushed, on either executor.
+    expect(log.records).toHaveLength(0);
+    expect(handle.key('p').getState().queued).toBe(5);
+    await rt.idle();
+    for (const k of keys) expect(seen(log.records, k, a)).toStrictEqual([0, 1, 2, 3, 4]);
+    if (executor === 'inline') {
+      // Served key by key: each key's five firings in a row, keys in the order they first arrived.
+      expect(log.records.map((r) => r.key)).toStrictEqual(keys.flatMap((k) => Array<string>(5).fill(k)));
+    }
+  });
+
   it('latest: boundaries of a key arriving during its firing collapse into one next firing', async () => {
     const control = new Control();
     const { rt, a, log } = await setup({ node: 'gated' });
