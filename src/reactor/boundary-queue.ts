@@ -27,8 +27,8 @@ export class BoundaryQueue {
   readonly #perSource = new Map<string, number>();
   /** Sources with boundaries queued. */
   #active = 0;
-  /** Sources refused since they were last admitted. */
-  readonly #wanting = new Set<string>();
+  /** Sources refused since they were last admitted; made at the first refusal (most queues never refuse). */
+  #wanting: Set<string> | null = null;
   #full = false;
   readonly #onRoom: () => void;
 
@@ -49,14 +49,17 @@ export class BoundaryQueue {
   hasRoomFor(source: string): boolean {
     const size = this.size;
     if (size >= this.capacity) return this.#refuse(source);
+    const wanting = this.#wanting;
+    // At most one source queued and nobody refused: it contends with no one (no lookup needed).
+    if (this.#active <= 1 && (wanting === null || wanting.size === 0)) return true;
     const mine = this.#perSource.get(source) ?? 0;
     if (mine === 0) return true;
     // Nobody refused: the contending sources are those with boundaries queued, this one included.
     let contending = this.#active;
-    if (this.#wanting.size > 0) {
-      contending = this.#wanting.has(source) ? 0 : 1;
+    if (wanting !== null && wanting.size > 0) {
+      contending = wanting.has(source) ? 0 : 1;
       for (const [other, count] of this.#perSource) if (count > 0 && other !== source) contending++;
-      for (const other of this.#wanting) if (!this.#perSource.get(other)) contending++;
+      for (const other of wanting) if (!this.#perSource.get(other)) contending++;
     }
     if (contending <= 1 || mine < Math.ceil(this.capacity / contending)) return true;
     return this.#refuse(source);
@@ -68,7 +71,7 @@ export class BoundaryQueue {
     const mine = this.#perSource.get(boundary.source) ?? 0;
     if (mine === 0) this.#active++;
     this.#perSource.set(boundary.source, mine + 1);
-    if (this.#wanting.size > 0) this.#wanting.delete(boundary.source);
+    if (this.#wanting !== null && this.#wanting.size > 0) this.#wanting.delete(boundary.source);
     if (this.size >= this.capacity) this.#full = true;
   }
 
@@ -102,7 +105,7 @@ export class BoundaryQueue {
   }
 
   #refuse(source: string): false {
-    this.#wanting.add(source);
+    (this.#wanting ??= new Set()).add(source);
     this.#full = true;
     return false;
   }

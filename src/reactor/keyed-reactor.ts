@@ -34,13 +34,6 @@ export interface KeyedHooks extends ReactorHooks {
   forgotten(checkpointName: string): void;
 }
 
-/** One held key. */
-interface KeyEntry {
-  readonly reactor: Reactor;
-  /** Epoch ms of its last boundary (or its creation); read only to forget idle keys (`keyIdle`). */
-  active: number;
-}
-
 /** What the ops server lists of a key. */
 export interface KeySummary {
   /** The key, in its string form. */
@@ -68,15 +61,15 @@ export class KeyedReactor implements LiveReactor {
   /** Broadcast source to its newest value. */
   #shared: Record<string, unknown> = {};
   readonly #sequence = { next: 0 };
-  /** Key to its entry, least recently active first. */
-  readonly #keys = new Map<string, KeyEntry>();
+  /** Key to its reactor, least recently active first. */
+  readonly #keys = new Map<string, Reactor>();
   #paused = false;
   /** A boundary was refused since the last room: for a new key (true) or a key's full queue. */
   #refused: Reactor | true | null = null;
-  /** The value last admitted, its key and the key's entry, looked up once for both admission and delivery. */
+  /** The value last admitted, its key and the key's reactor, looked up once for both admission and delivery. */
   #admittedValue: unknown = undefined;
   #admittedKey = '';
-  #admittedEntry: KeyEntry | undefined = undefined;
+  #admittedReactor: Reactor | undefined = undefined;
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(declaration: ReactorDeclaration, hooks: KeyedHooks) {
@@ -142,7 +135,7 @@ export class KeyedReactor implements LiveReactor {
   /** Every key's queued boundaries. */
   get queued(): number {
     let queued = 0;
-    for (const entry of this.#keys.values()) queued += entry.reactor.queued;
+    for (const reactor of this.#keys.values()) queued += reactor.queued;
     return queued;
   }
 
@@ -168,15 +161,15 @@ export class KeyedReactor implements LiveReactor {
 
   /** The reactor of `key` when it is held. */
   keyReactor(key: string): Reactor | undefined {
-    return this.#keys.get(key)?.reactor;
+    return this.#keys.get(key);
   }
 
   /** Up to `limit` keys, those with the most queued first, then the most recently fired. */
   busiest(limit: number): KeySummary[] {
     const all: KeySummary[] = [];
-    for (const [key, entry] of this.#keys) {
-      const firedAt = entry.reactor.firedAt;
-      all.push({ key, queued: entry.reactor.queued, lastFiredAt: firedAt === 0 ? null : firedAt });
+    for (const [key, reactor] of this.#keys) {
+      const firedAt = reactor.firedAt;
+      all.push({ key, queued: reactor.queued, lastFiredAt: firedAt === 0 ? null : firedAt });
     }
     all.sort((a, b) => b.queued - a.queued || (b.lastFiredAt ?? 0) - (a.lastFiredAt ?? 0));
     return all.slice(0, limit);
@@ -198,13 +191,13 @@ export class KeyedReactor implements LiveReactor {
   admit(source: string, value: unknown, given?: string): boolean {
     if (this.#broadcast.has(source)) return true;
     const key = given ?? this.#keyOf(source, value);
-    const entry = this.#keys.get(key);
+    const reactor = this.#keys.get(key);
     this.#admittedValue = value;
     this.#admittedKey = key;
-    this.#admittedEntry = entry;
-    if (entry !== undefined) {
-      if (entry.reactor.hasRoom(source)) return true;
-      this.#refused = entry.reactor;
+    this.#admittedReactor = reactor;
+    if (reactor !== undefined) {
+      if (reactor.hasRoom(source)) return true;
+      this.#refused = reactor;
       return false;
     }
     if (this.#roomForKey()) return true;
@@ -215,31 +208,31 @@ export class KeyedReactor implements LiveReactor {
   deliver(source: string, value: unknown, given?: string): void {
     if (this.#broadcast.has(source)) {
       this.#shared = { ...this.#shared, [source]: value };
-      for (const entry of this.#keys.values()) entry.reactor.share(source, value);
+      for (const reactor of this.#keys.values()) reactor.share(source, value);
       this.#hooks.events.changed(this);
       return;
     }
     const admitted = value === this.#admittedValue;
     const key = given ?? (admitted ? this.#admittedKey : this.#keyOf(source, value));
-    const entry = this.#entry(key, admitted ? this.#admittedEntry : undefined);
+    const reactor = this.#reactorOf(key, admitted ? this.#admittedReactor : undefined);
     this.#admittedValue = undefined;
-    this.#admittedEntry = undefined;
-    entry.reactor.deliver(source, value);
+    this.#admittedReactor = undefined;
+    reactor.deliver(source, value);
   }
 
   quiescent(): boolean {
-    for (const entry of this.#keys.values()) if (!entry.reactor.quiescent()) return false;
+    for (const reactor of this.#keys.values()) if (!reactor.quiescent()) return false;
     return true;
   }
 
   setHealth(health: ReactorHealth): void {
     this.health = health;
-    for (const entry of this.#keys.values()) entry.reactor.setHealth(health);
+    for (const reactor of this.#keys.values()) reactor.setHealth(health);
   }
 
   /** Every key fires once with its cache; resolves to the first key's first record (undefined without keys). */
   async forceFire(): Promise<FireRecord | undefined> {
-    const records = await Promise.all([...this.#keys.values()].map((entry) => entry.reactor.forceFire()));
+    const records = await Promise.all([...this.#keys.values()].map((reactor) => reactor.forceFire()));
     return records[0];
   }
 
@@ -247,25 +240,25 @@ export class KeyedReactor implements LiveReactor {
   async fireWith(cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     this.#takeShared(cache);
     const records = await Promise.all(
-      [...this.#keys.values()].map((entry) => entry.reactor.fireWith({ ...this.#shared, ...cache })),
+      [...this.#keys.values()].map((reactor) => reactor.fireWith({ ...this.#shared, ...cache })),
     );
     return records[0];
   }
 
   /** Fires key `key` once with its cache (the key is held from then on). */
   forceFireKey(key: string): Promise<FireRecord | undefined> {
-    return this.#entry(key).reactor.forceFire();
+    return this.#reactorOf(key).forceFire();
   }
 
   /** Replaces key `key`'s cache, broadcast values kept unless given, then fires it once. */
   fireWithKey(key: string, cache: Record<string, unknown>): Promise<FireRecord | undefined> {
     this.#takeShared(cache);
-    return this.#entry(key).reactor.fireWith({ ...this.#shared, ...cache });
+    return this.#reactorOf(key).fireWith({ ...this.#shared, ...cache });
   }
 
   /** Key `key`'s state; an empty one for a key not held. */
   keyState(key: string): KeyState {
-    const reactor = this.#keys.get(key)?.reactor;
+    const reactor = this.#keys.get(key);
     if (reactor === undefined) {
       return { cache: { ...this.#shared }, dirty: Object.fromEntries(this.#sources.map((s) => [s, false])), queued: 0 };
     }
@@ -276,14 +269,14 @@ export class KeyedReactor implements LiveReactor {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    for (const entry of this.#keys.values()) entry.reactor.pause();
+    for (const reactor of this.#keys.values()) reactor.pause();
     this.#hooks.events.changed(this);
   }
 
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    for (const entry of this.#keys.values()) entry.reactor.resume();
+    for (const reactor of this.#keys.values()) reactor.resume();
     this.#hooks.events.changed(this);
   }
 
@@ -305,7 +298,7 @@ export class KeyedReactor implements LiveReactor {
 
   /** Resolves once no key has a firing in flight (see {@link Reactor.halted}). */
   async halted(): Promise<void> {
-    await Promise.all([...this.#keys.values()].map((entry) => entry.reactor.halted()));
+    await Promise.all([...this.#keys.values()].map((reactor) => reactor.halted()));
   }
 
   /**
@@ -314,19 +307,19 @@ export class KeyedReactor implements LiveReactor {
    * resolve without firing, the counters stay. Throws StateError while a key fires.
    */
   reset(): void {
-    for (const entry of this.#keys.values()) {
-      if (entry.reactor.loop === ReactorLoop.Firing) {
+    for (const reactor of this.#keys.values()) {
+      if (reactor.loop === ReactorLoop.Firing) {
         throw new StateError(this.name, 'firing', `reactor '${this.name}' cannot be reset while a key fires`);
       }
     }
-    for (const entry of this.#keys.values()) entry.reactor.reset();
+    for (const reactor of this.#keys.values()) reactor.reset();
     this.#keys.clear();
     this.#gate = new KeyGate(this.#hooks.keyConcurrency);
     this.#shared = {};
     this.#paused = false;
     this.#refused = null;
     this.#admittedValue = undefined;
-    this.#admittedEntry = undefined;
+    this.#admittedReactor = undefined;
   }
 
   /** Restores the broadcast values and the paused flag (at start, or after {@link reset}). */
@@ -337,14 +330,14 @@ export class KeyedReactor implements LiveReactor {
 
   /** Restores one key's cache, flags and queue (after {@link restore}). */
   restoreKey(key: string, snapshot: ReactorSnapshot, queue: readonly QueuedBoundary[]): void {
-    const reactor = this.#entry(key).reactor;
+    const reactor = this.#reactorOf(key);
     reactor.restore({ ...snapshot, paused: this.#paused }, queue);
     for (const source of Object.keys(this.#shared)) reactor.share(source, this.#shared[source]);
   }
 
   /** The reactors of every held key (for a checkpoint written at shutdown). */
   *keyReactors(): IterableIterator<Reactor> {
-    for (const entry of this.#keys.values()) yield entry.reactor;
+    yield* this.#keys.values();
   }
 
   close(): void {
@@ -358,7 +351,7 @@ export class KeyedReactor implements LiveReactor {
     if (given.length === 0) return;
     this.#shared = { ...this.#shared };
     for (const source of given) this.#shared[source] = cache[source];
-    for (const entry of this.#keys.values()) for (const source of given) entry.reactor.share(source, cache[source]);
+    for (const reactor of this.#keys.values()) for (const source of given) reactor.share(source, cache[source]);
     this.#hooks.events.changed(this);
   }
 
@@ -395,19 +388,19 @@ export class KeyedReactor implements LiveReactor {
   }
 
   /**
-   * The entry of `key` (`found` when the caller has it), made when it is new; with `keyIdle`,
-   * marked active now and moved to the back.
+   * The reactor of `key` (`found` when the caller has it), made when the key is new; with
+   * `keyIdle`, marked active now and moved to the back.
    */
-  #entry(key: string, found?: KeyEntry): KeyEntry {
+  #reactorOf(key: string, found?: Reactor): Reactor {
     const keys = this.#keys;
-    let entry = found ?? keys.get(key);
-    if (entry !== undefined) {
+    let reactor = found ?? keys.get(key);
+    if (reactor !== undefined) {
       if (this.#keyed.keyIdleMs !== undefined) {
         keys.delete(key);
-        keys.set(key, entry);
-        entry.active = Date.now();
+        keys.set(key, reactor);
+        reactor.activeAt = Date.now();
       }
-      return entry;
+      return reactor;
     }
     const lane: KeyLane = {
       key,
@@ -419,22 +412,21 @@ export class KeyedReactor implements LiveReactor {
       gate: this.#gate,
       checkpointName: keyRowName(this.name, key),
     };
-    const reactor = new Reactor(this.declaration, this.#keyHooks, lane);
+    reactor = new Reactor(this.declaration, this.#keyHooks, lane);
     for (const source of Object.keys(this.#shared)) reactor.share(source, this.#shared[source]);
     if (this.#paused) reactor.pause();
-    entry = { reactor, active: Date.now() };
-    keys.set(key, entry);
+    reactor.activeAt = Date.now();
+    keys.set(key, reactor);
     reactor.setHealth(this.health);
-    return entry;
+    return reactor;
   }
 
   /** Forgets the keys at rest whose last boundary is older than `keyIdle`. */
   #forgetIdle(now: number): void {
     const idleMs = this.#keyed.keyIdleMs!;
     let forgot = false;
-    for (const [key, entry] of this.#keys) {
-      if (now - entry.active < idleMs) break; // the rest were active since
-      const reactor = entry.reactor;
+    for (const [key, reactor] of this.#keys) {
+      if (now - reactor.activeAt < idleMs) break; // the rest were active since
       if (!reactor.settled) continue;
       this.#keys.delete(key);
       this.#gate.forget(reactor);
