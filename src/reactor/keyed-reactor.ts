@@ -52,7 +52,7 @@ export class KeyedReactor implements LiveReactor {
   health: ReactorHealth = ReactorHealth.Starting;
   readonly #keyed: KeyedDeclaration;
   readonly #hooks: KeyedHooks;
-  /** The hooks of every key's reactor: the keyed reactor's, with its firings noted per key. */
+  /** The hooks of every key's reactor: the keyed reactor's, with room in a refused key's queue noted. */
   readonly #keyHooks: ReactorHooks;
   #gate: KeyGate;
   /** The key sources, and the broadcast ones (set at start, see {@link useBroadcast}). */
@@ -85,10 +85,6 @@ export class KeyedReactor implements LiveReactor {
       questions: hooks.questions,
       events: {
         ...events,
-        fired: (reactor, ok) => {
-          (reactor as Reactor).firedAt = Date.now();
-          events.fired(reactor, ok);
-        },
         room: (reactor) => {
           if (this.#refused === reactor) this.#refused = null;
           events.room(reactor);

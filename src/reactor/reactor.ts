@@ -65,7 +65,10 @@ export class Reactor implements LiveReactor {
   /** The keys' gate's marks on a key (see `key-gate.ts`). */
   gateTurn: KeyTurn = KeyTurn.None;
   gateWaiting = false;
-  /** A key's last firing, epoch ms (0 before one): kept by its keyed reactor, for the busiest keys. */
+  /**
+   * A key's last firing, epoch ms (0 before one), for the busiest keys: when the pass of its
+   * loop that started the firing began firing (a pass runs firings back to back, up to a turn).
+   */
   firedAt = 0;
   /** A key's last boundary (or its creation), epoch ms: kept by its keyed reactor with `keyIdle`. */
   activeAt = 0;
@@ -432,6 +435,7 @@ export class Reactor implements LiveReactor {
   #pump(): void {
     this.#clockCarries = false;
     const gate = this.#gate;
+    let stamped = false;
     for (let budget = kFiringsPerTurn; budget > 0; budget--) {
       // A key fires only in its turn; the gate kicks it when it gets one.
       if (gate !== null && !gate.enter(this)) {
@@ -443,7 +447,7 @@ export class Reactor implements LiveReactor {
         this.#mayBatch() &&
         (this.#batches ??= this.#batchesOf(this.#queue, this.#input)).start(0)
       ) {
-        gate?.fired(this);
+        if (gate !== null) this.#keyFires(gate, stamped);
         return; // `firing`: the batch's end resumes the loop
       }
       const firing = this.#take();
@@ -452,12 +456,22 @@ export class Reactor implements LiveReactor {
         gate?.leave(this);
         return;
       }
-      gate?.fired(this);
+      if (gate !== null) stamped = this.#keyFires(gate, stamped);
       if (!this.#fire(firing)) return; // `firing`: its completion resumes the loop
       this.#clockCarries = this.#observed;
     }
     this.#loop.to(ReactorLoop.Yielding);
     setImmediate(this.#resumeLoop);
+  }
+
+  /**
+   * A key starts a firing (or a batch) in its turn: the gate is told, and the key notes the
+   * time ({@link firedAt}) once per pass of its loop rather than per firing (the clock is not free).
+   */
+  #keyFires(gate: KeyGate, stamped: boolean): true {
+    gate.fired(this);
+    if (!stamped) this.firedAt = Date.now();
+    return true;
   }
 
   /**
