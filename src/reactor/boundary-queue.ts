@@ -23,8 +23,12 @@ export class BoundaryQueue {
   readonly capacity: number;
   #items: Array<QueuedBoundary | undefined> = [];
   #head = 0;
-  /** Boundaries queued per source (0 once a source has none left). */
-  readonly #perSource = new Map<string, number>();
+  /**
+   * Boundaries queued per source (0 once a source has none left). Null while every boundary
+   * queued came from one source, `#sole` (a key's queue mostly hears one): its count is the size.
+   */
+  #perSource: Map<string, number> | null = null;
+  #sole: string | undefined = undefined;
   /** Sources with boundaries queued. */
   #active = 0;
   /** Sources refused since they were last admitted; made at the first refusal (most queues never refuse). */
@@ -52,14 +56,15 @@ export class BoundaryQueue {
     const wanting = this.#wanting;
     // At most one source queued and nobody refused: it contends with no one (no lookup needed).
     if (this.#active <= 1 && (wanting === null || wanting.size === 0)) return true;
-    const mine = this.#perSource.get(source) ?? 0;
+    const mine = this.#countOf(source);
     if (mine === 0) return true;
     // Nobody refused: the contending sources are those with boundaries queued, this one included.
     let contending = this.#active;
     if (wanting !== null && wanting.size > 0) {
       contending = wanting.has(source) ? 0 : 1;
-      for (const [other, count] of this.#perSource) if (count > 0 && other !== source) contending++;
-      for (const other of wanting) if (!this.#perSource.get(other)) contending++;
+      for (const [other, count] of this.#perSource ?? [[this.#sole!, size] as const])
+        if (count > 0 && other !== source) contending++;
+      for (const other of wanting) if (this.#countOf(other) === 0) contending++;
     }
     if (contending <= 1 || mine < Math.ceil(this.capacity / contending)) return true;
     return this.#refuse(source);
@@ -67,10 +72,20 @@ export class BoundaryQueue {
 
   /** Appends a boundary (admission was checked by the caller, or the boundary is restored). */
   push(boundary: QueuedBoundary): void {
+    const source = boundary.source;
+    let perSource = this.#perSource;
+    if (perSource === null && this.size > 0 && source !== this.#sole) {
+      perSource = this.#perSource = new Map([[this.#sole!, this.size]]);
+    }
+    if (perSource === null) {
+      this.#sole = source;
+      this.#active = 1;
+    } else {
+      const mine = perSource.get(source) ?? 0;
+      if (mine === 0) this.#active++;
+      perSource.set(source, mine + 1);
+    }
     this.#items.push(boundary);
-    const mine = this.#perSource.get(boundary.source) ?? 0;
-    if (mine === 0) this.#active++;
-    this.#perSource.set(boundary.source, mine + 1);
     if (this.#wanting !== null && this.#wanting.size > 0) this.#wanting.delete(boundary.source);
     if (this.size >= this.capacity) this.#full = true;
   }
@@ -84,9 +99,14 @@ export class BoundaryQueue {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
-    const left = this.#perSource.get(boundary.source)! - 1;
-    if (left === 0) this.#active--;
-    this.#perSource.set(boundary.source, left);
+    const perSource = this.#perSource;
+    if (perSource === null) {
+      if (this.size === 0) this.#active = 0;
+    } else {
+      const left = perSource.get(boundary.source)! - 1;
+      if (left === 0) this.#active--;
+      perSource.set(boundary.source, left);
+    }
     if (this.#full && this.size <= this.capacity >> 1) {
       this.#full = false;
       this.#onRoom();
@@ -102,6 +122,13 @@ export class BoundaryQueue {
   /** The waiting boundaries, oldest first (for checkpoints and state reports). */
   toArray(): QueuedBoundary[] {
     return this.#items.slice(this.#head) as QueuedBoundary[];
+  }
+
+  /** Boundaries of `source` queued. */
+  #countOf(source: string): number {
+    const perSource = this.#perSource;
+    if (perSource !== null) return perSource.get(source) ?? 0;
+    return source === this.#sole ? this.size : 0;
   }
 
   #refuse(source: string): false {

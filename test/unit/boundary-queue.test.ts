@@ -38,6 +38,21 @@ describe('BoundaryQueue', () => {
     expect(queue.hasRoomFor('b')).toBe(true);
   });
 
+  it('counts each source once a second one queues behind the first, and frees a lone source again', () => {
+    const queue = new BoundaryQueue(4, () => {});
+    expect(fill(queue, 'a', 2)).toBe(2);
+    expect(fill(queue, 'b', 1, 2)).toBe(1);
+    // Both queued: four slots shared by two sources, a already holds its two.
+    expect(queue.hasRoomFor('b')).toBe(true);
+    expect(queue.hasRoomFor('a')).toBe(false);
+    expect([queue.shift()?.source, queue.shift()?.source, queue.shift()?.source]).toEqual(['a', 'a', 'b']);
+    // a was refused and has nothing queued: it still contends, so b gets its share, not the queue.
+    expect(fill(queue, 'b', 4, 3)).toBe(2);
+    expect([queue.shift()?.seq, queue.shift()?.seq, queue.size]).toEqual([3, 4, 0]);
+    // b was refused in turn: a, admitted again, gets its share while b contends.
+    expect(fill(queue, 'a', 10, 5)).toBe(2);
+  });
+
   it('signals room once, when a full queue has drained to half', () => {
     let rooms = 0;
     const queue = new BoundaryQueue(4, () => rooms++);
