@@ -85,6 +85,8 @@ export class Reactor implements LiveReactor {
   #queue: BoundaryQueue;
   /** Made when queued boundaries first could go to a worker: a held key that never batches has none. */
   #batches: FiringBatches | null = null;
+  /** Whether the one bound graph runs on the pool, once asked (graphs are bound before start). */
+  #onPool: boolean | undefined = undefined;
   /** Waiting for the firing in flight to end (see {@link halted}); null while nobody waits. */
   #halts: Array<() => void> | null = null;
   #commands: Array<(record: FireRecord | undefined) => void> = [];
@@ -329,7 +331,9 @@ export class Reactor implements LiveReactor {
    * pool (a key that never could is given no batch state).
    */
   #mayBatch(): boolean {
-    return this.#batches !== null || (this.graphs.length === 1 && graphInternals(this.graphs[0]!).binding !== null);
+    if (this.#batches !== null) return true;
+    if (this.graphs.length !== 1) return false;
+    return (this.#onPool ??= graphInternals(this.graphs[0]!).binding !== null);
   }
 
   /** The batches' view of this reactor: its queue and cache, its questions and counters, its loop. */
