@@ -34,7 +34,7 @@ export function keyedSteps(threads: number): number {
  * on runtimes kept warm between rounds, and the median of the rounds is reported, so a machine
  * busy for a moment moves one round, not the ratio.
  */
-const kRounds = 3;
+const kRounds = 5;
 
 type Executor = 'inline' | 'pool';
 
