@@ -11,11 +11,9 @@ import { ReactionMode } from '../model/reactor-declaration.js';
 import { setOwn } from '../model/own-properties.js';
 import type { ReactorSnapshot } from './records.js';
 
-/** What the cache knows of one source. */
-interface SourceState {
-  dirty: boolean;
-  delivered: boolean;
-}
+/** A source's flags (see {@link InputCache}). */
+const kDirty = 1;
+const kDelivered = 2;
 
 /** The cache, the flags and the criterion of one reactor. */
 export class InputCache {
@@ -24,33 +22,33 @@ export class InputCache {
    * an own property. Replaced whole by a `fireWith` and when a batch rolls back.
    */
   values: Record<string, unknown> = {};
+  /** The declared sources, in declaration order (one list shared by every key of a keyed reactor). */
+  readonly #sources: readonly string[];
   /**
-   * Per declared source, in declaration order: its dirty flag, and whether it has a value in the
-   * cache. One lookup per boundary reads and sets both.
+   * Per declared source, at its index: dirty (delivered since the last firing) and delivered
+   * (has a value in the cache), as bits. Small numbers in one array: a key holds no map.
    */
-  readonly #sources = new Map<string, SourceState>();
+  readonly #flags: number[];
   #dirtyCount = 0;
   #deliveredCount = 0;
   readonly #whenAll: boolean;
 
   constructor(sources: readonly string[], mode: ReactionMode) {
-    for (const source of sources) this.#sources.set(source, { dirty: false, delivered: false });
+    this.#sources = sources;
+    this.#flags = sources.map(() => 0);
     this.#whenAll = mode === ReactionMode.WhenAll;
   }
 
   /** A `latest` boundary: overwrites the source's value and sets its flag. */
   update(source: string, value: unknown): void {
     setOwn(this.values, source, value);
-    // One lookup per boundary: the flags are set on the state it found.
-    const state = this.#sources.get(source)!;
-    if (!state.delivered) {
-      state.delivered = true;
-      this.#deliveredCount++;
-    }
-    if (!state.dirty) {
-      state.dirty = true;
-      this.#dirtyCount++;
-    }
+    // One scan of the short list of sources per boundary: both flags are set at the index found.
+    const i = this.#sources.indexOf(source);
+    if (i < 0) return; // not declared: a value, no flag
+    const flags = this.#flags[i]!;
+    if ((flags & kDelivered) === 0) this.#deliveredCount++;
+    if ((flags & kDirty) === 0) this.#dirtyCount++;
+    this.#flags[i] = kDirty | kDelivered;
   }
 
   /**
@@ -59,7 +57,7 @@ export class InputCache {
    */
   apply(source: string, value: unknown): boolean {
     setOwn(this.values, source, value);
-    const sources = this.#sources.size;
+    const sources = this.#sources.length;
     if (this.#deliveredCount < sources) this.#markDelivered(source);
     if (!this.#whenAll || this.#deliveredCount >= sources) return false;
     this.#markDirty(source);
@@ -73,12 +71,12 @@ export class InputCache {
 
   /** True while the `when_all` gate could hold a boundary back. */
   get gated(): boolean {
-    return this.#whenAll && this.#deliveredCount < this.#sources.size;
+    return this.#whenAll && this.#deliveredCount < this.#sources.length;
   }
 
   /** Whether the criterion holds on the dirty flags. */
   criterionHolds(): boolean {
-    if (this.#whenAll) return this.#sources.size > 0 && this.#dirtyCount === this.#sources.size;
+    if (this.#whenAll) return this.#sources.length > 0 && this.#dirtyCount === this.#sources.length;
     return this.#dirtyCount > 0;
   }
 
@@ -91,7 +89,8 @@ export class InputCache {
   clearDirty(): void {
     if (this.#dirtyCount === 0) return;
     this.#dirtyCount = 0;
-    for (const state of this.#sources.values()) state.dirty = false;
+    const flags = this.#flags;
+    for (let i = 0; i < flags.length; i++) flags[i]! &= ~kDirty;
   }
 
   /** Replaces the whole cache (`fireWith`): each source given counts as delivered. */
@@ -116,23 +115,23 @@ export class InputCache {
   /** Source name to its dirty flag, in declaration order. */
   dirtyFlags(): Record<string, boolean> {
     const flags: Record<string, boolean> = {};
-    for (const [source, state] of this.#sources) setOwn(flags, source, state.dirty);
+    for (let i = 0; i < this.#sources.length; i++) setOwn(flags, this.#sources[i]!, (this.#flags[i]! & kDirty) !== 0);
     return flags;
   }
 
   /** Sets a declared source's dirty flag (ignores any other name). */
   #markDirty(source: string): void {
-    const state = this.#sources.get(source);
-    if (state === undefined || state.dirty) return;
-    state.dirty = true;
+    const i = this.#sources.indexOf(source);
+    if (i < 0 || (this.#flags[i]! & kDirty) !== 0) return;
+    this.#flags[i]! |= kDirty;
     this.#dirtyCount++;
   }
 
   /** Notes that a declared source has a value (ignores any other name). */
   #markDelivered(source: string): void {
-    const state = this.#sources.get(source);
-    if (state === undefined || state.delivered) return;
-    state.delivered = true;
+    const i = this.#sources.indexOf(source);
+    if (i < 0 || (this.#flags[i]! & kDelivered) !== 0) return;
+    this.#flags[i]! |= kDelivered;
     this.#deliveredCount++;
   }
 }
