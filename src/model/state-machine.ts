@@ -6,6 +6,12 @@
  */
 import { StateError } from './errors.js';
 
+/** A component that names itself on demand. */
+export interface Labelled {
+  /** How errors name it (`reactor 'quotes' key 'AAPL'`). */
+  readonly label: string;
+}
+
 /** Each state to the states it may move to. */
 export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
 
@@ -19,14 +25,17 @@ export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
  */
 export class StateMachine<S extends string> {
   #state: S;
-  /** Named only when a move is refused, so machines made by the thousand (one per key) build no string. */
-  readonly #component: string | (() => string);
+  /**
+   * Named only when a move is refused: a component made by the thousand (a reactor per key)
+   * passes itself and builds its `label` then, not one string (or closure) per machine.
+   */
+  readonly #component: string | Labelled;
   /** The table as sets, checked on every move (a reactor moves twice per firing); one per table. */
   readonly #allowed: ReadonlyMap<S, ReadonlySet<S>>;
   readonly #onChange: ((state: S, previous: S) => void) | null;
 
   constructor(
-    component: string | (() => string),
+    component: string | Labelled,
     initial: S,
     transitions: Transitions<S>,
     onChange: ((state: S, previous: S) => void) | null = null,
@@ -46,7 +55,7 @@ export class StateMachine<S extends string> {
   to(next: S): void {
     const previous = this.#state;
     if (!this.#allowed.get(previous)!.has(next)) {
-      const component = typeof this.#component === 'string' ? this.#component : this.#component();
+      const component = typeof this.#component === 'string' ? this.#component : this.#component.label;
       throw new StateError(component, previous, `${component}: no transition ${previous} -> ${next}`);
     }
     this.#state = next;

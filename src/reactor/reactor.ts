@@ -125,9 +125,7 @@ export class Reactor implements LiveReactor {
     this.#questions = hooks.questions;
     this.#events = hooks.events;
     this.#sequential = declaration.strategy === InputStrategy.Sequential;
-    const label = (): string =>
-      lane === undefined ? `reactor '${declaration.name}'` : `reactor '${declaration.name}' key '${lane.key}'`;
-    this.#loop = new StateMachine<ReactorLoop>(label, ReactorLoop.Idle, kLoopTransitions);
+    this.#loop = new StateMachine<ReactorLoop>(this, ReactorLoop.Idle, kLoopTransitions);
     this.#sources = lane?.sources ?? declaration.accumulators;
     this.#queueCapacity = hooks.queueCapacity;
     this.#input = new InputCache(this.#sources, declaration.mode);
@@ -143,6 +141,11 @@ export class Reactor implements LiveReactor {
 
   get name(): string {
     return this.declaration.name;
+  }
+
+  /** How errors name it: `reactor 'quotes'`, or `reactor 'quotes' key 'AAPL'` for a key. */
+  get label(): string {
+    return this.key === undefined ? `reactor '${this.name}'` : `reactor '${this.name}' key '${this.key}'`;
   }
 
   /** Completed firings, for status lines. */

@@ -30,6 +30,21 @@ describe('StateMachine', () => {
     expect((error as StateError).message).toBe('door: no transition closed -> closed');
     expect(door.state).toBe('closed');
   });
+
+  it('asks a labelled component for its name only when it refuses a move', () => {
+    let asked = 0;
+    const owner = {
+      get label() {
+        asked++;
+        return "reactor 'q' key 'AAPL'";
+      },
+    };
+    const door = new StateMachine(owner, 'closed', { closed: ['open'], open: ['closed'] });
+    door.to('open');
+    expect(asked).toBe(0);
+    expect(() => door.to('open')).toThrow("reactor 'q' key 'AAPL': no transition open -> open");
+    expect(asked).toBe(1);
+  });
 });
 
 describe('the reactor loop table', () => {
