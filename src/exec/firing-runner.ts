@@ -35,8 +35,19 @@ const kUntimed: RunOptions = { timed: false };
 
 /** Plans parsed in this worker, with an executor over the module's functions: per module URL, per plan text. */
 const compiled = new Map<string, Map<string, RunContext>>();
-/** The unit table slot of the batch each traversal belongs to (batches may interleave while nodes await). */
+/**
+ * The unit table slot of the batch a traversal belongs to. The traversal starting now is noted
+ * in two variables; one that goes on after a node awaited (batches may interleave then) is
+ * looked up in `slotOf`, where it is put only once it awaits: a weak map entry per firing would
+ * be work for every garbage collection of this thread.
+ */
+let startingRun: ExecutingRun | null = null;
+let startingSlot = 0;
 const slotOf = new WeakMap<ExecutingRun, number>();
+
+function slotOfRun(run: ExecutingRun): number {
+  return run === startingRun ? startingSlot : slotOf.get(run)!;
+}
 
 /** The reply, and the buffers marked with move() in its outputs, to transfer with it. */
 export interface FiringsResult {
@@ -71,8 +82,8 @@ function compile(
     const plan: GraphPlan = planFromText(text);
     const executor = new InlineExecutor(plan, functions, {
       watch: {
-        enter: (run, node) => table.running(slotOf.get(run)!, node),
-        leave: (run) => table.leave(slotOf.get(run)!),
+        enter: (run, node) => table.running(slotOfRun(run), node),
+        leave: (run) => table.leave(slotOfRun(run)),
       },
     });
     ctx = { plan, costs: new CostModel(plan), executor, triggerless: false };
@@ -146,11 +157,16 @@ class Batch {
       this.#began = performance.now();
       this.#starting = true;
       const run = new GraphRun(this.#ctx, { ...this.#cache }, k === 0 ? this.#firstOptions : kUntimed, this.#ended);
-      slotOf.set(run, slot);
+      startingRun = run;
+      startingSlot = slot;
       run.start();
+      startingRun = null;
       this.#starting = false;
       // A node awaits: the firing's end continues the batch.
-      if (this.#ran === k) return false;
+      if (this.#ran === k) {
+        slotOf.set(run, slot);
+        return false;
+      }
     }
     return true;
   }

@@ -185,6 +185,24 @@ describe('batched firings of a sequential reactor on the pool', () => {
     }
   });
 
+  it('a worker that exits in a node that runs after another one awaited names that node', async () => {
+    const { rt, log, reactor: name, a } = await pipeline({ held: { next: 'exit_if' }, exit_if: {} });
+    const before = batchedOf(rt, name);
+    const control = new Control();
+    for (let n = 0; n < 12; n++) rt.push(a, n === 3 ? { n, hold: true, exit: true, sab: control.sab } : { n });
+    await control.entered(1); // firing 3 awaits in `held`, inside a batch
+    control.open();
+    await rt.idle();
+    expect(batchedOf(rt, name)).toBeGreaterThan(before);
+    const exited = log.records.find((r) => !r.ok && (r.inputs[a] as { n: number }).n === 3)!;
+    const cause = (exited.error as GraphExecutionError).cause as WorkerExitError;
+    expect(cause).toBeInstanceOf(WorkerExitError);
+    expect(cause.culprit).toMatchObject({ node: 'exit_if' });
+    // Every boundary after it fired again, in order, on another worker.
+    const after = log.records.filter((r) => r.ok).map((r) => r.outputs!.exit_if);
+    expect(after.slice(-8)).toStrictEqual([4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
   it('a node that changes its cache input changes nothing another firing of the batch sees', async () => {
     const { rt, log, reactor: name, a, b } = await pipeline({ grow: {} }, ['a', 'b']);
     rt.push(a, { items: [] });
