@@ -1,8 +1,8 @@
 /**
  * A reactor's firing loop, as a state machine:
  *
- *     idle ──(latest boundary, or a key's sequential boundary)──► collapsing ──(microtask)──► pumping
- *     idle ──(sequential boundary of an unkeyed reactor, command, resume, health)──► pumping
+ *     idle ──(latest boundary, a key's sequential boundary)──► collapsing ──(microtask)──► pumping
+ *     idle ──(unkeyed sequential boundary, command, resume, health)──► pumping
  *     pumping ──(a firing completed synchronously)──► pumping
  *     pumping ──(a firing waits on a node)──► firing ──(it completes)──► pumping
  *     pumping ──(a batch of boundaries goes to a worker)──► firing ──(it is answered)──► pumping
@@ -10,9 +10,9 @@
  *     pumping ──(nothing to fire)──► idle
  *
  * `collapsing` lets a synchronous burst of pushes under `latest` fire once instead of once per
- * push, and a key of a keyed reactor fire its share of a burst in one go; `yielding` keeps a long synchronous drain (inline graphs of synchronous nodes) from
- * starving I/O and timers. In every state but `idle` a new boundary or command is only
- * recorded: the loop picks it up.
+ * push, and a key of a keyed reactor fire its share of a burst in one go; `yielding` keeps a
+ * long synchronous drain (inline graphs of synchronous nodes) from starving I/O and timers. In
+ * every state but `idle` a new boundary or command is only recorded: the loop picks it up.
  */
 import type { Transitions } from '../model/state-machine.js';
 

@@ -66,8 +66,8 @@ export class Reactor implements LiveReactor {
   gateTurn: KeyTurn = KeyTurn.None;
   gateWaiting = false;
   /**
-   * A key's last firing, epoch ms (0 before one), for the busiest keys: when the pass of its
-   * loop that started the firing began firing (a pass runs firings back to back, up to a turn).
+   * A key's last firing, epoch ms (0 before one), for the busiest keys: the clock is read at the
+   * first firing of each pass of its loop (a pass runs firings back to back, up to a turn).
    */
   firedAt = 0;
   /** A key's last boundary (or its creation), epoch ms: kept by its keyed reactor with `keyIdle`. */
