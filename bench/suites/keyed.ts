@@ -190,7 +190,8 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
 
   // --- a quiet key's latency: alone, then beside a backlog, on one warm runtime
   const backlog = Math.max(1000, Math.round(100_000 * Math.min(1, budget.scale * 2.5)));
-  const samples = Math.max(200, Math.round(1000 * budget.scale));
+  // A p99 of 1,000 samples is their tenth-slowest: fewer make the ratio of two p99s a coin toss.
+  const samples = Math.max(1000, Math.round(2000 * budget.scale));
   progress(`keyed: quiet key alone, then beside a backlog of ${backlog}`);
   let runtime = await keyedRuntime('pool', threads, { keyed: true, node: 'noop' });
   await quietLatency(runtime, 50);
