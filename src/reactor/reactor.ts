@@ -78,7 +78,6 @@ export class Reactor implements LiveReactor {
   readonly #events: ReactorEvents;
   readonly #sequential: boolean;
   readonly #sources: readonly string[];
-  readonly #queueCapacity: number;
   #paused = false;
   readonly #loop: StateMachine<ReactorLoop>;
   #input: InputCache;
@@ -127,7 +126,6 @@ export class Reactor implements LiveReactor {
     this.#sequential = declaration.strategy === InputStrategy.Sequential;
     this.#loop = new StateMachine<ReactorLoop>(this, ReactorLoop.Idle, kLoopTransitions);
     this.#sources = lane?.sources ?? declaration.accumulators;
-    this.#queueCapacity = hooks.queueCapacity;
     this.#input = new InputCache(this.#sources, declaration.mode);
     this.#queue = new BoundaryQueue(hooks.queueCapacity, () => this.#events.room(this));
   }
@@ -224,7 +222,7 @@ export class Reactor implements LiveReactor {
       throw new StateError(this.name, 'firing', `reactor '${this.name}' cannot be reset while it fires`);
     }
     this.#input = new InputCache(this.#sources, this.declaration.mode);
-    this.#queue = new BoundaryQueue(this.#queueCapacity, () => this.#events.room(this));
+    this.#queue = new BoundaryQueue(this.#queue.capacity, () => this.#events.room(this));
     this.#batches = null;
     this.#paused = false;
     const commands = this.#commands;

@@ -71,6 +71,20 @@ async function takeOver(
   return { logB, bStarted };
 }
 
+/**
+ * Starts runtime A, made by `make` with the URL of a login role of its own, watching its errors,
+ * ownership moves and records from the start.
+ */
+async function startA(make: (url: string) => Promise<Runtime>) {
+  const role = await ownRole();
+  const a = await make(role.url);
+  const heardA = errors(a);
+  const movesA = ownerships(a);
+  const logA = new FireLog(a);
+  await a.start();
+  return { role, a, heardA, movesA, logA };
+}
+
 /** What a pushed value became in the records of `reactor`, in order. */
 const outputs = (log: FireLog, reactor: string): unknown[] =>
   log.records.filter((r) => r.reactor === reactor).map((r) => r.outputs!.ident);
@@ -119,12 +133,7 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
   for (const executor of executors) {
     it(`drops its stale state, restores what the other owner stored and carries on (${executor})`, async () => {
       const { n, wired } = setup(executor);
-      const role = await ownRole();
-      const a = await wired(role.url, { standby: true });
-      const heardA = errors(a);
-      const movesA = ownerships(a);
-      const logA = new FireLog(a);
-      await a.start();
+      const { role, a, heardA, movesA, logA } = await startA((url) => wired(url, { standby: true }));
       a.reactor(n.S).pause();
       a.reactor(n.P).pause();
       for (const value of ['a1', 'a2']) expect(a.push(n.q, value)).toBe(true);
@@ -210,12 +219,7 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
         );
         return rt;
       };
-      const role = await ownRole();
-      const a = await keyed(role.url);
-      const heardA = errors(a);
-      const movesA = ownerships(a);
-      const logA = new FireLog(a);
-      await a.start();
+      const { role, a, heardA, movesA, logA } = await startA(keyed);
       a.reactor(n.K).pause();
       a.push(n.q, { k: 'x', n: 1 });
       a.push(n.q, { k: 'y', n: 1 });
@@ -273,11 +277,7 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
       );
       return rt;
     };
-    const role = await ownRole();
-    const a = await wired(role.url, 'sequential');
-    const heardA = errors(a);
-    const movesA = ownerships(a);
-    await a.start();
+    const { role, a, heardA, movesA } = await startA((url) => wired(url, 'sequential'));
     a.reactor(n.S).pause();
     a.push(n.q, 'queued');
     await a.persisted();
@@ -331,12 +331,7 @@ describeWithPostgres('an owner taking its id back after another runtime owned it
         return rt;
       };
       for (let i = 0; i < 10; i++) await client.xAdd(stream, '*', { data: String(i) });
-      const role = await ownRole();
-      const a = await wired(role.url);
-      const heardA = errors(a);
-      const movesA = ownerships(a);
-      const logA = new FireLog(a);
-      await a.start();
+      const { role, a, heardA, movesA, logA } = await startA(wired);
       // Paused with room for 4: the rest of what A read waits in its memory, unacknowledged.
       a.reactor(n.S).pause();
       await until(() => a.reactor(n.S).getState().queued === 4);
