@@ -4,9 +4,10 @@
  *
  * Before a node has been measured its cost counts as one "node of work" in the units of the
  * measured nodes (their mean), so a first run already prefers long chains by node count; after
- * that the exponential moving average of the measured durations takes over. Ranks are
- * recomputed lazily, only when an estimate moved by more than a tenth and only for graphs where
- * two units can ever be ready at once.
+ * that the exponential moving average of the measured durations takes over. Ranks and unit
+ * estimates are recomputed lazily, once a node's estimate has moved by more than a tenth (and
+ * more than {@link kJitterMs}) from the value they were last computed with: measured against that
+ * value, not against the previous sample, so a slow drift (a cold first call fading out) is seen.
  */
 import type { GraphPlan } from '../model/plan.js';
 
@@ -14,6 +15,8 @@ import type { GraphPlan } from '../model/plan.js';
 const kAlpha = 0.2;
 /** A unit estimated below this many milliseconds may be pipelined behind other light units. */
 const kLightUnitMs = 1;
+/** Moves below this many milliseconds reorder nothing and change no batch worth changing. */
+const kJitterMs = 0.01;
 
 /**
  * The moving average `old` (NaN before a first sample) moved toward `sample`. One sample held up
@@ -30,6 +33,8 @@ export class CostModel {
   readonly #plan: GraphPlan;
   /** Moving average per node in ms; NaN until measured. */
   readonly #cost: Float64Array;
+  /** Each node's moving average when ranks and unit estimates were last computed. */
+  readonly #basis: Float64Array;
   /** Longest remaining path per unit, in ms, the unit included. */
   readonly #rank: Float64Array;
   /** Estimated cost per unit in ms; NaN while any of its nodes is unmeasured. */
@@ -39,17 +44,18 @@ export class CostModel {
   constructor(plan: GraphPlan) {
     this.#plan = plan;
     this.#cost = new Float64Array(plan.nodes.length).fill(Number.NaN);
+    this.#basis = new Float64Array(plan.nodes.length).fill(Number.NaN);
     this.#rank = new Float64Array(plan.units.length);
     this.#unitCost = new Float64Array(plan.units.length).fill(Number.NaN);
   }
 
   /** Records one measured run of a node. */
   observe(node: number, ms: number): void {
-    const old = this.#cost[node]!;
-    const next = smoothed(old, ms);
+    const next = smoothed(this.#cost[node]!, ms);
     this.#cost[node] = next;
-    // Sub-50 µs jitter never reorders anything worth reordering.
-    if (Number.isNaN(old) || Math.abs(next - old) > Math.max(0.1 * old, 0.05)) this.#dirty = true;
+    if (this.#dirty) return;
+    const basis = this.#basis[node]!;
+    if (Number.isNaN(basis) || Math.abs(next - basis) > Math.max(0.1 * basis, kJitterMs)) this.#dirty = true;
   }
 
   /** The unit's rank: estimated work on the longest path from it to a terminal. */
@@ -73,6 +79,7 @@ export class CostModel {
 
   #recompute(): void {
     this.#dirty = false;
+    this.#basis.set(this.#cost);
     const { nodes, units, topologicalOrder } = this.#plan;
     let sum = 0;
     let measured = 0;

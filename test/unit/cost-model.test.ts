@@ -75,6 +75,17 @@ describe('CostModel', () => {
     expect(costs.isLight(unitOf(p, 'c'))).toBe(false);
   });
 
+  it('follows a slow drift: a cold first call fades out of the estimate in steps each too small to count', () => {
+    const p = plan();
+    const costs = new CostModel(p);
+    costs.observe(nodeOf(p, 'c'), 0.2); // the first call: code not yet compiled, caches cold
+    expect(costs.estimate(unitOf(p, 'c'))).toBeCloseTo(0.2);
+    // Each step down is under 0.05 ms; together they take the estimate to the warm cost.
+    for (let i = 0; i < 30; i++) costs.observe(nodeOf(p, 'c'), 0.005);
+    expect(costs.estimate(unitOf(p, 'c'))).toBeLessThan(0.01);
+    expect(costs.rank(unitOf(p, 'b'))).toBeLessThan(costs.rank(unitOf(p, 'd')) + 0.01);
+  });
+
   it('counts a unit measured under 1 ms as light', () => {
     const p = plan();
     const costs = new CostModel(p);
