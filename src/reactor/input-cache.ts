@@ -44,11 +44,8 @@ export class InputCache {
     setOwn(this.values, source, value);
     // One scan of the short list of sources per boundary: both flags are set at the index found.
     const i = this.#sources.indexOf(source);
-    if (i < 0) return; // not declared: a value, no flag
-    const flags = this.#flags[i]!;
-    if ((flags & kDelivered) === 0) this.#deliveredCount++;
-    if ((flags & kDirty) === 0) this.#dirtyCount++;
-    this.#flags[i] = kDirty | kDelivered;
+    this.#mark(i, kDelivered);
+    this.#mark(i, kDirty);
   }
 
   /**
@@ -121,17 +118,19 @@ export class InputCache {
 
   /** Sets a declared source's dirty flag (ignores any other name). */
   #markDirty(source: string): void {
-    const i = this.#sources.indexOf(source);
-    if (i < 0 || (this.#flags[i]! & kDirty) !== 0) return;
-    this.#flags[i]! |= kDirty;
-    this.#dirtyCount++;
+    this.#mark(this.#sources.indexOf(source), kDirty);
   }
 
   /** Notes that a declared source has a value (ignores any other name). */
   #markDelivered(source: string): void {
-    const i = this.#sources.indexOf(source);
-    if (i < 0 || (this.#flags[i]! & kDelivered) !== 0) return;
-    this.#flags[i]! |= kDelivered;
-    this.#deliveredCount++;
+    this.#mark(this.#sources.indexOf(source), kDelivered);
+  }
+
+  /** Sets `flag` of the source at index `i` and counts it; nothing for -1 (a name not declared). */
+  #mark(i: number, flag: typeof kDirty | typeof kDelivered): void {
+    if (i < 0 || (this.#flags[i]! & flag) !== 0) return;
+    this.#flags[i]! |= flag;
+    if (flag === kDirty) this.#dirtyCount++;
+    else this.#deliveredCount++;
   }
 }

@@ -461,7 +461,10 @@ export class Reactor implements LiveReactor {
         gate?.leave(this);
         return;
       }
-      if (gate !== null) stamped = this.#keyFires(gate, stamped);
+      if (gate !== null) {
+        this.#keyFires(gate, stamped);
+        stamped = true;
+      }
       if (!this.#fire(firing)) return; // `firing`: its completion resumes the loop
       this.#clockCarries = this.#observed;
     }
@@ -473,10 +476,9 @@ export class Reactor implements LiveReactor {
    * A key starts a firing (or a batch) in its turn: the gate is told, and the key notes the
    * time ({@link firedAt}) once per pass of its loop rather than per firing (the clock is not free).
    */
-  #keyFires(gate: KeyGate, stamped: boolean): true {
+  #keyFires(gate: KeyGate, stamped: boolean): void {
     gate.fired(this);
     if (!stamped) this.firedAt = Date.now();
-    return true;
   }
 
   /**
