@@ -20,7 +20,7 @@ import { planFromText, type GraphPlan } from '../model/plan.js';
 import type { NodeFunction } from '../model/topology.js';
 import { setOwn } from '../model/own-properties.js';
 import { ValueSink } from '../model/value-sink.js';
-import { inspectValue, restoreValue } from '../model/values.js';
+import { inspectParts, inspectValue, restoreValue } from '../model/values.js';
 import { CostModel } from './cost-model.js';
 import { toErrorEnvelope } from './error-envelope.js';
 import { GraphRun, type GraphResult, type RunContext, type RunOptions } from './graph-run.js';
@@ -174,7 +174,8 @@ class Batch {
   result(): FiringsResult {
     const sink = new ValueSink(moves.used ? moves.marked : null);
     // Every output is already a copy made by the rules; only what clone loses is noted.
-    inspectValue([this.#outputs, this.#failures], 'value', sink);
+    inspectParts(this.#outputs, 'value', sink);
+    inspectValue(this.#failures, 'value', sink);
     const reply: { -readonly [K in keyof FiringsReply]: FiringsReply[K] } = {
       ran: this.#ran,
       outputs: this.#outputs,

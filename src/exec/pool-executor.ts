@@ -9,7 +9,7 @@ import { planToText, type GraphPlan } from '../model/plan.js';
 import { isPrimitive } from '../model/own-properties.js';
 import { ValueFault } from '../model/value-fault.js';
 import { ValueSink } from '../model/value-sink.js';
-import { inputRoot, inspectValue, restoreValue } from '../model/values.js';
+import { inputRoot, inspectParts, inspectValue, restoreValue } from '../model/values.js';
 import { smoothed, type CostModel } from './cost-model.js';
 import { fromErrorEnvelope } from './error-envelope.js';
 import { kFiringBudgetMs } from './dispatch-gate.js';
@@ -110,7 +110,7 @@ export class PoolExecutor implements Executor, FiringsGraph {
     }
     const sink = new ValueSink();
     // Cache values were checked when they were accepted; this notes what clone loses of them.
-    if (inspectValue([cache, values], 'inputs', sink) !== null) return false;
+    if (inspectValue(cache, 'inputs', sink) !== null || inspectParts(values, 'inputs', sink) !== null) return false;
     const input = { cache, sources, source, values, extras: sink.extras() };
     const cost = this.#firingEstimate() * boundaries.length;
     this.pool.enqueue(new PooledFirings(this, input, control, cost, listener, timeNodes));

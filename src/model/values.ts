@@ -52,6 +52,22 @@ export function inspectValue(value: unknown, root = 'value', sink: ValueSink | n
 }
 
 /**
+ * {@link inspectValue} over the parts of one message (a batch's values): what clone loses of
+ * each is noted in the one `sink`. Each part is checked on its own, so plain data takes the fast
+ * path however many parts there are (the fast path leaves a value of many objects to the walker).
+ * With buffers marked to move, the parts are walked together, in one walk. Holes are skipped.
+ * Returns the first fault, or null.
+ */
+export function inspectParts(parts: readonly unknown[], root: string, sink: ValueSink): ValueFault | null {
+  if (sink.marked !== null) return inspectValue(parts, root, sink);
+  for (let k = 0; k < parts.length; k++) {
+    const fault = inspectValue(parts[k], root, sink);
+    if (fault !== null) return fault;
+  }
+  return null;
+}
+
+/**
  * The copy of `value` that a reader on another thread would get (the rule of this module's
  * comment), made in this thread. Returns a {@link ValueFault} when the value cannot be copied.
  * Deeply frozen plain data is returned as it is; buffers marked in `moved` (by `move()`) are

@@ -228,6 +228,27 @@ describe('batched firings of a sequential reactor on the pool', () => {
     }
   });
 
+  it('frozen objects and errors keep what clone loses in a batched firing and in its outputs', async () => {
+    const { rt, log, reactor: name, a } = await pipeline({ shapes: {} });
+    const before = batchedOf(rt, name);
+    for (let n = 0; n < 60; n++) {
+      rt.push(a, { frozen: Object.freeze({ n }), error: Object.assign(new RangeError(`r${n}`), { code: `R${n}` }) });
+    }
+    await rt.idle();
+    expect(batchedOf(rt, name)).toBeGreaterThan(before);
+    expect(log.records).toHaveLength(60);
+    for (const [n, record] of log.records.entries()) {
+      const out = record.outputs!.shapes as { wasFrozen: boolean; errorCode: string; frozen: object; error: Error };
+      expect({ wasFrozen: out.wasFrozen, errorCode: out.errorCode }).toStrictEqual({
+        wasFrozen: true,
+        errorCode: `R${n}`,
+      });
+      expect(Object.isFrozen(out.frozen) && out.frozen).toStrictEqual({ n });
+      expect(out.error).toBeInstanceOf(TypeError);
+      expect([out.error.message, (out.error as Error & { code?: string }).code]).toStrictEqual([`e${n}`, `E${n}`]);
+    }
+  });
+
   it('a pause from a fire listener while the next batch is in the worker: each boundary fires once, in order, around it', async () => {
     const { rt, log, handle, reactor: name, a } = await pipeline({ sync_step: {} });
     const before = batchedOf(rt, name);

@@ -11,7 +11,7 @@ import '../../src/exec/platform.js';
 import { ValueFault } from '../../src/model/value-fault.js';
 import { ValueSink } from '../../src/model/value-sink.js';
 import { kMaxDepth } from '../../src/model/value-walker.js';
-import { copyValue, inspectValue, restoreValue } from '../../src/model/values.js';
+import { copyValue, inspectParts, inspectValue, restoreValue } from '../../src/model/values.js';
 import { observe } from './support/observe.js';
 
 /** What a reader on another thread gets. */
@@ -177,5 +177,42 @@ describe('refusals are the same on both sides, with the path and the type', () =
       expect(fault).toBeInstanceOf(ValueFault);
       expect(fault).toMatchObject({ path: 'value.nested.bad', valueType: 'throwing getter', cause: boom });
     }
+  });
+});
+
+describe('the parts of one message (a batch)', () => {
+  /** Many parts, more objects than one fast check takes: a Buffer, a frozen object and an error in each. */
+  const parts = (): unknown[] =>
+    Array.from({ length: 80 }, (_, n) => ({
+      bytes: Buffer.from(`p${n}`),
+      frozen: Object.freeze({ n }),
+      error: Object.assign(new RangeError(`r${n}`), { code: `R${n}` }),
+    }));
+
+  it('notes what clone loses of every part in one sink, as one walk of them all would', () => {
+    const value = parts();
+    const each = new ValueSink();
+    const together = new ValueSink();
+    expect(inspectParts(value, 'value', each)).toBeNull();
+    expect(inspectValue(value, 'value', together)).toBeNull();
+    const received = structuredClone({ value, extras: each.extras() });
+    restoreValue(received.extras!);
+    expect(received.value).toHaveLength(80);
+    for (const [n, part] of (received.value as Array<{ bytes: Buffer; frozen: object; error: Error }>).entries()) {
+      expect(Buffer.isBuffer(part.bytes) && part.bytes.toString()).toBe(`p${n}`);
+      expect(Object.isFrozen(part.frozen)).toBe(true);
+      expect(part.error).toBeInstanceOf(RangeError);
+      expect((part.error as Error & { code?: string }).code).toBe(`R${n}`);
+    }
+    expect(new Set(each.extras()!.buffers)).toStrictEqual(new Set(together.extras()!.buffers));
+  });
+
+  it('answers the first part it refuses, and skips holes', () => {
+    const value: unknown[] = [{ ok: 1 }];
+    value[2] = { cb: () => 1 }; // value[1] is a hole
+    value[3] = { fine: true };
+    const fault = inspectParts(value, 'inputs', new ValueSink());
+    expect(fault).toBeInstanceOf(ValueFault);
+    expect(fault).toMatchObject({ path: 'inputs.cb', valueType: 'function' });
   });
 });
