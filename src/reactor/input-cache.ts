@@ -43,9 +43,7 @@ export class InputCache {
   update(source: string, value: unknown): void {
     setOwn(this.values, source, value);
     // One scan of the short list of sources per boundary: both flags are set at the index found.
-    const i = this.#sources.indexOf(source);
-    this.#mark(i, kDelivered);
-    this.#mark(i, kDirty);
+    this.#mark(this.#sources.indexOf(source), kDirty | kDelivered);
   }
 
   /**
@@ -126,11 +124,14 @@ export class InputCache {
     this.#mark(this.#sources.indexOf(source), kDelivered);
   }
 
-  /** Sets `flag` of the source at index `i` and counts it; nothing for -1 (a name not declared). */
-  #mark(i: number, flag: typeof kDirty | typeof kDelivered): void {
-    if (i < 0 || (this.#flags[i]! & flag) !== 0) return;
-    this.#flags[i]! |= flag;
-    if (flag === kDirty) this.#dirtyCount++;
-    else this.#deliveredCount++;
+  /** Sets `flags` of the source at index `i`, counting each newly set; nothing for -1 (a name not declared). */
+  #mark(i: number, flags: number): void {
+    if (i < 0) return;
+    const had = this.#flags[i]!;
+    const added = flags & ~had;
+    if (added === 0) return;
+    this.#flags[i] = had | added;
+    if ((added & kDirty) !== 0) this.#dirtyCount++;
+    if ((added & kDelivered) !== 0) this.#deliveredCount++;
   }
 }
