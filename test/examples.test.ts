@@ -15,10 +15,18 @@ import { postgresBinDir } from '../examples/failover/postgres-server.js';
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Runs `node <file> ...args` from the repository root; returns stdout split into lines. */
+/**
+ * Runs `node <file> ...args` from the repository root; returns stdout split into lines. An
+ * example that fails, or is still running after 50 s (SIGTERM), fails with what it printed.
+ */
 async function example(file: string, ...args: string[]): Promise<string[]> {
-  const { stdout } = await exec(process.execPath, [file, ...args], { cwd: root });
-  return stdout.trimEnd().split('\n');
+  try {
+    const { stdout } = await exec(process.execPath, [file, ...args], { cwd: root, timeout: 50_000 });
+    return stdout.trimEnd().split('\n');
+  } catch (error) {
+    const { stdout } = error as { stdout?: string };
+    throw new Error(`${(error as Error).message}\nstdout:\n${stdout ?? ''}`, { cause: error });
+  }
 }
 
 // Each example is a fresh process, some with worker threads: slow on a busy machine.

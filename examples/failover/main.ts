@@ -10,6 +10,7 @@
  * Needs PostgreSQL's server programs (`initdb`, `pg_ctl`); it says so and exits with 1 without them.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { postgresBinDir, postgresInstall, PostgresServer } from './postgres-server.js';
 import type { FailoverCommand, FailoverReport } from './runtime.js';
@@ -31,6 +32,14 @@ if (postgresBinDir === undefined) {
 const kBatch = 100;
 const server = await PostgresServer.start();
 console.log(`started a private PostgreSQL cluster on port ${server.port}`);
+const members: Member[] = [];
+// Stopped early (Ctrl-C, SIGTERM): the runtimes and the cluster go too, rather than run on.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const member of members) member.child.kill('SIGKILL');
+    void server.remove().finally(() => process.exit(128 + constants.signals[signal]));
+  });
+}
 
 /** One runtime process: what it booked, and its reports awaitable by kind. */
 class Member {
@@ -40,6 +49,7 @@ class Member {
 
   constructor(role: 'owner' | 'standby') {
     this.child = fork(new URL('./runtime.js', import.meta.url), [server.url, role], { stdio: 'inherit' });
+    members.push(this);
     this.child.on('message', (report: FailoverReport) => {
       if (report.type === 'booked') this.booked.push(report.order);
       this.#waiters = this.#waiters.filter((w) => !(w.match(report) && (w.resolve(report), true)));
@@ -87,12 +97,13 @@ try {
 
   const firstBooking = standby.next('booked');
   const { at } = await standbyOwned;
+  // Everything not acknowledged as persisted by the owner is pushed again, to its successor. Its
+  // first booking is of the owner's backlog, or of these when the owner had booked all it took.
+  const pushed = standby.push(persisted + 1, orders);
   await firstBooking;
   const firstBookingMs = Date.now() - killedAt;
   console.log(`standby owned the id ${at - killedAt} ms after the kill, and was booking ${firstBookingMs} ms after it`);
-
-  // Everything not acknowledged as persisted by the owner is pushed again, to its successor.
-  await standby.push(persisted + 1, orders);
+  await pushed;
   while (standby.booked.at(-1) !== orders - 1) await standby.next('booked');
   standby.send({ type: 'stop' });
   await new Promise((resolve) => standby.child.on('exit', resolve));
