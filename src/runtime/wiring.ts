@@ -412,7 +412,9 @@ export class RuntimeWiring {
           }
         },
         fired: (reactor, ok) => {
-          if (ok) for (const accumulator of this.#afterFire.get(reactor.owner) ?? []) accumulator.afterFire!();
+          // Most reactors have none: no empty array is made for them per firing.
+          const after = ok ? this.#afterFire.get(reactor.owner) : undefined;
+          if (after !== undefined) for (const accumulator of after) accumulator.afterFire!();
           this.idleness.check();
         },
         accepted: (reactor, boundary) => {
