@@ -44,13 +44,12 @@ runtime.on('ownership', (ownership) => {
 });
 runtime.on('error', (error) => console.error(`[${role}] ${error.message}`));
 
-let stopping: Promise<void> | undefined;
-const stop = (): Promise<void> => (stopping ??= runtime.shutdown());
-// A parent gone without a word (killed) leaves no runtime behind it.
-process.on('disconnect', () => void stop().then(() => process.exit(0)));
+// A parent gone without a word (killed) leaves no runtime behind it. A second shutdown() (after
+// a `stop`) returns the first one's promise.
+process.on('disconnect', () => void runtime.shutdown().then(() => process.exit(0)));
 process.on('message', (command: FailoverCommand) => {
   if (command.type === 'stop') {
-    void stop().then(() => process.disconnect());
+    void runtime.shutdown().then(() => process.disconnect());
     return;
   }
   void (async () => {
