@@ -157,21 +157,29 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
   });
 });
 
+/** Runs a fixture script as its own process and collects how it ended. */
+async function runScript(
+  args: readonly string[],
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, {
+    cwd: fixture('.'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 20_000,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, s) => resolve([c, s]));
+  });
+  return { code, signal, stdout, stderr };
+}
+
 describe('process lifetime', () => {
   it('a script that builds and executes pool graphs, without close(), exits by itself', async () => {
-    const child = spawn(process.execPath, [fixture('exits-by-itself.mjs')], {
-      cwd: fixture('.'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 20_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (c, s) => resolve([c, s]));
-    });
+    const { code, signal, stdout, stderr } = await runScript([fixture('exits-by-itself.mjs')]);
     expect({ code, signal, stderr }).toStrictEqual({ code: 0, signal: null, stderr: '' });
     expect(JSON.parse(stdout)).toStrictEqual({
       executors: ['pool', 'pool'],
@@ -182,5 +190,18 @@ describe('process lifetime', () => {
       timeout: 'GraphExecutionError/NodeTimeoutError',
       afterTimeout: true,
     });
+  });
+
+  // On Node 20, a thread terminated while require() is loading an ES module aborts the process
+  // (a failed V8 check, not an exception). Pool threads must therefore never load the worker
+  // with require(): --trace-require-module reports every such load on stderr.
+  it("closing pools at any moment of their threads' start never takes the process down", async () => {
+    const { code, signal, stdout, stderr } = await runScript([
+      '--trace-require-module=all',
+      fixture('closes-while-starting.mjs'),
+      '40',
+    ]);
+    expect({ code, signal, stderr }).toStrictEqual({ code: 0, signal: null, stderr: '' });
+    expect(JSON.parse(stdout)).toStrictEqual({ closed: 40 });
   });
 });

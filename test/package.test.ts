@@ -66,6 +66,7 @@ describe('npm pack', { timeout: 120_000 }, () => {
         ...sources.flatMap((f) => [`${f}.js`, `${f}.d.ts`]),
         ...bins.map((bin) => bin.replace(/^\.\//, '')),
         'dist/workers/node-worker.js',
+        'dist/workers/piscina-entry.cjs',
         ...readdirSync(join(root, 'dashboard')).map((f) => `dashboard/${f}`),
         'package.json',
         'README.md',

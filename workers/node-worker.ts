@@ -79,7 +79,7 @@ function load(href: string): Map<string, NodeFunction> | Promise<Map<string, Nod
 }
 
 /** Piscina's task handler. */
-export default function handle(request: WorkerRequest): WorkerReply | Promise<WorkerReply> {
+export function handle(request: WorkerRequest): WorkerReply | Promise<WorkerReply> {
   if ('listExports' in request) return listExports(request.listExports);
   if ('batch' in request) return batch(request.batch);
   if ('firings' in request) return firings(request.firings);

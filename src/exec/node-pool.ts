@@ -64,7 +64,7 @@ export interface NodePoolStats {
   readonly terminated: number;
 }
 
-const kWorkerFile = new URL('../../workers/node-worker.js', import.meta.url);
+const kWorkerFile = new URL('../../workers/piscina-entry.cjs', import.meta.url);
 
 /**
  * A pool of node workers, for graphs that should share threads outside a runtime
