@@ -28,14 +28,17 @@ export class Idleness {
   check(): void {
     if (this.#waiters.length === 0 || this.#checkScheduled) return;
     this.#checkScheduled = true;
-    setImmediate(() => {
-      this.#checkScheduled = false;
-      if (!this.#isIdle()) return;
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const resolve of waiters) resolve();
-    });
+    setImmediate(this.#runCheck);
   }
+
+  // Made once: a busy runtime being awaited checks once per turn.
+  readonly #runCheck = (): void => {
+    this.#checkScheduled = false;
+    if (!this.#isIdle()) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  };
 
   /** A `host.push` began: the runtime is not idle until it ends. */
   hostPushStarted(): void {
