@@ -78,7 +78,7 @@ function load(href: string): Map<string, NodeFunction> | Promise<Map<string, Nod
   return entry;
 }
 
-/** Piscina's task handler. */
+/** Piscina's task handler (handed to Piscina by `piscina-entry.cts`). */
 export function handle(request: WorkerRequest): WorkerReply | Promise<WorkerReply> {
   if ('listExports' in request) return listExports(request.listExports);
   if ('batch' in request) return batch(request.batch);
