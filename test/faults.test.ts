@@ -160,9 +160,11 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
 /** Runs a fixture script as its own process and collects how it ended. */
 async function runScript(
   args: readonly string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, args, {
     cwd: fixture('.'),
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 20_000,
   });
@@ -203,5 +205,19 @@ describe('process lifetime', () => {
     ]);
     expect({ code, signal, stderr }).toStrictEqual({ code: 0, signal: null, stderr: '' });
     expect(JSON.parse(stdout)).toStrictEqual({ closed: 40 });
+  });
+
+  // The same abort awaits a CommonJS node module's `require('cloaca/worker')` if that require
+  // loads the ES module: so pool threads load `cloaca/worker` first, and the require only takes
+  // its namespace. Node's loader says which (NODE_DEBUG=esm): the module's job is `undefined`
+  // when the require has to load it.
+  it("a CommonJS node module's require('cloaca/worker') in a pool thread finds it already loaded", async () => {
+    const { code, signal, stdout } = await runScript([fixture('requires-worker.mjs')], { NODE_DEBUG: 'esm' });
+    expect({ code, signal }).toStrictEqual({ code: 0, signal: null });
+    const { outputs, requires } = JSON.parse(stdout) as { outputs: unknown; requires: string[] };
+    expect(outputs).toStrictEqual({ one: 2 });
+    // The main thread's (it checks the module's exports, on a thread nobody terminates), then the pool thread's.
+    expect(requires).toHaveLength(2);
+    expect(requires[1]).toMatch(/dist\/src\/worker\.js ModuleJob \{$/);
   });
 });

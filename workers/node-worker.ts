@@ -26,6 +26,10 @@ import { toErrorEnvelope, type ErrorEnvelope } from '../src/exec/error-envelope.
 import { importNodeModule, nodeFunctions } from '../src/exec/module-loader.js';
 import { moveRegistry } from '../src/exec/move.js';
 import '../src/exec/platform.js';
+// Loaded before any node module: a CommonJS node module's `require('cloaca/worker')` then finds
+// it evaluated and takes its namespace as is. Loading an ES module inside `require()` is what a
+// thread's termination can turn into a process abort on Node 20 (see `piscina-entry.cts`).
+import '../src/worker.js';
 import { runFirings, type FiringsResult } from '../src/exec/firing-runner.js';
 import type {
   BatchReply,
