@@ -184,6 +184,25 @@ export abstract class Accumulator {
     return true;
   }
 
+  /**
+   * The push path of an accumulator that delivers each event as it comes: `process` (when given)
+   * makes the value delivered, and undefined delivers nothing. False when the event was not
+   * accepted (no room).
+   */
+  protected offerEach(event: unknown, process: ((event: unknown) => unknown) | undefined): boolean {
+    if (!this.host.canEmit()) return false;
+    const value = this.processed(process, event);
+    // A keyed reactor without room for the value's key refuses it like a full queue.
+    if (value !== undefined && !this.host.emit(value)) return false;
+    this.events++;
+    return true;
+  }
+
+  /** What the user's `process` makes of `input` (the input itself without one); undefined when it failed. */
+  protected processed<T>(process: ((input: T) => unknown) | undefined, input: T): unknown {
+    return process === undefined ? input : this.guard('process', input, () => process(input));
+  }
+
   /** Runs a user function on an event; a throw (or a promise) is reported and yields undefined. */
   protected guard<T>(what: string, event: unknown, fn: () => T): T | undefined {
     let value: T;

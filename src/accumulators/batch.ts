@@ -176,8 +176,7 @@ class BatchAccumulator extends Accumulator {
     this.#buffers.delete(key);
     this.#keyedCount -= events.length;
     this.host.save();
-    const process = this.#process;
-    const value = process === undefined ? events : this.guard('process', events, () => process(events));
+    const value = this.processed(this.#process, events);
     if (value === undefined || this.emitOwn(value, key)) return;
     const since = this.#buffers.get(key) ?? [];
     this.#buffers.set(key, [...events, ...since]);
@@ -194,8 +193,7 @@ class BatchAccumulator extends Accumulator {
     const events = this.#buffer;
     this.#buffer = [];
     this.host.save();
-    const process = this.#process;
-    const value = process === undefined ? events : this.guard('process', events, () => process(events));
+    const value = this.processed(this.#process, events);
     if (value !== undefined) this.emitOwn(value);
     this.host.progressed();
   }

@@ -50,12 +50,6 @@ class PassthroughAccumulator extends Accumulator {
   }
 
   offer(event: unknown): boolean {
-    if (!this.host.canEmit()) return false;
-    const process = this.#process;
-    const value = process === undefined ? event : this.guard('process', event, () => process(event));
-    // A keyed reactor without room for the value's key refuses it like a full queue.
-    if (value !== undefined && !this.host.emit(value)) return false;
-    this.events++;
-    return true;
+    return this.offerEach(event, this.#process);
   }
 }

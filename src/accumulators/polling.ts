@@ -78,10 +78,7 @@ class PollingAccumulator extends Accumulator {
   }
 
   offer(event: unknown): boolean {
-    if (!this.host.canEmit()) return false;
-    if (!this.host.emit(event)) return false;
-    this.events++;
-    return true;
+    return this.offerEach(event, undefined);
   }
 
   override async stop(): Promise<void> {

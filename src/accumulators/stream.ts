@@ -143,12 +143,7 @@ export class StreamAccumulator extends Accumulator {
   }
 
   offer(event: unknown): boolean {
-    if (!this.host.canEmit()) return false;
-    const process = this.#process;
-    const out = process === undefined ? event : this.guard('process', event, () => process(event));
-    if (out !== undefined && !this.host.emit(out)) return false;
-    this.events++;
-    return true;
+    return this.offerEach(event, this.#process);
   }
 
   /**
@@ -328,8 +323,7 @@ export class StreamAccumulator extends Accumulator {
    * without a valid key is reported and acknowledged, like one that cannot be decoded.
    */
   #deliver(value: unknown): boolean {
-    const process = this.#process;
-    const out = process === undefined ? value : this.guard('process', value, () => process(value));
+    const out = this.processed(this.#process, value);
     return out === undefined || this.emitOwn(out);
   }
 
