@@ -3,9 +3,9 @@
  * that checks them (a bad value is a ConfigurationError printing what was received).
  */
 import { ConfigurationError } from '../model/errors.js';
-import { describe } from '../model/describe.js';
 import {
   rejectUnknownKeys,
+  requireIntegerInRange,
   requireNonEmptyString,
   requireOptionsObject,
   requirePositiveInteger,
@@ -68,13 +68,7 @@ export function resolveServeOptions(options: ServeOptions): ResolvedServeOptions
   rejectUnknownKeys('serve', options, kOptionKeys);
   // Only `undefined` takes the default, as if the option were left out.
   const { port = serveDefaults.port, host = serveDefaults.host, bodyLimit = serveDefaults.bodyLimit } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigurationError(
-      'serve',
-      port,
-      `serve: 'port' must be an integer from 0 to 65535, got ${describe(port)}`,
-    );
-  }
+  requireIntegerInRange('serve', 'port', port, 0, 65535);
   requireNonEmptyString('serve', 'host', host);
   requirePositiveInteger('serve', 'bodyLimit', bodyLimit);
   const apiKey =

@@ -38,6 +38,18 @@ export function requirePositiveInteger(owner: string, option: string, value: unk
   return value as number;
 }
 
+/** Throws unless `value` is an integer from `min` to `max`, both included. */
+export function requireIntegerInRange(owner: string, option: string, value: unknown, min: number, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new ConfigurationError(
+      owner,
+      value,
+      `${owner}: '${option}' must be an integer from ${min} to ${max}, got ${describe(value)}`,
+    );
+  }
+  return value as number;
+}
+
 /** Throws unless `value` is a non-empty string. */
 export function requireNonEmptyString(owner: string, option: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') {
