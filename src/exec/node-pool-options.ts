@@ -3,7 +3,16 @@
  * at build time and creates the pool only on first execution, so the check starts no thread.
  */
 import { availableParallelism } from 'node:os';
-import { rejectUnknownKeys, requireOneOf, requireOptionsObject, requirePositiveInteger } from '../model/options.js';
+import {
+  rejectUnknownKeys,
+  requireIntegerInRange,
+  requireOneOf,
+  requireOptionsObject,
+  requirePositiveInteger,
+} from '../model/options.js';
+
+/** Nice values stop at 19 on Linux and macOS: the highest increment that still means something. */
+const kMaxNiceIncrement = 19;
 
 /** Options of a `NodePool`. */
 export interface NodePoolOptions {
@@ -49,6 +58,18 @@ export interface NodePoolOptions {
     readonly maxYoungGenerationSizeMb?: number;
     readonly stackSizeMb?: number;
   };
+  /**
+   * Added to the scheduling priority (nice value) of each worker thread, 0 to 19; higher runs
+   * the workers behind the main thread when they compete for a core. On a machine with no more
+   * threads than free cores it changes nothing; with fewer, the main thread, which takes events
+   * and routes results, no longer waits behind busy workers. Works on Linux and macOS where
+   * Piscina's optional dependency `@napi-rs/nice` is installed (npm installs it there), and is
+   * ignored elsewhere. A thread's priority cannot be raised again, so it holds for the pool's life.
+   * @default 0
+   * @example
+   * new NodePool({ niceIncrement: 10 }); // the main thread first, the workers with what is left
+   */
+  readonly niceIncrement?: number;
   /** @internal Set by a Runtime: the channel its workers reach it on (`host` of `cloaca/worker`). */
   readonly hostChannel?: string;
 }
@@ -59,6 +80,7 @@ export interface ResolvedNodePoolOptions {
   readonly concurrentTasksPerWorker: number;
   readonly atomics: 'sync' | 'async' | 'disabled';
   readonly batchSize: number;
+  readonly niceIncrement: number;
   readonly resourceLimits: NodePoolOptions['resourceLimits'];
   readonly hostChannel: string | undefined;
 }
@@ -74,6 +96,7 @@ export const nodePoolDefaults: Readonly<Omit<ResolvedNodePoolOptions, 'resourceL
   concurrentTasksPerWorker: 4,
   atomics: 'disabled',
   batchSize: 32,
+  niceIncrement: 0,
 };
 
 const kOptionKeys: readonly (keyof NodePoolOptions)[] = [
@@ -81,6 +104,7 @@ const kOptionKeys: readonly (keyof NodePoolOptions)[] = [
   'concurrentTasksPerWorker',
   'atomics',
   'batchSize',
+  'niceIncrement',
   'resourceLimits',
   'hostChannel',
 ];
@@ -96,18 +120,26 @@ export function resolveNodePoolOptions(options: NodePoolOptions): ResolvedNodePo
   const concurrentTasksPerWorker = given(options.concurrentTasksPerWorker, nodePoolDefaults.concurrentTasksPerWorker);
   const atomics = given(options.atomics, nodePoolDefaults.atomics);
   const batchSize = given(options.batchSize, nodePoolDefaults.batchSize);
+  const niceIncrement = given(options.niceIncrement, nodePoolDefaults.niceIncrement);
   requirePositiveInteger('NodePool', 'threads', threads);
   requirePositiveInteger('NodePool', 'concurrentTasksPerWorker', concurrentTasksPerWorker);
   requireOneOf('NodePool', 'atomics mode', atomics, ['sync', 'async', 'disabled'] as const);
   requirePositiveInteger('NodePool', 'batchSize', batchSize);
+  requireNiceIncrement('NodePool', niceIncrement);
   return {
     threads,
     concurrentTasksPerWorker,
     atomics,
     batchSize,
+    niceIncrement,
     resourceLimits: options.resourceLimits,
     hostChannel: options.hostChannel,
   };
+}
+
+/** Throws unless `value` is a nice increment Piscina can apply: an integer from 0 to 19. */
+export function requireNiceIncrement(owner: string, value: unknown): number {
+  return requireIntegerInRange(owner, 'niceIncrement', value, 0, kMaxNiceIncrement);
 }
 
 /** `value`, or `fallback` when it is `undefined` (not `??`: a `null` must reach the check and be refused). */

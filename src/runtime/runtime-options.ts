@@ -14,6 +14,7 @@ import {
   requireOptionsObject,
   requirePositiveInteger,
 } from '../model/options.js';
+import { requireNiceIncrement } from '../exec/node-pool-options.js';
 import { isPostgresUrl, type Durability } from './checkpoint/store.js';
 import type { StateMismatchPolicy } from './persistence.js';
 
@@ -26,6 +27,15 @@ export interface RuntimeOptions {
    * @example new Runtime({ threads: 4 })
    */
   readonly threads?: number;
+  /**
+   * Added to the scheduling priority (nice value) of the pool's worker threads, 0 to 19, as
+   * `NodePool`'s option of that name: higher lets the main thread, which takes events, fires
+   * reactors and routes results, run first when the workers and it compete for the cores. It
+   * matters only with more busy threads than free cores.
+   * @default 0
+   * @example new Runtime({ threads: 2, niceIncrement: 10 })
+   */
+  readonly niceIncrement?: number;
   /**
    * Where to checkpoint to and restore from: a SQLite file, or a PostgreSQL database as a
    * `postgres://` or `postgresql://` URL (then `id` names this runtime's state in it). Omit to
@@ -106,6 +116,7 @@ export interface RuntimeOptions {
 /** {@link RuntimeOptions} checked, with every default applied. */
 export interface ResolvedRuntimeOptions {
   readonly threads: number;
+  readonly niceIncrement: number;
   /** Undefined: state is kept in memory only. */
   readonly checkpoint: string | undefined;
   /** Undefined: no id (allowed unless the checkpoint is PostgreSQL). */
@@ -125,6 +136,7 @@ export const runtimeDefaults: Readonly<Omit<ResolvedRuntimeOptions, 'checkpoint'
   get threads(): number {
     return availableParallelism();
   },
+  niceIncrement: 0,
   standby: false,
   durability: 'process',
   queueCapacity: 10_000,
@@ -136,6 +148,7 @@ export const runtimeDefaults: Readonly<Omit<ResolvedRuntimeOptions, 'checkpoint'
 
 const kOptionKeys: readonly (keyof RuntimeOptions)[] = [
   'threads',
+  'niceIncrement',
   'checkpoint',
   'id',
   'standby',
@@ -159,8 +172,13 @@ export function resolveRuntimeOptions(options: RuntimeOptions): ResolvedRuntimeO
   requireOptionsObject('Runtime', options);
   rejectUnknownKeys('Runtime', options, kOptionKeys);
   // Only `undefined` takes the default: a `null` is a bad value, refused like any other.
-  const { threads = runtimeDefaults.threads, queueCapacity = runtimeDefaults.queueCapacity } = options;
+  const {
+    threads = runtimeDefaults.threads,
+    niceIncrement = runtimeDefaults.niceIncrement,
+    queueCapacity = runtimeDefaults.queueCapacity,
+  } = options;
   requirePositiveInteger('Runtime', 'threads', threads);
+  requireNiceIncrement('Runtime', niceIncrement);
   requirePositiveInteger('Runtime', 'queueCapacity', queueCapacity);
   const { checkpoint, id, standby, durability, stateMismatch, metrics, tracing } = options;
   if (checkpoint !== undefined) requireNonEmptyString('Runtime', 'checkpoint', checkpoint);
@@ -189,6 +207,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions): ResolvedRuntimeO
   optionalBoolean('Runtime', 'tracing', tracing);
   return {
     threads,
+    niceIncrement,
     checkpoint,
     id,
     standby: standby ?? runtimeDefaults.standby,

@@ -344,7 +344,8 @@ export class RuntimeWiring {
   async #startPool(channel: string): Promise<void> {
     const graphs = [...this.registry.graphs.values()].filter((g) => graphInternals(g).binding?.followsRuntime);
     if (graphs.length === 0) return;
-    this.#pool = new NodePool({ threads: this.#options.threads, hostChannel: channel });
+    const { threads, niceIncrement } = this.#options;
+    this.#pool = new NodePool({ threads, niceIncrement, hostChannel: channel });
     for (const graph of graphs) await graphInternals(graph).binding!.attach(this.#host.runtime, this.#pool);
   }
 

@@ -11,6 +11,7 @@ describe('resolveNodePoolOptions', () => {
       concurrentTasksPerWorker: 4,
       atomics: 'disabled',
       batchSize: 32,
+      niceIncrement: 0,
       resourceLimits: undefined,
       hostChannel: undefined,
     });
@@ -20,8 +21,14 @@ describe('resolveNodePoolOptions', () => {
   it('keeps given options and takes the default for one set to undefined', () => {
     const limits = { maxOldGenerationSizeMb: 64 };
     expect(
-      resolveNodePoolOptions({ threads: 2, batchSize: undefined, atomics: 'sync', resourceLimits: limits }),
-    ).toMatchObject({ threads: 2, batchSize: 32, atomics: 'sync', resourceLimits: limits });
+      resolveNodePoolOptions({
+        threads: 2,
+        batchSize: undefined,
+        atomics: 'sync',
+        niceIncrement: 19,
+        resourceLimits: limits,
+      }),
+    ).toMatchObject({ threads: 2, batchSize: 32, atomics: 'sync', niceIncrement: 19, resourceLimits: limits });
   });
 
   it.each([
@@ -30,6 +37,9 @@ describe('resolveNodePoolOptions', () => {
     [{ concurrentTasksPerWorker: 1.5 }, /concurrentTasksPerWorker/],
     [{ batchSize: -1 }, /batchSize/],
     [{ atomics: 'always' }, /atomics/],
+    [{ niceIncrement: -1 }, /'niceIncrement' must be an integer from 0 to 19, got -1/],
+    [{ niceIncrement: 2.5 }, /'niceIncrement' must be an integer from 0 to 19, got 2\.5/],
+    [{ niceIncrement: 20 }, /'niceIncrement' must be an integer from 0 to 19, got 20/],
     [{ thread: 2 }, /thread/],
   ])('refuses %j', (options, message) => {
     expect(() => resolveNodePoolOptions(options as never)).toThrow(ConfigurationError);

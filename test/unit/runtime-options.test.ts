@@ -9,6 +9,7 @@ describe('resolveRuntimeOptions', () => {
     const resolved = resolveRuntimeOptions({});
     expect(resolved).toEqual({
       threads: availableParallelism(),
+      niceIncrement: 0,
       checkpoint: undefined,
       id: undefined,
       standby: false,
@@ -25,6 +26,7 @@ describe('resolveRuntimeOptions', () => {
     const log = (): void => {};
     const options: RuntimeOptions = {
       threads: 3,
+      niceIncrement: 10,
       checkpoint: 'postgresql://db.internal/cloaca',
       id: 'pricing-1',
       standby: true,
@@ -56,6 +58,9 @@ describe('resolveRuntimeOptions', () => {
     ['threads', 0, "Runtime: 'threads' must be a positive integer, got 0 (number)"],
     ['threads', 1.5, "Runtime: 'threads' must be a positive integer, got 1.5 (number)"],
     ['threads', null, "Runtime: 'threads' must be a positive integer, got null"],
+    ['niceIncrement', -1, "Runtime: 'niceIncrement' must be an integer from 0 to 19, got -1 (number)"],
+    ['niceIncrement', 20, "Runtime: 'niceIncrement' must be an integer from 0 to 19, got 20 (number)"],
+    ['niceIncrement', '5', "Runtime: 'niceIncrement' must be an integer from 0 to 19, got '5'"],
     ['queueCapacity', -1, "Runtime: 'queueCapacity' must be a positive integer, got -1 (number)"],
     ['queueCapacity', '10', "Runtime: 'queueCapacity' must be a positive integer, got '10'"],
     ['checkpoint', '', "Runtime: 'checkpoint' must be a non-empty string, got ''"],
@@ -88,7 +93,7 @@ describe('resolveRuntimeOptions', () => {
 
   it('refuses an unknown option, listing the known ones', () => {
     expect(() => resolveRuntimeOptions({ thread: 2 } as RuntimeOptions)).toThrow(
-      /^Runtime: unknown option 'thread' \(expected 'threads', 'checkpoint', .*'tracing'\)$/,
+      /^Runtime: unknown option 'thread' \(expected 'threads', 'niceIncrement', 'checkpoint', .*'tracing'\)$/,
     );
   });
 
