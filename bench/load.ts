@@ -1,6 +1,6 @@
 /**
  * `npm run load [-- --full | --tiny] [--executor pool|inline] [--strategy sequential|latest]
- * [--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]`
+ * [--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--nice-increment N] [--queue-capacity N] [--out DIR]`
  *
  * With `--http` it runs the ops server's load test instead (`load/http.ts`): inject over HTTP
  * and WebSocket next to a bare `node:http`/`ws` server.
@@ -68,7 +68,7 @@ const kMemorySampleMs = 100;
 
 const usage =
   'usage: npm run load -- [--full | --tiny] [--executor pool|inline] [--strategy sequential|latest] ' +
-  '[--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--queue-capacity N] [--out DIR]\n' +
+  '[--duration SECONDS] [--rates 1000,5000,...] [--threads N] [--nice-increment N] [--queue-capacity N] [--out DIR]\n' +
   '       npm run load -- --soak [--minutes 10] [--rate 2000] [--executor pool|inline] [--strategy sequential|latest] ' +
   '[--threads N] [--malloc-arenas N] [--out DIR]\n' +
   '       npm run load -- --http [--full | --tiny] [--out DIR]';
@@ -84,6 +84,7 @@ const { values } = (() => {
         duration: { type: 'string' },
         rates: { type: 'string' },
         threads: { type: 'string' },
+        'nice-increment': { type: 'string', default: '0' },
         'queue-capacity': { type: 'string', default: '10000' },
         out: { type: 'string' },
         soak: { type: 'boolean', default: false },
@@ -140,6 +141,10 @@ if (rates.length === 0 || !rates.every((r) => Number.isInteger(r) && r > 0))
   fail(`--rates must be positive integers separated by commas, got '${values.rates}'`);
 const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got '${values.threads}'`);
+const niceIncrement = Number(values['nice-increment']);
+if (!Number.isInteger(niceIncrement) || niceIncrement < 0 || niceIncrement > 19) {
+  fail(`--nice-increment must be an integer from 0 to 19, got '${values['nice-increment']}'`);
+}
 const queueCapacity = Number(values['queue-capacity']);
 if (!Number.isInteger(queueCapacity) || queueCapacity < 1 || queueCapacity > kMaxQueueCapacity) {
   fail(`--queue-capacity must be an integer from 1 to ${kMaxQueueCapacity}, got '${values['queue-capacity']}'`);
@@ -163,14 +168,14 @@ if (values.soak || values['soak-child'] !== undefined) {
   process.exit(0);
 }
 
-const title = `${strategy}, ${executor}${executor === 'pool' ? `, ${threads} threads` : ''}`;
+const title = `${strategy}, ${executor}${executor === 'pool' ? `, ${threads} threads, niceIncrement ${niceIncrement}` : ''}`;
 console.log(
   `cloaca load test (${mode} mode): ${title}, queueCapacity ${queueCapacity}, ${stepMs / 1000} s per step, sweep ${rates.join(', ')} events/s`,
 );
 
 // --- the run -----------------------------------------------------------------------------------
 const sampler = new MemorySampler(kMemorySampleMs);
-const driver = await LoadDriver.start({ executor, strategy, threads, queueCapacity });
+const driver = await LoadDriver.start({ executor, strategy, threads, niceIncrement, queueCapacity });
 const steps: StepRecord[] = [];
 let stuck: StepRecord | undefined;
 expectSteps(rates.length + 4);
@@ -372,6 +377,7 @@ const json = writeResult('load', {
     executor,
     strategy,
     threads,
+    niceIncrement,
     queueCapacity,
     stepSeconds: stepMs / 1000,
     rates,

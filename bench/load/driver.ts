@@ -36,6 +36,8 @@ export interface PipelineOptions {
   readonly executor: ExecutorKind;
   readonly strategy: Strategy;
   readonly threads: number;
+  /** The pool workers' `niceIncrement` (see `RuntimeOptions`); 0 when left out. */
+  readonly niceIncrement?: number;
   readonly queueCapacity: number;
 }
 
@@ -152,7 +154,8 @@ export class LoadDriver {
       graph: { entry: { inputs: ['a'], next: 'add10' }, add10: { next: 'publish' }, publish: {} },
       executor: options.executor,
     }).build();
-    const runtime = new Runtime({ threads: options.threads, queueCapacity: options.queueCapacity });
+    const { threads, niceIncrement, queueCapacity } = options;
+    const runtime = new Runtime({ threads, niceIncrement, queueCapacity });
     runtime.register(passthroughAccumulator({ name: 'a' }), declaration, graph);
     await runtime.start();
     return new LoadDriver(options, runtime);

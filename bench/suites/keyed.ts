@@ -7,7 +7,7 @@
  *   reactor on the same executor (inline and pool); on the pool also against raw back-to-back
  *   Piscina round trips, which an unkeyed reactor's firings cannot beat one at a time.
  * - A quiet key's latency (push to its fire record) while another key drains a backlog of
- *   100,000, against the quiet key alone.
+ *   100,000, against the quiet key alone; then the same with the workers' `niceIncrement` at 10.
  * - Holding idle keys: heap per key, and `start()` restoring them from a checkpoint.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { median, progress, quantile, type Budget, type Row } from '../harness.js
 import { nodesModule, rawPiscina, threadSweep, type SuiteResult } from './shared.js';
 
 export function keyedSteps(threads: number): number {
-  return threadSweep(threads).length + 8;
+  return threadSweep(threads).length + 9;
 }
 
 /**
@@ -47,9 +47,10 @@ async function keyedRuntime(
     node: 'wide' | 'noop';
     checkpoint?: string;
     queueCapacity?: number;
+    niceIncrement?: number;
   } & Partial<ReactorOptions>,
 ) {
-  const { keyed, node, checkpoint, queueCapacity = 1 << 20, ...declared } = options;
+  const { keyed, node, checkpoint, queueCapacity = 1 << 20, niceIncrement, ...declared } = options;
   const R = reactor({
     name: 'keyed_bench',
     accumulators: ['a'],
@@ -62,7 +63,12 @@ async function keyedRuntime(
     nodes: nodesModule,
     graph: { [node]: { inputs: ['a'] } },
   }).build();
-  const runtime = new Runtime({ threads, queueCapacity, ...(checkpoint === undefined ? {} : { checkpoint }) });
+  const runtime = new Runtime({
+    threads,
+    queueCapacity,
+    niceIncrement,
+    ...(checkpoint === undefined ? {} : { checkpoint }),
+  });
   runtime.register(passthroughAccumulator({ name: 'a' }), R, graph);
   await runtime.start();
   return runtime;
@@ -100,6 +106,85 @@ async function quietLatency(runtime: Runtime, samples: number): Promise<number[]
   }
   runtime.off('fire', listener);
   return latencies;
+}
+
+/** The workers' `niceIncrement` of the second quiet-key measure (the first leaves them at 0). */
+const kQuietNice = 10;
+
+interface QuietKey {
+  readonly niceIncrement: number;
+  readonly backlog: number;
+  /** Push-to-record latencies (ms), each side's rounds pooled. */
+  readonly alone: number[];
+  readonly beside: number[];
+  /** The fewest boundaries still queued behind the busy key when a round's samples ended. */
+  readonly leftBehind: number;
+}
+
+/**
+ * A quiet key's latencies on one warm pool runtime whose workers run at `niceIncrement`: alone,
+ * then beside a backlog of another key, alternately for {@link kRounds} rounds.
+ */
+async function quietKey(threads: number, budget: Budget, niceIncrement: number): Promise<QuietKey> {
+  const backlog = Math.max(1000, Math.round(100_000 * Math.min(1, budget.scale * 2.5)));
+  // Per round, per side; the rounds' samples are pooled, so each p99 is the 1% tail of
+  // kRounds * samples answers taken alternately from both sides.
+  const samples = Math.max(1000, Math.round(2000 * budget.scale));
+  progress(
+    `keyed: quiet key alone, then beside a backlog of ${backlog}, ${kRounds} rounds, niceIncrement ${niceIncrement}`,
+  );
+  const runtime = await keyedRuntime('pool', threads, { keyed: true, node: 'noop', niceIncrement });
+  const handle = runtime.reactor('keyed_bench');
+  /** Queues `count` boundaries of key `busy` while paused, then lets them drain. */
+  const queueBacklog = (count: number): void => {
+    handle.pause();
+    for (let i = 0; i < count; i++) runtime.push('a', { k: 'busy', ms: 0 });
+    // The backlog's objects are new: collected (and promoted) before sampling, so the samples
+    // measure the drain beside the quiet key, not the first scavenges of 100,000 new objects.
+    global.gc?.();
+    handle.resume();
+  };
+  // Warm-up for both sides: the first backlog a runtime drains runs code not yet optimized, and
+  // on 2 cores the compiler's threads take the cores the quiet key's answers need (see
+  // PERFORMANCE.md, section 13).
+  await quietLatency(runtime, 50);
+  queueBacklog(backlog);
+  await quietLatency(runtime, samples);
+  await runtime.idle();
+  const alone: number[] = [];
+  const beside: number[] = [];
+  let leftBehind = Infinity;
+  for (let round = 0; round < kRounds; round++) {
+    alone.push(...(await quietLatency(runtime, samples)));
+    queueBacklog(backlog);
+    beside.push(...(await quietLatency(runtime, samples)));
+    leftBehind = Math.min(leftBehind, handle.key('busy').getState().queued);
+    await runtime.idle();
+  }
+  await runtime.shutdown();
+  return { niceIncrement, backlog, alone, beside, leftBehind };
+}
+
+function quietKeyRows({ niceIncrement, backlog, alone, beside, leftBehind }: QuietKey): Row[] {
+  const aloneP99 = quantile(alone, 0.99);
+  const besideP99 = quantile(beside, 0.99);
+  const workers = niceIncrement === 0 ? '' : `, workers at niceIncrement ${niceIncrement}`;
+  return [
+    {
+      suite: 'keyed',
+      metric: `quiet key alone, push -> record${workers}`,
+      value: aloneP99,
+      unit: 'ms p99',
+      note: `p50 ${quantile(alone, 0.5).toFixed(3)} ms; ${alone.length} samples over ${kRounds} rounds`,
+    },
+    {
+      suite: 'keyed',
+      metric: `quiet key beside a backlog of ${backlog.toLocaleString('en-US')}${workers}`,
+      value: besideP99,
+      unit: 'ms p99',
+      note: `${(besideP99 / aloneP99).toFixed(2)}x alone; p50 ${quantile(beside, 0.5).toFixed(3)} ms; at least ${leftBehind.toLocaleString('en-US')} still queued after each round's samples`,
+    },
+  ];
 }
 
 export async function keyedSuite(threads: number, budget: Budget): Promise<SuiteResult> {
@@ -188,60 +273,14 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
   }
   rows.push({ suite: 'keyed', metric: 'raw Piscina round trips, back to back', value: rawPerSec, unit: 'trips/s' });
 
-  // --- a quiet key's latency: alone, then beside a backlog, on one warm runtime
-  const backlog = Math.max(1000, Math.round(100_000 * Math.min(1, budget.scale * 2.5)));
-  // Per round, per side; the rounds' samples are pooled, so each p99 is the 1% tail of
-  // kRounds * samples answers taken alternately from both sides.
-  const samples = Math.max(1000, Math.round(2000 * budget.scale));
-  progress(`keyed: quiet key alone, then beside a backlog of ${backlog}, ${kRounds} rounds`);
-  let runtime = await keyedRuntime('pool', threads, { keyed: true, node: 'noop' });
-  const handle = runtime.reactor('keyed_bench');
-  /** Queues `count` boundaries of key `busy` while paused, then lets them drain. */
-  const queueBacklog = (count: number): void => {
-    handle.pause();
-    for (let i = 0; i < count; i++) runtime.push('a', { k: 'busy', ms: 0 });
-    // The backlog's objects are new: collected (and promoted) before sampling, so the samples
-    // measure the drain beside the quiet key, not the first scavenges of 100,000 new objects.
-    global.gc?.();
-    handle.resume();
-  };
-  // Warm-up for both sides: the first backlog a runtime drains runs code not yet optimized, and
-  // on 2 cores the compiler's threads take the cores the quiet key's answers need (see
-  // PERFORMANCE.md, section 13).
-  await quietLatency(runtime, 50);
-  queueBacklog(backlog);
-  await quietLatency(runtime, samples);
-  await runtime.idle();
-  const alone: number[] = [];
-  const beside: number[] = [];
-  /** The fewest boundaries still queued behind the busy key when a round's samples ended. */
-  let leftBehind = Infinity;
-  for (let round = 0; round < kRounds; round++) {
-    alone.push(...(await quietLatency(runtime, samples)));
-    queueBacklog(backlog);
-    beside.push(...(await quietLatency(runtime, samples)));
-    leftBehind = Math.min(leftBehind, handle.key('busy').getState().queued);
-    await runtime.idle();
+  // --- a quiet key's latency: alone, then beside a backlog, with the workers at the main
+  // thread's priority and below it
+  const latency: QuietKey[] = [];
+  for (const niceIncrement of [0, kQuietNice]) {
+    const quiet = await quietKey(threads, budget, niceIncrement);
+    latency.push(quiet);
+    rows.push(...quietKeyRows(quiet));
   }
-  await runtime.shutdown();
-  const aloneP99 = quantile(alone, 0.99);
-  const besideP99 = quantile(beside, 0.99);
-  rows.push(
-    {
-      suite: 'keyed',
-      metric: 'quiet key alone, push -> record',
-      value: aloneP99,
-      unit: 'ms p99',
-      note: `p50 ${quantile(alone, 0.5).toFixed(3)} ms; ${alone.length} samples over ${kRounds} rounds`,
-    },
-    {
-      suite: 'keyed',
-      metric: `quiet key beside a backlog of ${backlog.toLocaleString('en-US')}`,
-      value: besideP99,
-      unit: 'ms p99',
-      note: `${(besideP99 / aloneP99).toFixed(2)}x alone; p50 ${quantile(beside, 0.5).toFixed(3)} ms; at least ${leftBehind.toLocaleString('en-US')} still queued after each round's samples`,
-    },
-  );
 
   // --- holding idle keys, and restoring them
   const idleKeys = Math.max(1000, Math.round(100_000 * Math.min(1, budget.scale * 2.5)));
@@ -249,7 +288,7 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
   try {
     progress(`keyed: holding ${idleKeys} idle keys`);
     const file = join(dir, 'keys.db');
-    runtime = await keyedRuntime('inline', 1, { keyed: true, node: 'noop', checkpoint: file });
+    let runtime = await keyedRuntime('inline', 1, { keyed: true, node: 'noop', checkpoint: file });
     global.gc?.();
     const before = process.memoryUsage().heapUsed;
     await drain(runtime, events(idleKeys, 1, 0));
@@ -286,7 +325,7 @@ export async function keyedSuite(threads: number, budget: Budget): Promise<Suite
         sweep,
         rounds: kRounds,
         light: { events: light.length, ...lightRates, rawPerSec },
-        latency: { backlog, samples, aloneP99, besideP99 },
+        latency,
         idle: { keys: idleKeys, bytesPerKey, restoreMs, restored },
       },
       charts: [],
