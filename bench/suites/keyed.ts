@@ -114,11 +114,22 @@ const kQuietNice = 10;
 interface QuietKey {
   readonly niceIncrement: number;
   readonly backlog: number;
-  /** Push-to-record latencies (ms), each side's rounds pooled. */
-  readonly alone: number[];
-  readonly beside: number[];
+  /** Samples per side, the rounds pooled. */
+  readonly samples: number;
+  /** Push-to-record latency quantiles (ms) of each side. */
+  readonly alone: Quantiles;
+  readonly beside: Quantiles;
   /** The fewest boundaries still queued behind the busy key when a round's samples ended. */
   readonly leftBehind: number;
+}
+
+interface Quantiles {
+  readonly p50: number;
+  readonly p99: number;
+}
+
+function quantiles(latencies: number[]): Quantiles {
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
 }
 
 /**
@@ -162,27 +173,32 @@ async function quietKey(threads: number, budget: Budget, niceIncrement: number):
     await runtime.idle();
   }
   await runtime.shutdown();
-  return { niceIncrement, backlog, alone, beside, leftBehind };
+  return {
+    niceIncrement,
+    backlog,
+    samples: alone.length,
+    alone: quantiles(alone),
+    beside: quantiles(beside),
+    leftBehind,
+  };
 }
 
-function quietKeyRows({ niceIncrement, backlog, alone, beside, leftBehind }: QuietKey): Row[] {
-  const aloneP99 = quantile(alone, 0.99);
-  const besideP99 = quantile(beside, 0.99);
+function quietKeyRows({ niceIncrement, backlog, samples, alone, beside, leftBehind }: QuietKey): Row[] {
   const workers = niceIncrement === 0 ? '' : `, workers at niceIncrement ${niceIncrement}`;
   return [
     {
       suite: 'keyed',
       metric: `quiet key alone, push -> record${workers}`,
-      value: aloneP99,
+      value: alone.p99,
       unit: 'ms p99',
-      note: `p50 ${quantile(alone, 0.5).toFixed(3)} ms; ${alone.length} samples over ${kRounds} rounds`,
+      note: `p50 ${alone.p50.toFixed(3)} ms; ${samples} samples over ${kRounds} rounds`,
     },
     {
       suite: 'keyed',
       metric: `quiet key beside a backlog of ${backlog.toLocaleString('en-US')}${workers}`,
-      value: besideP99,
+      value: beside.p99,
       unit: 'ms p99',
-      note: `${(besideP99 / aloneP99).toFixed(2)}x alone; p50 ${quantile(beside, 0.5).toFixed(3)} ms; at least ${leftBehind.toLocaleString('en-US')} still queued after each round's samples`,
+      note: `${(beside.p99 / alone.p99).toFixed(2)}x alone; p50 ${beside.p50.toFixed(3)} ms; at least ${leftBehind.toLocaleString('en-US')} still queued after each round's samples`,
     },
   ];
 }
