@@ -89,6 +89,17 @@ export function quantile(samples: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** The median and the 99th percentile of a latency sample. */
+export interface Quantiles {
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** {@link Quantiles} of `samples` (sorted or not); NaN when empty. */
+export function quantiles(samples: readonly number[]): Quantiles {
+  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) };
+}
+
 /** The median of `samples` (its 0.5-quantile). */
 export function median(samples: readonly number[]): number {
   return quantile(samples, 0.5);

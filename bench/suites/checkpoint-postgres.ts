@@ -21,7 +21,7 @@ import pg from 'pg';
 import { ComputationGraphBuilder, Runtime, passthroughAccumulator, reactor } from 'cloaca';
 import { postgresBinDir, postgresInstall, PostgresServer } from '../../examples/failover/postgres-server.js';
 import type { FailoverReport } from '../../examples/failover/runtime.js';
-import { progress, quantile, type Budget, type Row } from '../harness.js';
+import { progress, quantile, quantiles, type Budget, type Row } from '../harness.js';
 
 export const postgresSteps = postgresBinDir === undefined ? 1 : 5;
 
@@ -194,7 +194,7 @@ export async function postgresCheckpoint(
         cloacaPerSec,
         rawPerSec,
         restart: { queued, ms: restartMs },
-        persistedLatencyMs: { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), samples: samples.length },
+        persistedLatencyMs: { ...quantiles(samples), samples: samples.length },
         takeoverMs: { runs, p50: quantile(takeovers, 0.5), max: Math.max(...takeovers), all: takeovers },
       },
     };

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { ComputationGraphBuilder, Runtime, passthroughAccumulator, reactor } from 'cloaca';
-import { progress, quantile, type Budget, type Row } from '../harness.js';
+import { progress, quantile, quantiles, type Budget, type Row } from '../harness.js';
 import { postgresCheckpoint, postgresSteps } from './checkpoint-postgres.js';
 import type { SuiteResult } from './shared.js';
 
@@ -145,7 +145,7 @@ export async function checkpointSuite(budget: Budget): Promise<SuiteResult> {
         cloacaPerSec,
         rawPerSec,
         restart: { queued, ms: restartMs, rawRows: read, rawMs: rawReadMs },
-        persistedLatencyMs: { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), samples: samples.length },
+        persistedLatencyMs: { ...quantiles(samples), samples: samples.length },
         postgres: postgres.data,
       },
       charts: [],

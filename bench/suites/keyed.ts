@@ -22,7 +22,7 @@ import {
   type FireRecord,
   type ReactorOptions,
 } from 'cloaca';
-import { median, progress, quantile, type Budget, type Row } from '../harness.js';
+import { median, progress, quantiles, type Budget, type Quantiles, type Row } from '../harness.js';
 import { nodesModule, rawPiscina, threadSweep, type SuiteResult } from './shared.js';
 
 export function keyedSteps(threads: number): number {
@@ -121,15 +121,6 @@ interface QuietKey {
   readonly beside: Quantiles;
   /** The fewest boundaries still queued behind the busy key when a round's samples ended. */
   readonly leftBehind: number;
-}
-
-interface Quantiles {
-  readonly p50: number;
-  readonly p99: number;
-}
-
-function quantiles(latencies: number[]): Quantiles {
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
 }
 
 /**

@@ -28,7 +28,7 @@ import {
 } from '../../examples/scale/redis-server.js';
 import type { ConsumerConfig } from '../redis/consumer.js';
 import type { ProducerConfig } from '../redis/producer.js';
-import { median, progress, quantile, type Budget, type Row } from '../harness.js';
+import { median, progress, quantiles, type Budget, type Row } from '../harness.js';
 import { nodesModule, type SuiteResult } from './shared.js';
 
 const kGroupSizes = [1, 2, 3];
@@ -138,7 +138,7 @@ async function latency(runtime: Runtime, producer: ProducerConfig) {
   );
   while (samples.length < added - failed) await new Promise((resolve) => runtime.once('fire', resolve));
   await runtime.shutdown();
-  return { entries: added - failed, fired: samples.length, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) };
+  return { entries: added - failed, fired: samples.length, ...quantiles(samples) };
 }
 
 /** `processes` runtimes in child processes, one group: total entries/s and each one's share. */
