@@ -138,6 +138,31 @@ async function cloacaPipeline(
   };
 }
 
+/**
+ * Pushes alone: the same objects into two passthrough accumulators that no reactor reads. What
+ * every cloaca pipeline pays per event before a reactor sees it (the lookup, the copy the value
+ * rules make of the event, the accumulator), to compare with a peer's whole pipeline.
+ */
+async function pushPipeline(): Promise<Pipeline> {
+  const runtime = new Runtime();
+  runtime.register(passthroughAccumulator({ name: 'a' }), passthroughAccumulator({ name: 'b' }));
+  await runtime.start();
+  let pushed = 0;
+  return {
+    outputs: () => runtime.stats().pushed,
+    close: () => runtime.shutdown(),
+    async window() {
+      for (let i = 0; i < kWindow; i++) {
+        const n = pushed;
+        const source = n & 1 ? 'b' : 'a';
+        while (!runtime.push(source, n & 1 ? { estimate: n } : { value: n })) await runtime.whenWritable(source);
+        pushed++;
+      }
+      return turn();
+    },
+  };
+}
+
 /** The RxJS pipeline; `asyncMaps` uses concatMap(async ...) for every stage. */
 function rxPipeline(payload: 'objects' | 'numbers', asyncMaps: boolean): Pipeline {
   const counter = new Counter();
@@ -270,6 +295,7 @@ export async function reactiveSuite(budget: Budget): Promise<SuiteResult> {
       pipeline: await cloacaPipeline('latest', 'objects', false, true),
       drain: false,
     },
+    { key: 'pushAlone', label: 'cloaca pushes alone, no reactor', pipeline: await pushPipeline(), drain: false },
     {
       key: 'sequentialSync',
       label: 'cloaca sequential, sync nodes, inline',
@@ -336,6 +362,11 @@ export async function reactiveSuite(budget: Budget): Promise<SuiteResult> {
     row('latest: cloaca inline', 'latest', `${peers('latest', 'rxLatest', 'mostLatest')} (target >= 1.5x RxJS)`),
     row('latest: cloaca inline, shared values', 'latestShared', peers('latestShared', 'rxLatest', 'mostLatest')),
     row(
+      'pushes alone: cloaca, no reactor',
+      'pushAlone',
+      `${peers('pushAlone', 'rxLatest', 'mostLatest')}: the copy and the accumulator, no reactor or graph`,
+    ),
+    row(
       'sequential, sync nodes: cloaca inline',
       'sequentialSync',
       'every event fires (target >= 1,000,000 firings/s)',
@@ -366,6 +397,7 @@ export async function reactiveSuite(budget: Budget): Promise<SuiteResult> {
       latestVsRxjs: ratio('latest', 'rxLatest'),
       latestVsMost: ratio('latest', 'mostLatest'),
       latestSharedVsRxjs: ratio('latestShared', 'rxLatest'),
+      pushAloneVsRxjs: ratio('pushAlone', 'rxLatest'),
       sequentialAsyncVsRxjs: ratio('sequentialAsync', 'rxAsync'),
       sequentialAsyncVsMost: ratio('sequentialAsync', 'mostAsync'),
     },
