@@ -70,4 +70,37 @@ describe('InputCache', () => {
     expect(restored.dirtyFlags()).toEqual({ a: true, b: false });
     expect(restored.gated).toBe(true);
   });
+
+  it('a burst of latest values is read back as its newest value per source, in every way the cache is read', () => {
+    const cache = new InputCache(['a', 'b'], 'when_any');
+    for (let i = 0; i < 1000; i++) cache.update(i % 2 === 0 ? 'a' : 'b', i);
+    expect(cache.snapshot()).toEqual({ a: 998, b: 999 });
+    cache.update('a', 'newer');
+    expect(cache.values).toEqual({ a: 'newer', b: 999 });
+    expect(cache.dirtyFlags()).toEqual({ a: true, b: true });
+  });
+
+  it('a write after a pending latest value wins, and a replaced cache drops what was pending', () => {
+    const written = new InputCache(['a', 'b'], 'when_any');
+    written.update('a', 1);
+    written.set('a', 2); // a broadcast or batch write, after the boundary
+    expect(written.snapshot()).toEqual({ a: 2 });
+    const replaced = new InputCache(['a', 'b'], 'when_any');
+    replaced.update('a', 1);
+    replaced.replace({ b: 2 });
+    expect(replaced.snapshot()).toEqual({ b: 2 });
+    replaced.update('b', 3);
+    expect(replaced.snapshot()).toEqual({ b: 3 });
+    const rolledBack = new InputCache(['a'], 'when_any');
+    rolledBack.update('a', 1);
+    rolledBack.values = { a: 0 };
+    expect(rolledBack.snapshot()).toEqual({ a: 0 });
+  });
+
+  it('keeps a value for a source it does not declare', () => {
+    const cache = new InputCache(['a'], 'when_any');
+    cache.update('other', 1);
+    expect(cache.values).toEqual({ other: 1 });
+    expect(cache.criterionHolds()).toBe(false);
+  });
 });
