@@ -32,8 +32,11 @@ export class InputCache {
    * value in the cache) and pending, as bits. Small numbers in one array: a key holds no map.
    */
   readonly #flags: number[];
-  /** Per declared source, at its index: its pending `latest` value. */
-  readonly #slots: unknown[];
+  /**
+   * Per declared source, at its index: its pending `latest` value. Made at the first one: a key
+   * of a `sequential` reactor holds none.
+   */
+  #slots: unknown[] | null = null;
   #dirtyCount = 0;
   #deliveredCount = 0;
   #pendingCount = 0;
@@ -42,7 +45,6 @@ export class InputCache {
   constructor(sources: readonly string[], mode: ReactionMode) {
     this.#sources = sources;
     this.#flags = sources.map(() => 0);
-    this.#slots = sources.map(() => undefined);
     this.#whenAll = mode === ReactionMode.WhenAll;
   }
 
@@ -69,7 +71,7 @@ export class InputCache {
       this.#write(source, value);
       return;
     }
-    this.#slots[i] = value;
+    (this.#slots ??= this.#sources.map(() => undefined))[i] = value;
     this.#mark(i, kDirty | kDelivered | kPending);
   }
 
@@ -101,7 +103,7 @@ export class InputCache {
     const flags = this.#flags;
     for (let i = 0; i < flags.length; i++) {
       if ((flags[i]! & kPending) === 0) continue;
-      store(this.#values, this.#sources[i]!, this.#slots[i]);
+      store(this.#values, this.#sources[i]!, this.#slots![i]);
       this.#unpend(i);
     }
   }
@@ -114,7 +116,7 @@ export class InputCache {
   /** Clears source `i`'s pending flag and slot. */
   #unpend(i: number): void {
     this.#flags[i]! &= ~kPending;
-    this.#slots[i] = undefined;
+    this.#slots![i] = undefined;
     this.#pendingCount--;
   }
 
