@@ -14,6 +14,8 @@
  *   windows of 1,000 drained before the next (a large synchronous burst into concatMap is
  *   quadratic).
  * - the same `latest` pipeline on bare numbers, as an extra row.
+ * - pushes alone: the same objects into accumulators no reactor reads, beside the peers' whole
+ *   `latest` pipelines: what a push costs before a reactor sees it.
  *
  * The producer honours backpressure: a refused push waits for `whenWritable()` and is retried.
  * Each window is one benchmark.js operation; events/s = ops/s x window. Every pipeline is measured
