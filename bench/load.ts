@@ -93,6 +93,7 @@ const { values } = (() => {
         rate: { type: 'string', default: '2000' },
         'malloc-arenas': { type: 'string' },
         http: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (error) {
@@ -109,6 +110,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
 const mode = values.tiny ? 'tiny' : values.full ? 'full' : 'quick';
 if (values.tiny && values.full) fail('--tiny and --full exclude each other');
 /** Per mode: step and warm-up length (ms), the warm-up rate (low: a cold runtime is slow), and the default sweep. */

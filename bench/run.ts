@@ -29,20 +29,33 @@ import { redisSteps, redisSuite } from './suites/redis.js';
 import { runtimeSteps, runtimeSuite } from './suites/runtime.js';
 import type { SuiteResult } from './suites/shared.js';
 
-const { values } = parseArgs({
-  options: {
-    full: { type: 'boolean', default: false },
-    tiny: { type: 'boolean', default: false },
-    suite: { type: 'string' },
-    threads: { type: 'string' },
-    out: { type: 'string' },
-  },
-});
-const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
-if (!Number.isInteger(threads) || threads < 1) {
-  console.error(`--threads must be a positive integer, got '${values.threads}'`);
+const usage = 'usage: npm run bench -- [--full | --tiny] [--suite NAME,...] [--threads N] [--out DIR]';
+
+function fail(message: string): never {
+  console.error(`bench: ${message}\n${usage}`);
   process.exit(2);
 }
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        full: { type: 'boolean', default: false },
+        tiny: { type: 'boolean', default: false },
+        suite: { type: 'string' },
+        threads: { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    // parseArgs names the flag it does not know; the usage says which it does.
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+})();
+if (values.tiny && values.full) fail('--tiny and --full exclude each other');
+const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
+if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got '${values.threads}'`);
 if (values.out !== undefined) setResultsDir(values.out);
 
 const mode = values.tiny ? 'tiny' : values.full ? 'full' : 'quick';
@@ -68,12 +81,13 @@ const suites: Record<string, { steps: number; run: () => Promise<SuiteResult> }>
   observability: { steps: observabilitySteps, run: () => observabilitySuite(threads, budget) },
   keyed: { steps: keyedSteps(threads), run: () => keyedSuite(threads, budget) },
 };
+if (values.help) {
+  console.log(`${usage}\nsuites: ${Object.keys(suites).join(', ')} (all by default)`);
+  process.exit(0);
+}
 const selected = values.suite === undefined ? Object.keys(suites) : values.suite.split(',');
 for (const name of selected) {
-  if (!(name in suites)) {
-    console.error(`unknown suite '${name}'; suites: ${Object.keys(suites).join(', ')}`);
-    process.exit(2);
-  }
+  if (!(name in suites)) fail(`unknown suite '${name}'; suites: ${Object.keys(suites).join(', ')}`);
 }
 
 console.log(`cloaca benchmarks, ${mode} mode, ${threads} threads, on`, machine());

@@ -88,6 +88,11 @@ describe('npm run load (tiny mode)', () => {
     }
   }, 60_000);
 
+  it('--help prints the usage and exits 0', async () => {
+    const { stdout } = await exec(process.execPath, [script, '--help']);
+    expect(stdout).toContain('usage: npm run load');
+  });
+
   it('refuses a bad flag with exit code 2 and the usage line', async () => {
     const error = await exec(process.execPath, [script, '--executor', 'gpu']).then(
       () => undefined,

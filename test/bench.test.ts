@@ -13,9 +13,42 @@ const run = promisify(execFile);
 const out = mkdtempSync(join(tmpdir(), 'cloaca-bench-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
+const benchScript = new URL('../dist/bench/run.js', import.meta.url).pathname;
+
+/** Runs the bench script with `args`; resolves with its exit code and output (it fails by exiting). */
+async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(process.execPath, [benchScript, ...args]).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+}
+
+describe('npm run bench (command line)', () => {
+  it('--help prints the usage and the suites, and exits 0', async () => {
+    const { code, stdout } = await bench(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('usage: npm run bench');
+    expect(stdout).toContain('suites: dispatch, parallel, chain, reactive, runtime');
+  });
+
+  it('refuses an unknown flag, an unknown suite and two modes with exit code 2 and the usage line', async () => {
+    for (const [args, message] of [
+      [['--suites', 'reactive'], "Unknown option '--suites'"],
+      [['--suite', 'reactiv'], "unknown suite 'reactiv'"],
+      [['--tiny', '--full'], '--tiny and --full exclude each other'],
+      [['--threads', 'two'], "--threads must be a positive integer, got 'two'"],
+    ] as const) {
+      const { code, stderr } = await bench([...args]);
+      expect(code).toBe(2);
+      expect(stderr).toContain(`bench: ${message}`);
+      expect(stderr).toContain('usage: npm run bench');
+      expect(stderr).not.toContain('    at ');
+    }
+  });
+});
+
 describe('npm run bench (tiny mode)', () => {
   it('runs every suite and writes JSON and charts', async () => {
-    const benchScript = new URL('../dist/bench/run.js', import.meta.url).pathname;
     const { stdout } = await run(process.execPath, [benchScript, '--tiny', '--out', out], { timeout: 120_000 });
     expect(stdout).toContain('suite');
     const files = readdirSync(out);
