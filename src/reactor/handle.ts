@@ -3,6 +3,7 @@
  * of a keyed reactor.
  */
 import { InvalidArgumentError } from '../model/errors.js';
+import { setOwn } from '../model/own-properties.js';
 import { ValueFault } from '../model/value-fault.js';
 import { copyValue, inputRoot } from '../model/values.js';
 import { KeyedReactor, type KeySummary } from './keyed-reactor.js';
@@ -51,9 +52,13 @@ export class ReactorHandle {
     return copies instanceof Error ? Promise.reject(copies) : this.#reactor.fireWith(copies);
   }
 
-  /** `{ cache, dirty, paused, queued, health }` (and `keys`, how many are held, when keyed), as plain values. */
+  /**
+   * `{ cache, dirty, paused, queued, health }` (and `keys`, how many are held, when keyed), as
+   * plain values. The cache's values are the caller's own copies: changing them changes nothing
+   * the reactor holds or a later firing sees.
+   */
   getState(): ReactorState {
-    return this.#reactor.getState();
+    return withOwnCache(this.#reactor.getState());
   }
 
   /**
@@ -110,9 +115,9 @@ export class KeyHandle {
     this.key = key;
   }
 
-  /** That key's `{ cache, dirty, queued }` (empty for a key not held), as plain values. */
+  /** That key's `{ cache, dirty, queued }` (empty for a key not held), as plain values; the cache's values are copies, as in `ReactorHandle.getState`. */
   getState(): KeyState {
-    return this.#reactor.keyState(this.key);
+    return withOwnCache(this.#reactor.keyState(this.key));
   }
 
   /** Fires this key once with its cache; resolves to the fire record, or `undefined` when paused. */
@@ -144,7 +149,22 @@ function copyCache(reactor: string, cache: Record<string, unknown>): Record<stri
   for (const [source, value] of Object.entries(cache)) {
     const copy = copyValue(value, `cache${inputRoot(source).slice('inputs'.length)}`);
     if (copy instanceof ValueFault) return copy.toError({ accumulator: source });
-    copies[source] = copy;
+    setOwn(copies, source, copy);
   }
   return copies;
+}
+
+/**
+ * `state` with copies of its cache's values. The reactor's own values are kept from there on
+ * (its next firing reads them), so the caller gets values of its own, copied by the value rules.
+ */
+function withOwnCache<S extends { readonly cache: Record<string, unknown> }>(state: S): S {
+  const cache: Record<string, unknown> = {};
+  for (const [source, value] of Object.entries(state.cache)) {
+    const copy = copyValue(value);
+    // What an accumulator's `process` made that cannot be copied (no node can receive it either)
+    // is shown as it is.
+    setOwn(cache, source, copy instanceof ValueFault ? value : copy);
+  }
+  return { ...state, cache };
 }

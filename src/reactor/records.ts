@@ -15,7 +15,10 @@ export interface FireRecord {
   readonly error?: unknown;
   /** True for `forceFire` and `fireWith`. */
   readonly manual: boolean;
-  /** The cache snapshot the graph ran on. */
+  /**
+   * The cache snapshot the graph ran on. Its values are the reactor's own, not copies (a copy per
+   * source per firing would cost every listener): read them, and copy one before changing it.
+   */
   readonly inputs: Record<string, unknown>;
   readonly durationMs: number;
   /** Epoch milliseconds when the firing started. */

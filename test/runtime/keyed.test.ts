@@ -193,6 +193,8 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       dirty: { [a]: false, [b]: false },
       queued: 0,
     });
+    // The key's state is the caller's copy: changing it reaches neither the key's cache nor its firing.
+    (handle.key('x').getState().cache[a] as { n: number }).n = 9;
     const forced = await handle.key('x').forceFire();
     expect(forced).toMatchObject({ key: 'x', manual: true, inputs: { [a]: { k: 'x', n: 1 }, [c]: 'shared' } });
     const replaced = await handle.key('z').fireWith({ [b]: 5 });

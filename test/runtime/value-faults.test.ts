@@ -4,7 +4,7 @@
  * to kill the process under `latest` and wedge a `sequential` reactor); what a node does to its
  * input reaches neither the reactor's cache nor the fire record; an event no node could receive
  * is refused by `push`, naming the accumulator and the path, and one it accepts is copied, so the
- * caller's later changes reach nothing; what a node gives `host.push` is
+ * caller's later changes reach nothing, nor do changes to what `getState()` gave; what a node gives `host.push` is
  * handed over as a copy, as it is from a worker.
  */
 import { describe, expect, it } from 'vitest';
@@ -78,6 +78,19 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       expect(record!.outputs).toStrictEqual({ shape: { ok: 5 } });
       expect(record!.inputs).toStrictEqual({ [a]: kept });
       expect(handle.getState().cache).toStrictEqual({ [a]: kept });
+    });
+
+    it('getState() gives copies: changing them changes nothing the reactor holds or its next firing sees', async () => {
+      const { rt, a, log, handle } = await setup('shape');
+      rt.push(a, { n: 1, list: [1] });
+      await log.until(1);
+      const given = handle.getState().cache[a] as { n: number; list: number[] };
+      given.n = 9;
+      given.list.push(2);
+      const record = await handle.forceFire();
+      expect(record!.inputs).toStrictEqual({ [a]: { n: 1, list: [1] } });
+      expect(record!.outputs).toStrictEqual({ shape: { ok: 1 } });
+      expect(handle.getState().cache).toStrictEqual({ [a]: { n: 1, list: [1] } });
     });
 
     it('push refuses an event no node could receive, naming the accumulator and the path', async () => {
