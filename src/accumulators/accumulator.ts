@@ -7,6 +7,8 @@ import { describe } from '../model/describe.js';
 import { AccumulatorError, ConfigurationError, KeyError, StateError } from '../model/errors.js';
 import { AccumulatorHealth } from '../model/health.js';
 import { isThenable } from '../model/own-properties.js';
+import { ValueFault } from '../model/value-fault.js';
+import { copyValue } from '../model/values.js';
 import type { StreamBackendFactory } from './stream-backend.js';
 
 /** The accumulator kinds. */
@@ -198,9 +200,30 @@ export abstract class Accumulator {
     return true;
   }
 
-  /** What the user's `process` makes of `input` (the input itself without one); undefined when it failed. */
+  /**
+   * What the user's `process` makes of `input` (the input itself without one), as the
+   * accumulator's own value (see {@link own}); undefined when it failed or was refused.
+   */
   protected processed<T>(process: ((input: T) => unknown) | undefined, input: T): unknown {
-    return process === undefined ? input : this.guard('process', input, () => process(input));
+    if (process === undefined) return input;
+    const value = this.guard('process', input, () => process(input));
+    // Returned as it was given (a filter), the input is already the accumulator's own.
+    return value === input ? value : this.own(value, 'the value process() returned');
+  }
+
+  /**
+   * A value user code made (a `process` or `poll` result, a received message) as a copy by the
+   * value rules, as `push` makes of an event: the cache then never holds what no node could
+   * receive (every firing would fail on it, and no checkpoint could store it), nor an object
+   * the user code goes on changing. A value that cannot be copied is reported and dropped
+   * (undefined), so the source keeps its last value; `what` names it in the report.
+   */
+  protected own(value: unknown, what: string): unknown {
+    const copy = copyValue(value);
+    if (!(copy instanceof ValueFault)) return copy;
+    const error = copy.toError({ accumulator: this.name, value: what });
+    this.reportFailure(`${what} cannot be cloned: ${copy.path} ${copy.detail}; dropped`, value, error);
+    return undefined;
   }
 
   /** Runs a user function on an event; a throw (or a promise) is reported and yields undefined. */

@@ -14,6 +14,8 @@
  *   uncommitted messages: `publish` returns false past that (the caller retries later), so a
  *   topic never grows without bound.
  */
+import { ValueFault } from '../model/value-fault.js';
+import { copyValue } from '../model/values.js';
 import type { StreamBackend, StreamBackendConfig, StreamMessage, StreamPosition } from './stream-backend.js';
 
 /** Options of a {@link MemoryTopic}. */
@@ -54,10 +56,20 @@ export class MemoryTopic {
     return this.#base + this.#log.length;
   }
 
-  /** Appends a message; false (and nothing appended) when the topic is at capacity. */
+  /**
+   * Appends a message; false (and nothing appended) when the topic is at capacity. The topic
+   * keeps a copy made by the value rules, as `runtime.push` does, so changing `value` afterwards
+   * changes no message; a value that cannot be cloned is kept as it is, and the stream
+   * accumulator that receives it reports it and drops it.
+   */
   publish(value: unknown): boolean {
     if (this.#log.length >= this.capacity) return false;
-    this.#log.push({ position: this.endOffset, value, timestamp: Date.now() });
+    const copy = copyValue(value);
+    this.#log.push({
+      position: this.endOffset,
+      value: copy instanceof ValueFault ? value : copy,
+      timestamp: Date.now(),
+    });
     this.#wake();
     return true;
   }

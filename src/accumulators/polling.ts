@@ -107,6 +107,7 @@ class PollingAccumulator extends Accumulator {
     } finally {
       this.#polling = false;
     }
+    if (value !== undefined) value = this.own(value, 'the value poll() returned');
     if (value !== undefined) {
       this.#last = { value };
       this.host.save();

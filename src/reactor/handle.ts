@@ -148,7 +148,8 @@ function copyCache(reactor: string, cache: Record<string, unknown>): Record<stri
   const copies: Record<string, unknown> = {};
   for (const [source, value] of Object.entries(cache)) {
     const copy = copyValue(value, `cache${inputRoot(source).slice('inputs'.length)}`);
-    if (copy instanceof ValueFault) return copy.toError({ accumulator: source });
+    if (copy instanceof ValueFault)
+      return copy.toError({ accumulator: source, value: 'the value fireWith() was given' });
     setOwn(copies, source, copy);
   }
   return copies;

@@ -8,10 +8,22 @@
  * handed over as a copy, as it is from a worker.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphExecutionError, UncloneableValueError, passthroughAccumulator, reactor, type FireRecord } from 'cloaca';
+import { join } from 'node:path';
+import {
+  AccumulatorError,
+  GraphExecutionError,
+  UncloneableValueError,
+  memoryBroker,
+  passthroughAccumulator,
+  pollingAccumulator,
+  reactor,
+  streamAccumulator,
+  type AccumulatorDeclaration,
+  type FireRecord,
+} from 'cloaca';
 import { FireLog, executors, thrownBy, unique, useRuntimes, type ExecutorName } from './support.js';
 
-const { runtime, graph } = useRuntimes();
+const { runtime, graph, tmp } = useRuntimes();
 
 describe.each(executors)('%s executor', (executor: ExecutorName) => {
   describe.each(['latest', 'sequential'] as const)('%s reactor', (strategy) => {
@@ -109,6 +121,123 @@ describe.each(executors)('%s executor', (executor: ExecutorName) => {
       rt.push(a, { n: 2 });
       await rt.idle();
       expect(log.records.map((r) => r.outputs)).toStrictEqual([{ shape: { ok: 2 } }]);
+    });
+  });
+
+  describe('what user code makes for an accumulator (a poll, a process result, a published message)', () => {
+    /** A started runtime with `sources` feeding a `when_any` reactor whose graph snaps them, and its error events. */
+    async function setup(
+      sources: AccumulatorDeclaration[],
+      options: { strategy?: 'latest' | 'sequential'; checkpoint?: string } = {},
+    ) {
+      const names = sources.map((source) => source.name);
+      const R = reactor({ name: unique('r'), accumulators: names, strategy: options.strategy ?? 'latest' });
+      const g = await graph(unique('g'), executor, { reactor: R, graph: { snap: { inputs: names } } });
+      const rt = runtime(options.checkpoint === undefined ? {} : { checkpoint: options.checkpoint });
+      rt.register(...sources, R, g);
+      const errors: Error[] = [];
+      const reported = new Promise<Error>((resolve) =>
+        rt.on('error', (error) => {
+          errors.push(error);
+          resolve(error);
+        }),
+      );
+      const log = new FireLog(rt);
+      await rt.start();
+      return { rt, log, errors, reported, handle: rt.reactor(R.name) };
+    }
+
+    /** The refusal reported for `accumulator`: an AccumulatorError whose cause names the path. */
+    function refusal(error: Error | undefined, accumulator: string, what: string): void {
+      expect(error).toBeInstanceOf(AccumulatorError);
+      expect((error as AccumulatorError).accumulator).toBe(accumulator);
+      expect(error!.message).toBe(
+        `accumulator '${accumulator}': ${what} cannot be cloned: value.cb is a function; dropped`,
+      );
+      const cause = error!.cause as UncloneableValueError;
+      expect(cause).toBeInstanceOf(UncloneableValueError);
+      expect({ accumulator: cause.accumulator, path: cause.path, valueType: cause.valueType }).toStrictEqual({
+        accumulator,
+        path: 'value.cb',
+        valueType: 'function',
+      });
+    }
+
+    it('a poll result is kept as a copy, and one that cannot be cloned is reported and dropped; the source and the checkpoint keep their last value', async () => {
+      const a = unique('a');
+      const p = unique('p');
+      const polled = { v: 1 };
+      let polls = 0;
+      const { rt, log, errors, reported, handle } = await setup(
+        [
+          passthroughAccumulator({ name: a }),
+          pollingAccumulator({
+            name: p,
+            interval: '10ms',
+            poll: () => (++polls === 1 ? polled : polls === 2 ? { cb() {} } : undefined),
+          }),
+        ],
+        { checkpoint: join(tmp(), 'poll.db') },
+      );
+      await log.until(1);
+      polled.v = 2;
+      refusal(await reported, p, 'the value poll() returned');
+      rt.push(a, { n: 1 });
+      const records = await log.until(2);
+      expect(records.map((r) => [r.ok, r.inputs])).toStrictEqual([
+        [true, { [p]: { v: 1 } }],
+        [true, { [a]: { n: 1 }, [p]: { v: 1 } }],
+      ]);
+      await rt.persisted();
+      expect(handle.getState().cache).toStrictEqual({ [a]: { n: 1 }, [p]: { v: 1 } });
+      // Only the refusal: the checkpoint wrote the reactor and the poll's value throughout.
+      expect(errors).toHaveLength(1);
+    });
+
+    it('a process result is the boundary as a copy: one object reused for every event still fires each as it was; one that cannot be cloned is dropped', async () => {
+      const a = unique('a');
+      const reused = { n: 0 };
+      const { rt, log, errors, handle } = await setup(
+        [
+          passthroughAccumulator({
+            name: a,
+            process: (e: { n: number }) => {
+              if (e.n === 3) return { cb() {} };
+              reused.n = e.n;
+              return reused;
+            },
+          }),
+        ],
+        { strategy: 'sequential' },
+      );
+      handle.pause();
+      for (const n of [1, 2, 3, 4]) expect(rt.push(a, { n })).toBe(true);
+      refusal(errors[0], a, 'the value process() returned');
+      handle.resume();
+      const records = await log.until(3);
+      expect(records.map((r) => r.inputs)).toStrictEqual([{ [a]: { n: 1 } }, { [a]: { n: 2 } }, { [a]: { n: 4 } }]);
+      expect(records.every((r) => r.ok)).toBe(true);
+      expect(errors).toHaveLength(1);
+    });
+
+    it('a published message is kept as a copy; one that cannot be cloned is reported, acknowledged and dropped', async () => {
+      const s = unique('s');
+      const topic = memoryBroker.topic(unique('topic'));
+      const { log, reported } = await setup(
+        [streamAccumulator({ name: s, type: 'memory', topic: topic.name, group: 'g' })],
+        {
+          strategy: 'sequential',
+        },
+      );
+      const message = { n: 1 };
+      topic.publish(message);
+      message.n = 9;
+      topic.publish({ cb() {} });
+      topic.publish({ n: 2 });
+      refusal(await reported, s, 'a received message');
+      const records = await log.until(2);
+      expect(records.map((r) => r.inputs)).toStrictEqual([{ [s]: { n: 1 } }, { [s]: { n: 2 } }]);
+      await expect.poll(() => topic.committed('g')).toBe(3);
     });
   });
 
