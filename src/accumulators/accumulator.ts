@@ -221,7 +221,7 @@ export abstract class Accumulator {
   protected own(value: unknown, what: string): unknown {
     const copy = copyValue(value);
     if (!(copy instanceof ValueFault)) return copy;
-    const error = copy.toError({ accumulator: this.name, value: what });
+    const error = copy.toError({ accumulator: this.name, what });
     this.reportFailure(`${what} cannot be cloned: ${copy.path} ${copy.detail}; dropped`, value, error);
     return undefined;
   }

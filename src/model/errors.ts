@@ -131,8 +131,8 @@ export type ValueSource =
   | { readonly graph: string; readonly node?: undefined }
   | {
       readonly accumulator: string;
-      /** Which of its values, as the message says it (default `the pushed event`). */
-      readonly value?: string;
+      /** Which of its values it was, as the message says it (default `the pushed event`). */
+      readonly what?: string;
     };
 
 /**
@@ -148,7 +148,10 @@ export class UncloneableValueError extends CloacaError {
   readonly node: string | undefined;
   /** The graph, for an `execute()` input (and for a node's value when known). */
   readonly graph: string | undefined;
-  /** The accumulator the value was pushed to, given to (`fireWith`), or made for (a `process` or `poll` result, a received message). */
+  /**
+   * The accumulator the value was pushed to, given to (`fireWith`), or made for (a `process` or
+   * `poll` result, a received message).
+   */
   readonly accumulator: string | undefined;
   /** Where in the value the culprit sits, e.g. `value.handler`, `inputs.alpha.cb`, `event.cb`. */
   readonly path: string;
@@ -167,7 +170,7 @@ export class UncloneableValueError extends CloacaError {
 }
 
 function subjectOf(source: ValueSource): string {
-  if ('accumulator' in source) return `accumulator '${source.accumulator}': ${source.value ?? 'the pushed event'}`;
+  if ('accumulator' in source) return `accumulator '${source.accumulator}': ${source.what ?? 'the pushed event'}`;
   if (source.node === undefined) return `graph '${source.graph}': the execute() input`;
   const graph = source.graph === undefined ? '' : `graph '${source.graph}': `;
   return `${graph}node '${source.node}' ${source.argument === true ? 'was given a value that' : 'returned a value that'}`;

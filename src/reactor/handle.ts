@@ -115,7 +115,10 @@ export class KeyHandle {
     this.key = key;
   }
 
-  /** That key's `{ cache, dirty, queued }` (empty for a key not held), as plain values; the cache's values are copies, as in `ReactorHandle.getState`. */
+  /**
+   * That key's `{ cache, dirty, queued }` (empty for a key not held), as plain values; the
+   * cache's values are copies, as in `ReactorHandle.getState`.
+   */
   getState(): KeyState {
     return withOwnCache(this.#reactor.keyState(this.key));
   }
@@ -149,7 +152,7 @@ function copyCache(reactor: string, cache: Record<string, unknown>): Record<stri
   for (const [source, value] of Object.entries(cache)) {
     const copy = copyValue(value, `cache${inputRoot(source).slice('inputs'.length)}`);
     if (copy instanceof ValueFault)
-      return copy.toError({ accumulator: source, value: 'the value fireWith() was given' });
+      return copy.toError({ accumulator: source, what: 'the value fireWith() was given' });
     setOwn(copies, source, copy);
   }
   return copies;
@@ -163,8 +166,8 @@ function withOwnCache<S extends { readonly cache: Record<string, unknown> }>(sta
   const cache: Record<string, unknown> = {};
   for (const [source, value] of Object.entries(state.cache)) {
     const copy = copyValue(value);
-    // What an accumulator's `process` made that cannot be copied (no node can receive it either)
-    // is shown as it is.
+    // Every cache value passed the value rules on its way in; should one not copy, it is shown
+    // as it is rather than failing the read.
     setOwn(cache, source, copy instanceof ValueFault ? value : copy);
   }
   return { ...state, cache };
