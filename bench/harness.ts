@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, platform, release } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import Benchmark from 'benchmark';
 
 /**
@@ -194,4 +195,26 @@ export function writeResult(name: string, data: Record<string, unknown>): string
   const file = new URL(`${name}.json`, resultsDir);
   writeFileSync(file, `${JSON.stringify({ name, machine: machine(), ...data }, null, 2)}\n`);
   return file.pathname;
+}
+
+/** Ends a bench script refusing its command line: exit 2 with `<script>: <why>` and the usage. */
+export function refuse(script: string, usage: string, message: string): never {
+  console.error(`${script}: ${message}\n${usage}`);
+  process.exit(2);
+}
+
+/**
+ * A bench script's flags, parsed by `node:util`'s `parseArgs`. A flag the script does not know
+ * is refused (see {@link refuse}), never answered with a stack trace.
+ */
+export function commandLine<const T extends ParseArgsConfig>(
+  script: string,
+  usage: string,
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    return refuse(script, usage, error instanceof Error ? error.message : String(error));
+  }
 }

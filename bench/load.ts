@@ -32,8 +32,7 @@
  * steady load against raw Piscina instead, to see whether memory levels off (`load/soak.ts`).
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
-import { expectSteps, progress, progressDone, setResultsDir, writeResult } from './harness.js';
+import { commandLine, expectSteps, progress, progressDone, refuse, setResultsDir, writeResult } from './harness.js';
 import { LoadDriver, kMaxQueueCapacity, type StepResult, type StepSpec } from './load/driver.js';
 import { MemorySampler, growth, liveHeapMiB } from './load/memory.js';
 import { printSteps, stepLine, writeCharts, type StepRecord } from './load/report.js';
@@ -73,41 +72,34 @@ const usage =
   '[--threads N] [--malloc-arenas N] [--out DIR]\n' +
   '       npm run load -- --http [--full | --tiny] [--out DIR]';
 
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        full: { type: 'boolean', default: false },
-        tiny: { type: 'boolean', default: false },
-        executor: { type: 'string', default: 'pool' },
-        strategy: { type: 'string', default: 'sequential' },
-        duration: { type: 'string' },
-        rates: { type: 'string' },
-        threads: { type: 'string' },
-        'nice-increment': { type: 'string', default: '0' },
-        'queue-capacity': { type: 'string', default: '10000' },
-        out: { type: 'string' },
-        soak: { type: 'boolean', default: false },
-        'soak-child': { type: 'string' },
-        minutes: { type: 'string', default: '10' },
-        rate: { type: 'string', default: '2000' },
-        'malloc-arenas': { type: 'string' },
-        http: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    return fail(error instanceof Error ? error.message : String(error));
-  }
-})();
+const { values } = commandLine('load', usage, {
+  options: {
+    full: { type: 'boolean', default: false },
+    tiny: { type: 'boolean', default: false },
+    executor: { type: 'string', default: 'pool' },
+    strategy: { type: 'string', default: 'sequential' },
+    duration: { type: 'string' },
+    rates: { type: 'string' },
+    threads: { type: 'string' },
+    'nice-increment': { type: 'string', default: '0' },
+    'queue-capacity': { type: 'string', default: '10000' },
+    out: { type: 'string' },
+    soak: { type: 'boolean', default: false },
+    'soak-child': { type: 'string' },
+    minutes: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '2000' },
+    'malloc-arenas': { type: 'string' },
+    http: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+function fail(message: string): never {
+  return refuse('load', usage, message);
+}
 
 function signed(n: number): string {
   return `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
-}
-
-function fail(message: string): never {
-  console.error(`load: ${message}\n${usage}`);
-  process.exit(2);
 }
 
 if (values.help) {

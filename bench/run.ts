@@ -5,12 +5,13 @@
  * in under a minute on 2 cores; `--tiny` only proves every suite runs (for the tests).
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import {
+  commandLine,
   expectSteps,
   machine,
   printTable,
   progressDone,
+  refuse,
   setResultsDir,
   writeResult,
   type Budget,
@@ -31,28 +32,20 @@ import type { SuiteResult } from './suites/shared.js';
 
 const usage = 'usage: npm run bench -- [--full | --tiny] [--suite NAME,...] [--threads N] [--out DIR]';
 
-function fail(message: string): never {
-  console.error(`bench: ${message}\n${usage}`);
-  process.exit(2);
-}
+const { values } = commandLine('bench', usage, {
+  options: {
+    full: { type: 'boolean', default: false },
+    tiny: { type: 'boolean', default: false },
+    suite: { type: 'string' },
+    threads: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
 
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        full: { type: 'boolean', default: false },
-        tiny: { type: 'boolean', default: false },
-        suite: { type: 'string' },
-        threads: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    // parseArgs names the flag it does not know; the usage says which it does.
-    return fail(error instanceof Error ? error.message : String(error));
-  }
-})();
+function fail(message: string): never {
+  return refuse('bench', usage, message);
+}
 if (values.tiny && values.full) fail('--tiny and --full exclude each other');
 const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got '${values.threads}'`);
