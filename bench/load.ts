@@ -98,14 +98,15 @@ function fail(message: string): never {
   return refuse('load', usage, message);
 }
 
-function signed(n: number): string {
-  return `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
-}
-
 if (values.help) {
   console.log(usage);
   process.exit(0);
 }
+
+function signed(n: number): string {
+  return `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
+}
+
 const mode = values.tiny ? 'tiny' : values.full ? 'full' : 'quick';
 if (values.tiny && values.full) fail('--tiny and --full exclude each other');
 /** Per mode: step and warm-up length (ms), the warm-up rate (low: a cold runtime is slow), and the default sweep. */

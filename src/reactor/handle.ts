@@ -159,16 +159,12 @@ function copyCache(reactor: string, cache: Record<string, unknown>): Record<stri
 }
 
 /**
- * `state` with copies of its cache's values. The reactor's own values are kept from there on
- * (its next firing reads them), so the caller gets values of its own, copied by the value rules.
+ * `state` with a copy of its cache. The reactor's own values are kept from there on (its next
+ * firing reads them), so the caller gets values of its own, copied by the value rules.
  */
 function withOwnCache<S extends { readonly cache: Record<string, unknown> }>(state: S): S {
-  const cache: Record<string, unknown> = {};
-  for (const [source, value] of Object.entries(state.cache)) {
-    const copy = copyValue(value);
-    // Every cache value passed the value rules on its way in; should one not copy, it is shown
-    // as it is rather than failing the read.
-    setOwn(cache, source, copy instanceof ValueFault ? value : copy);
-  }
-  return { ...state, cache };
+  const copy = copyValue(state.cache);
+  // Every cache value passed the value rules on its way in; should the cache not copy, it is
+  // shown as it is rather than failing the read.
+  return { ...state, cache: copy instanceof ValueFault ? state.cache : (copy as Record<string, unknown>) };
 }
